@@ -1,0 +1,48 @@
+#!/bin/sh
+# Build common/ring into a minimal out-of-tree Linux module with Kbuild
+# against the installed Debian linux-headers. Installs the headers when they
+# are missing and this is root on Debian; otherwise SKIPs (exit 77) saying why.
+# It never passes without building the module.
+set -u
+srcdir=${srcdir:-$(dirname "$0")/../..}
+skip() { echo "SKIP: $*"; exit 77; }
+
+arch=$(dpkg --print-architecture 2>/dev/null) || skip "not a Debian system (no dpkg)"
+flavour=$arch
+# The flavour the distribution kernel meta-package points at, e.g. 6.1.0-56-amd64.
+abi=$(apt-cache depends "linux-image-$flavour" 2>/dev/null |
+	sed -n "s/.*Depends: linux-image-\(.*-$flavour\)\$/\1/p" | head -n 1)
+headers=
+if [ -n "$abi" ] && [ -d "/usr/src/linux-headers-$abi" ]; then
+	headers=/usr/src/linux-headers-$abi
+else
+	headers=$(ls -d /usr/src/linux-headers-*-"$flavour" 2>/dev/null | sort -V | tail -n 1)
+fi
+if [ -z "$headers" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "installing linux-headers-$flavour"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$flavour" ||
+			skip "linux-headers-$flavour could not be installed"
+		headers=$(ls -d /usr/src/linux-headers-*-"$flavour" 2>/dev/null | sort -V | tail -n 1)
+	fi
+	[ -n "$headers" ] || skip "no /usr/src/linux-headers-*-$flavour (apt-get install linux-headers-$flavour)"
+fi
+echo "kernel headers: $headers"
+
+work=$(mktemp -d) || exit 1
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/common/ring"
+cp "$srcdir/tests/kbuild/Kbuild" "$work/Kbuild"
+cp "$srcdir/tests/kbuild/pvring_kbuild_test.c" "$work/pvring_kbuild_test_main.c"
+cp "$srcdir/common/pvring_port.h" "$work/common/"
+cp "$srcdir/common/ring/pvring_ring.h" "$srcdir/common/ring/pvring_ring.c" "$work/common/ring/"
+
+make -C "$headers" M="$work" modules || { echo "FAIL: Kbuild could not build common/ring"; exit 1; }
+[ -f "$work/pvring_kbuild_test.ko" ] || { echo "FAIL: no pvring_kbuild_test.ko"; exit 1; }
+# The ring code really is in the module.
+if command -v nm >/dev/null; then
+	nm "$work/pvring_kbuild_test.ko" | grep -q ' T pvring_front_init$' ||
+		{ echo "FAIL: pvring_front_init missing from the module"; exit 1; }
+fi
+modinfo "$work/pvring_kbuild_test.ko" 2>/dev/null | grep -E '^(vermagic|license):' || true
+echo "PASS: common/ring built as a kernel module against $headers"
