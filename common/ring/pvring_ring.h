@@ -121,6 +121,7 @@ struct pvring_back {
 	struct pvring_shape shape;
 	uint32_t rsp_prod_pvt; /* responses produced, published or not */
 	uint32_t rsp_pushed; /* rsp_prod at the last notification check */
+	uint32_t rsp_published; /* rsp_prod as this end last stored it (diagnostics) */
 	uint32_t req_cons; /* requests consumed */
 	uint32_t req_seen; /* req_prod as last read and validated */
 };
@@ -268,6 +269,49 @@ static inline void pvring__fault(struct pvring_shape *shape, enum pvring_fault f
 	shape->fault_prod = prod;
 }
 
+/*
+ * Copy n elements into the slots at *prod_pvt. A large batch is published as
+ * it goes, every PVRING_PUBLISH_STRIDE elements, so the peer can start on the
+ * first ones while the rest are copied in; the push publishes the last part.
+ */
+static inline void pvring__produce(const struct pvring_shape *shape, uint32_t *prod_pvt,
+				   uint32_t *published, uint32_t *shared_prod, const void *src,
+				   uint32_t n, uint32_t elem_size)
+{
+	const uint8_t *from = (const uint8_t *)src;
+
+	while (n > PVRING_PUBLISH_STRIDE) {
+		pvring__copy_to_slots(shape, *prod_pvt, from, PVRING_PUBLISH_STRIDE, elem_size);
+		from += (size_t)PVRING_PUBLISH_STRIDE * elem_size;
+		n -= PVRING_PUBLISH_STRIDE;
+		*prod_pvt += PVRING_PUBLISH_STRIDE;
+		*published = *prod_pvt;
+		/* The slots are seen before the producer index that publishes them. */
+		pvring_store_release(shared_prod, *prod_pvt);
+	}
+	pvring__copy_to_slots(shape, *prod_pvt, from, n, elem_size);
+	*prod_pvt += n;
+}
+
+/* Publish without the notification check, for a peer known to be polling. */
+static inline void pvring__publish(uint32_t *shared_prod, uint32_t *pushed, uint32_t *published,
+				   uint32_t prod_pvt)
+{
+	*pushed = prod_pvt;
+	*published = prod_pvt;
+	/* The slots are seen before the producer index that publishes them. */
+	pvring_store_release(shared_prod, prod_pvt);
+}
+
+/* Copy n validated elements out from *cons on, and move past them. */
+static inline uint32_t pvring__take(const struct pvring_shape *shape, uint32_t *cons, void *dst,
+				    uint32_t n, uint32_t elem_size)
+{
+	pvring__copy_from_slots(shape, *cons, dst, n, elem_size);
+	*cons += n;
+	return n;
+}
+
 /* ---- front end ---- */
 
 static inline uint32_t pvring_front_nr_slots(const struct pvring_front *front)
@@ -286,34 +330,16 @@ static inline uint32_t pvring_front_free(const struct pvring_front *front)
 	return front->shape.nr_slots - (front->req_prod_pvt - front->rsp_cons);
 }
 
-/*
- * Copy up to n requests into the ring; returns how many fitted. A large batch
- * is published as it goes, every PVRING_PUBLISH_STRIDE requests, so the back
- * end can start on the first requests while the rest are copied in; the last
- * part is published by the push.
- */
+/* Copy up to n requests into the ring; returns how many fitted. */
 static inline uint32_t pvring_front_produce_batch(struct pvring_front *front, const void *reqs,
 						  uint32_t n)
 {
-	uint32_t room = pvring_front_free(front), done = 0, chunk;
+	uint32_t room = pvring_front_free(front);
 
 	if (n > room)
 		n = room;
-	while (n - done > PVRING_PUBLISH_STRIDE) {
-		chunk = PVRING_PUBLISH_STRIDE;
-		pvring__copy_to_slots(&front->shape, front->req_prod_pvt,
-				      (const uint8_t *)reqs + (size_t)done * front->shape.req_size,
-				      chunk, front->shape.req_size);
-		front->req_prod_pvt += chunk;
-		done += chunk;
-		front->req_published = front->req_prod_pvt;
-		/* The slots are seen before the producer index that publishes them. */
-		pvring_store_release(&front->shape.sring->req_prod, front->req_prod_pvt);
-	}
-	pvring__copy_to_slots(&front->shape, front->req_prod_pvt,
-			      (const uint8_t *)reqs + (size_t)done * front->shape.req_size, n - done,
-			      front->shape.req_size);
-	front->req_prod_pvt += n - done;
+	pvring__produce(&front->shape, &front->req_prod_pvt, &front->req_published,
+			&front->shape.sring->req_prod, reqs, n, front->shape.req_size);
 	return n;
 }
 
@@ -338,10 +364,8 @@ static inline bool pvring_front_push(struct pvring_front *front)
  */
 static inline void pvring_front_publish(struct pvring_front *front)
 {
-	front->req_pushed = front->req_prod_pvt;
-	front->req_published = front->req_prod_pvt;
-	/* The slots are seen before the producer index that publishes them. */
-	pvring_store_release(&front->shape.sring->req_prod, front->req_prod_pvt);
+	pvring__publish(&front->shape.sring->req_prod, &front->req_pushed, &front->req_published,
+			front->req_prod_pvt);
 }
 
 static inline uint32_t pvring__front_accept(struct pvring_front *front, uint32_t prod)
@@ -376,11 +400,8 @@ static inline uint32_t pvring_front_consume_batch(struct pvring_front *front, vo
 	avail = front->rsp_seen - front->rsp_cons;
 	if (avail == 0)
 		avail = pvring_front_unconsumed(front);
-	if (max > avail)
-		max = avail;
-	pvring__copy_from_slots(&front->shape, front->rsp_cons, rsps, max, front->shape.rsp_size);
-	front->rsp_cons += max;
-	return max;
+	return pvring__take(&front->shape, &front->rsp_cons, rsps, max < avail ? max : avail,
+			    front->shape.rsp_size);
 }
 
 static inline bool pvring_front_consume(struct pvring_front *front, void *rsp)
@@ -468,11 +489,8 @@ static inline uint32_t pvring_back_consume_batch(struct pvring_back *back, void 
 	avail = back->req_seen - back->req_cons;
 	if (avail == 0)
 		avail = pvring_back_unconsumed(back);
-	if (max > avail)
-		max = avail;
-	pvring__copy_from_slots(&back->shape, back->req_cons, reqs, max, back->shape.req_size);
-	back->req_cons += max;
-	return max;
+	return pvring__take(&back->shape, &back->req_cons, reqs, max < avail ? max : avail,
+			    back->shape.req_size);
 }
 
 static inline bool pvring_back_consume(struct pvring_back *back, void *req)
@@ -487,24 +505,12 @@ static inline bool pvring_back_consume(struct pvring_back *back, void *req)
 static inline uint32_t pvring_back_produce_batch(struct pvring_back *back, const void *rsps,
 						 uint32_t n)
 {
-	uint32_t owed = pvring_back_owed(back), done = 0, chunk;
+	uint32_t owed = pvring_back_owed(back);
 
 	if (n > owed)
 		n = owed;
-	while (n - done > PVRING_PUBLISH_STRIDE) {
-		chunk = PVRING_PUBLISH_STRIDE;
-		pvring__copy_to_slots(&back->shape, back->rsp_prod_pvt,
-				      (const uint8_t *)rsps + (size_t)done * back->shape.rsp_size,
-				      chunk, back->shape.rsp_size);
-		back->rsp_prod_pvt += chunk;
-		done += chunk;
-		/* The slots are seen before the producer index that publishes them. */
-		pvring_store_release(&back->shape.sring->rsp_prod, back->rsp_prod_pvt);
-	}
-	pvring__copy_to_slots(&back->shape, back->rsp_prod_pvt,
-			      (const uint8_t *)rsps + (size_t)done * back->shape.rsp_size, n - done,
-			      back->shape.rsp_size);
-	back->rsp_prod_pvt += n - done;
+	pvring__produce(&back->shape, &back->rsp_prod_pvt, &back->rsp_published,
+			&back->shape.sring->rsp_prod, rsps, n, back->shape.rsp_size);
 	return n;
 }
 
@@ -518,6 +524,7 @@ static inline bool pvring_back_push(struct pvring_back *back)
 {
 	struct pvring_sring *sring = back->shape.sring;
 
+	back->rsp_published = back->rsp_prod_pvt;
 	return pvring__push(&sring->rsp_prod, &sring->rsp_event, &back->rsp_pushed,
 			    back->rsp_prod_pvt);
 }
@@ -525,9 +532,8 @@ static inline bool pvring_back_push(struct pvring_back *back)
 /* Publish produced responses without the check, for a polling front end. */
 static inline void pvring_back_publish(struct pvring_back *back)
 {
-	back->rsp_pushed = back->rsp_prod_pvt;
-	/* The slots are seen before the producer index that publishes them. */
-	pvring_store_release(&back->shape.sring->rsp_prod, back->rsp_prod_pvt);
+	pvring__publish(&back->shape.sring->rsp_prod, &back->rsp_pushed, &back->rsp_published,
+			back->rsp_prod_pvt);
 }
 
 /*
