@@ -7,7 +7,7 @@ arch=$(dpkg --print-architecture)
 packages=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libxen-dev libjson-c-dev libcmocka-dev
-	"linux-headers-$arch" kmod
+	"linux-headers-$arch" kmod clang-format
 )
 
 missing=()

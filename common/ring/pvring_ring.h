@@ -262,8 +262,7 @@ static inline bool pvring__push(uint32_t *shared_prod, uint32_t *shared_event, u
 	return (uint32_t)(new_prod - event) < (uint32_t)(new_prod - old_prod);
 }
 
-static inline void pvring__fault(struct pvring_shape *shape, enum pvring_fault fault,
-				 uint32_t prod)
+static inline void pvring__fault(struct pvring_shape *shape, enum pvring_fault fault, uint32_t prod)
 {
 	shape->fault = fault;
 	shape->fault_prod = prod;
@@ -479,8 +478,7 @@ static inline uint32_t pvring_back_unconsumed(struct pvring_back *back)
 }
 
 /* Copy up to max requests out of the ring; returns how many. */
-static inline uint32_t pvring_back_consume_batch(struct pvring_back *back, void *reqs,
-						 uint32_t max)
+static inline uint32_t pvring_back_consume_batch(struct pvring_back *back, void *reqs, uint32_t max)
 {
 	uint32_t avail;
 

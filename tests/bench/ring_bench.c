@@ -188,8 +188,8 @@ static double socket_pingpong(uint64_t trips)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < trips; i++) {
 		test_req_fill(&req, i);
-		if (full_io(fds[0], &req, sizeof(req), 1) || full_io(fds[0], &rsp, sizeof(rsp), 0) ||
-		    rsp.id != i)
+		if (full_io(fds[0], &req, sizeof(req), 1) ||
+		    full_io(fds[0], &rsp, sizeof(rsp), 0) || rsp.id != i)
 			break;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -199,8 +199,8 @@ static double socket_pingpong(uint64_t trips)
 	close(fds[1]);
 	if (i != trips || back.failed)
 		return -1;
-	return (double)trips / ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-				(double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
+	return (double)trips /
+	       ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
 }
 
 static void usage(void)
@@ -244,7 +244,8 @@ int main(int argc, char **argv)
 	       "Mrt/s", "ratio", "kicks/req->bk", "kicks/req->fr");
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 		for (o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
-			uint64_t trips = modes[m].mode == PEER_BUSY_POLL ? busy_trips : doorbell_trips;
+			uint64_t trips =
+				modes[m].mode == PEER_BUSY_POLL ? busy_trips : doorbell_trips;
 			struct figure fig[2];
 			int impl;
 
@@ -252,9 +253,8 @@ int main(int argc, char **argv)
 				return 1;
 			for (impl = PEER_PVRING; impl <= PEER_XEN_MACROS; impl++)
 				printf("%-13s %5u %5u  %-10s %10.2f %7.2f %14.5f %14.5f\n",
-				       modes[m].name,
-				       orders[o], 32u << orders[o], peer_impl_name(impl),
-				       fig[impl].mrt_per_s,
+				       modes[m].name, orders[o], 32u << orders[o],
+				       peer_impl_name(impl), fig[impl].mrt_per_s,
 				       fig[impl].mrt_per_s / fig[PEER_XEN_MACROS].mrt_per_s,
 				       fig[impl].kicks_to_back, fig[impl].kicks_to_front);
 		}

@@ -44,8 +44,8 @@ static int __init pvring_kbuild_test_init(void)
 	ok = ok && pvring_front_consume(&front, &rsp) && rsp.id == 42;
 	ok = ok && !pvring_back_final_check(&back) && !pvring_front_final_check(&front);
 	free_page(page);
-	pr_info("pvring_kbuild_test: round trip %s, %u slots, kicks %d/%d\n",
-		ok ? "ok" : "FAILED", pvring_nr_slots(0, layout.slot_size), kick_back, kick_front);
+	pr_info("pvring_kbuild_test: round trip %s, %u slots, kicks %d/%d\n", ok ? "ok" : "FAILED",
+		pvring_nr_slots(0, layout.slot_size), kick_back, kick_front);
 	return ok ? 0 : -EIO;
 }
 

@@ -309,7 +309,8 @@ static const char *xen_front_fault(void *end)
 {
 	xtest_front_ring_t *ring = end;
 
-	return RING_RESPONSE_PROD_OVERFLOW(ring, ring->sring->rsp_prod) ? "rsp_prod overflow" : NULL;
+	return RING_RESPONSE_PROD_OVERFLOW(ring, ring->sring->rsp_prod) ? "rsp_prod overflow"
+									: NULL;
 }
 
 static const char *xen_back_fault(void *end)
@@ -519,9 +520,10 @@ static void *front_main(void *arg)
 			uint64_t id = done + i;
 
 			if (rsps[i].id != id || rsps[i].sum != test_req_expected_sum(id)) {
-				run_fail(run, "front: response %" PRIu64 " carries id %" PRIu64
-					 " sum %#" PRIx64 ", expected sum %#" PRIx64, id,
-					 rsps[i].id, rsps[i].sum, test_req_expected_sum(id));
+				run_fail(run,
+					 "front: response %" PRIu64 " carries id %" PRIu64
+					 " sum %#" PRIx64 ", expected sum %#" PRIx64,
+					 id, rsps[i].id, rsps[i].sum, test_req_expected_sum(id));
 				goto out;
 			}
 		}
@@ -557,8 +559,10 @@ static void *back_main(void *arg)
 			const struct test_req *req = &reqs[i];
 
 			if (req->id != done + i || (run->verify_payload && !test_req_intact(req))) {
-				run_fail(run, "back: request %" PRIu64 " arrived damaged (id %" PRIu64
-					 ")", done + i, req->id);
+				run_fail(run,
+					 "back: request %" PRIu64 " arrived damaged (id %" PRIu64
+					 ")",
+					 done + i, req->id);
 				goto out;
 			}
 			rsps[i].id = req->id;
@@ -613,14 +617,22 @@ int ring_run(struct ring_run *run)
 		snprintf(run->error, sizeof(run->error), "set-up failed: %s", strerror(errno));
 		goto out;
 	}
-	*front = (struct end_thread){ .run = run, .ops = &front_ops[run->front_impl],
-				      .stats = &run->front, .my_doorbell = run->front_doorbell,
+	*front = (struct end_thread){ .run = run,
+				      .ops = &front_ops[run->front_impl],
+				      .stats = &run->front,
+				      .my_doorbell = run->front_doorbell,
 				      .peer_doorbell = run->back_doorbell,
-				      .rng = run->seed | 1, .name = "front", .start = &start };
-	*back = (struct end_thread){ .run = run, .ops = &back_ops[run->back_impl],
-				     .stats = &run->back, .my_doorbell = run->back_doorbell,
+				      .rng = run->seed | 1,
+				      .name = "front",
+				      .start = &start };
+	*back = (struct end_thread){ .run = run,
+				     .ops = &back_ops[run->back_impl],
+				     .stats = &run->back,
+				     .my_doorbell = run->back_doorbell,
 				     .peer_doorbell = run->front_doorbell,
-				     .rng = (run->seed * 31) | 1, .name = "back", .start = &start };
+				     .rng = (run->seed * 31) | 1,
+				     .name = "back",
+				     .start = &start };
 	/* The front end initialises the shared page before the back end attaches. */
 	front->ops->attach(run, &front->state);
 	back->ops->attach(run, &back->state);

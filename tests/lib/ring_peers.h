@@ -8,8 +8,8 @@
  * Busy-poll mode: neither end ever sleeps; producers publish without the
  * notification check. Doorbell mode: an end with nothing to do polls for up to
  * poll_us (0: not at all), then runs the final check and sleeps on an eventfd;
- * producers kick the peer only when its event index asks for it. A sleeper that finds work waiting without having been
- * kicked reports a lost wake-up.
+ * producers kick the peer only when its event index asks for it. A sleeper that finds work waiting
+ * without having been kicked reports a lost wake-up.
  */
 #ifndef PVRING_TEST_RING_PEERS_H
 #define PVRING_TEST_RING_PEERS_H

@@ -244,7 +244,8 @@ static const struct notify_case notify_cases[] = {
 	{ "peer busy: event index far behind", 100, 8, 3, false },
 	{ "peer asked for a later message only", 100, 8, 109, false },
 	{ "event index far ahead", 100, 8, 100 + 0x80000000u, false },
-	{ "wrap: batch crosses 2^32, peer waiting before the wrap", UINT32_MAX - 2, 8, UINT32_MAX, true },
+	{ "wrap: batch crosses 2^32, peer waiting before the wrap", UINT32_MAX - 2, 8, UINT32_MAX,
+	  true },
 	{ "wrap: batch crosses 2^32, peer waiting after the wrap", UINT32_MAX - 2, 8, 3, true },
 	{ "wrap: batch crosses 2^32, event behind", UINT32_MAX - 2, 8, UINT32_MAX - 2, false },
 	{ "wrap: batch crosses 2^32, event beyond", UINT32_MAX - 2, 8, 6, false },
@@ -574,7 +575,8 @@ static void test_batch_split_at_ring_end(void **state)
 			test_req_fill(&reqs[k], 1000 + k);
 		assert_int_equal(pvring_front_produce_batch(&p->front, reqs, nr), nr);
 		/* Request k sits in slot (start + k) mod nr: the split happened. */
-		assert_int_equal(((struct test_req *)pvring__slot(&p->front.shape, nr - 3))->id, 1000);
+		assert_int_equal(((struct test_req *)pvring__slot(&p->front.shape, nr - 3))->id,
+				 1000);
 		assert_int_equal(((struct test_req *)(void *)sring(p)->slots)->id, 1003);
 		pvring_front_push(&p->front);
 		memset(reqs, 0, nr * sizeof(*reqs));
@@ -582,7 +584,8 @@ static void test_batch_split_at_ring_end(void **state)
 		for (k = 0; k < nr; k++) {
 			assert_int_equal(reqs[k].id, 1000 + k);
 			assert_true(test_req_intact(&reqs[k]));
-			rsps[k] = (struct test_rsp){ .id = reqs[k].id, .sum = test_req_sum(&reqs[k]) };
+			rsps[k] = (struct test_rsp){ .id = reqs[k].id,
+						     .sum = test_req_sum(&reqs[k]) };
 		}
 		assert_int_equal(pvring_back_produce_batch(&p->back, rsps, nr), nr);
 		pvring_back_push(&p->back);

@@ -53,15 +53,18 @@ DEFINE_RING_TYPES(x200, struct msg12, struct msg200);
 static void test_same_layout(void **state)
 {
 	(void)state;
-	assert_int_equal(offsetof(xtest_sring_t, req_prod), offsetof(struct pvring_sring, req_prod));
+	assert_int_equal(offsetof(xtest_sring_t, req_prod),
+			 offsetof(struct pvring_sring, req_prod));
 	assert_int_equal(offsetof(xtest_sring_t, req_event),
 			 offsetof(struct pvring_sring, req_event));
-	assert_int_equal(offsetof(xtest_sring_t, rsp_prod), offsetof(struct pvring_sring, rsp_prod));
+	assert_int_equal(offsetof(xtest_sring_t, rsp_prod),
+			 offsetof(struct pvring_sring, rsp_prod));
 	assert_int_equal(offsetof(xtest_sring_t, rsp_event),
 			 offsetof(struct pvring_sring, rsp_event));
 	assert_int_equal(offsetof(xtest_sring_t, pvt), offsetof(struct pvring_sring, pvt));
 	assert_int_equal(offsetof(xtest_sring_t, __pad), offsetof(struct pvring_sring, pad));
-	assert_int_equal(sizeof(((xtest_sring_t *)0)->__pad), sizeof(((struct pvring_sring *)0)->pad));
+	assert_int_equal(sizeof(((xtest_sring_t *)0)->__pad),
+			 sizeof(((struct pvring_sring *)0)->pad));
 	ASSERT_SAME_GEOMETRY(xtest, struct test_req, struct test_rsp);
 	ASSERT_SAME_GEOMETRY(x8, struct msg8, struct msg8);
 	ASSERT_SAME_GEOMETRY(x40, struct msg40, struct msg12);
@@ -234,7 +237,8 @@ static void run_lockstep(unsigned int order, uint32_t start, uint64_t seed, unsi
 		uint32_t nr = RING_SIZE(&ls.xf);
 		uint64_t r = test_rand(&rng);
 		/* Mostly small batches, sometimes up to the whole ring. */
-		uint32_t k = (r >> 8) % 4 ? 1 + (uint32_t)((r >> 16) % 8) : 1 + (uint32_t)((r >> 16) % nr);
+		uint32_t k = (r >> 8) % 4 ? 1 + (uint32_t)((r >> 16) % 8)
+					  : 1 + (uint32_t)((r >> 16) % nr);
 
 		switch (r % 8) {
 		case 0:
