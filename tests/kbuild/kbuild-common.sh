@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build common/ring into a minimal out-of-tree Linux module with Kbuild
+# Build common/ (ring and protocol) into a minimal out-of-tree Linux module with Kbuild
 # against the installed Debian linux-headers. Installs the headers when they
 # are missing and this is root on Debian; otherwise SKIPs (exit 77) saying why.
 # It never passes without building the module.
@@ -31,18 +31,21 @@ echo "kernel headers: $headers"
 
 work=$(mktemp -d) || exit 1
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/common/ring"
+mkdir -p "$work/common/ring" "$work/common/proto"
 cp "$srcdir/tests/kbuild/Kbuild" "$work/Kbuild"
 cp "$srcdir/tests/kbuild/pvring_kbuild_test.c" "$work/pvring_kbuild_test_main.c"
 cp "$srcdir/common/pvring_port.h" "$work/common/"
-cp "$srcdir/common/ring/pvring_ring.h" "$srcdir/common/ring/pvring_ring.c" "$work/common/ring/"
+cp "$srcdir"/common/ring/*.[ch] "$work/common/ring/"
+cp "$srcdir"/common/proto/*.[ch] "$work/common/proto/"
 
-make -C "$headers" M="$work" modules || { echo "FAIL: Kbuild could not build common/ring"; exit 1; }
+make -C "$headers" M="$work" modules || { echo "FAIL: Kbuild could not build common/"; exit 1; }
 [ -f "$work/pvring_kbuild_test.ko" ] || { echo "FAIL: no pvring_kbuild_test.ko"; exit 1; }
 # The ring code really is in the module.
 if command -v nm >/dev/null; then
-	nm "$work/pvring_kbuild_test.ko" | grep -q ' T pvring_front_init$' ||
-		{ echo "FAIL: pvring_front_init missing from the module"; exit 1; }
+	for sym in pvring_front_init pvring_blkif_check_request pvring_xenbus_state_name; do
+		nm "$work/pvring_kbuild_test.ko" | grep -q " T $sym\$" ||
+			{ echo "FAIL: $sym missing from the module"; exit 1; }
+	done
 fi
 modinfo "$work/pvring_kbuild_test.ko" 2>/dev/null | grep -E '^(vermagic|license):' || true
-echo "PASS: common/ring built as a kernel module against $headers"
+echo "PASS: common/ built as a kernel module against $headers"
