@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* The local platform's event channels: see local_evtchn.h. */
+#include "config.h"
+
+#include "local_evtchn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct pvring_local_offer {
+	struct pvring_local_offer *next;
+	uint32_t domid;
+	uint32_t port;
+	int kick_back;
+	int kick_front;
+};
+
+struct pvring_local_binding {
+	struct pvring_local_binding *next;
+	uint32_t port; /* ours */
+	int kick_back; /* fires this port */
+	int kick_front; /* written by notify */
+};
+
+/* ---- guest side ---- */
+
+int pvring_local_guest_port_alloc(struct pvring_local_guest_port *gp, uint32_t port)
+{
+	gp->port = port;
+	gp->kick_back = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	gp->kick_front = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (gp->kick_back < 0 || gp->kick_front < 0) {
+		int err = -errno;
+
+		pvring_local_guest_port_free(gp);
+		return err;
+	}
+	return 0;
+}
+
+void pvring_local_guest_port_free(struct pvring_local_guest_port *gp)
+{
+	if (gp->kick_back >= 0)
+		close(gp->kick_back);
+	if (gp->kick_front >= 0)
+		close(gp->kick_front);
+	gp->kick_back = gp->kick_front = -1;
+}
+
+static int kick(int fd)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is saturated, the peer has a kick pending anyway. */
+	if (write(fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+static void drain(int fd)
+{
+	uint64_t count;
+
+	/* Nonblocking: nothing to read means nothing was pending. */
+	if (read(fd, &count, sizeof(count)) < 0)
+		return;
+}
+
+int pvring_local_guest_port_notify(const struct pvring_local_guest_port *gp)
+{
+	return kick(gp->kick_back);
+}
+
+void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp)
+{
+	drain(gp->kick_front);
+}
+
+/* ---- back-end side ---- */
+
+int pvring_local_evtchn_open(struct pvring_local_evtchn *h)
+{
+	h->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	h->next_port = 1;
+	h->offers = NULL;
+	h->bound = NULL;
+	return h->epoll_fd < 0 ? -errno : 0;
+}
+
+static void close_pair(int kick_back, int kick_front)
+{
+	close(kick_back);
+	close(kick_front);
+}
+
+void pvring_local_evtchn_close(struct pvring_local_evtchn *h)
+{
+	while (h->bound)
+		pvring_local_evtchn_unbind(h, h->bound->port);
+	while (h->offers)
+		pvring_local_evtchn_withdraw(h, h->offers->domid);
+	close(h->epoll_fd);
+	h->epoll_fd = -1;
+}
+
+int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
+			      int kick_back, int kick_front)
+{
+	struct pvring_local_offer *offer;
+
+	for (offer = h->offers; offer; offer = offer->next) {
+		if (offer->domid == domid && offer->port == port) {
+			close_pair(kick_back, kick_front);
+			return -EEXIST;
+		}
+	}
+	offer = malloc(sizeof(*offer));
+	if (!offer) {
+		close_pair(kick_back, kick_front);
+		return -ENOMEM;
+	}
+	*offer = (struct pvring_local_offer){ h->offers, domid, port, kick_back, kick_front };
+	h->offers = offer;
+	return 0;
+}
+
+void pvring_local_evtchn_withdraw(struct pvring_local_evtchn *h, uint32_t domid)
+{
+	struct pvring_local_offer **link = &h->offers;
+
+	while (*link) {
+		struct pvring_local_offer *offer = *link;
+
+		if (offer->domid == domid) {
+			*link = offer->next;
+			close_pair(offer->kick_back, offer->kick_front);
+			free(offer);
+		} else {
+			link = &offer->next;
+		}
+	}
+}
+
+/* One-shot: after one event the port is masked until it is re-armed. */
+static int arm(struct pvring_local_evtchn *h, int op, const struct pvring_local_binding *b)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = b->port };
+
+	return epoll_ctl(h->epoll_fd, op, b->kick_back, &ev) ? -errno : 0;
+}
+
+int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
+					 uint32_t remote_port)
+{
+	struct pvring_local_offer **link, *offer;
+	struct pvring_local_binding *b;
+	int err;
+
+	for (link = &h->offers; *link; link = &(*link)->next)
+		if ((*link)->domid == domid && (*link)->port == remote_port)
+			break;
+	offer = *link;
+	if (!offer)
+		return -ENOENT;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	*b = (struct pvring_local_binding){ h->bound, h->next_port, offer->kick_back,
+					    offer->kick_front };
+	err = arm(h, EPOLL_CTL_ADD, b);
+	if (err) {
+		free(b);
+		return err;
+	}
+	/* Bound: the offer is used up, its fds now belong to the binding. */
+	*link = offer->next;
+	free(offer);
+	h->bound = b;
+	return (int)h->next_port++;
+}
+
+static struct pvring_local_binding *find(struct pvring_local_evtchn *h, uint32_t port)
+{
+	struct pvring_local_binding *b;
+
+	for (b = h->bound; b; b = b->next)
+		if (b->port == port)
+			return b;
+	return NULL;
+}
+
+int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port)
+{
+	struct pvring_local_binding **link, *b;
+
+	for (link = &h->bound; *link; link = &(*link)->next)
+		if ((*link)->port == port)
+			break;
+	b = *link;
+	if (!b)
+		return -ENOENT;
+	*link = b->next;
+	epoll_ctl(h->epoll_fd, EPOLL_CTL_DEL, b->kick_back, NULL);
+	close_pair(b->kick_back, b->kick_front);
+	free(b);
+	return 0;
+}
+
+int pvring_local_evtchn_notify(struct pvring_local_evtchn *h, uint32_t port)
+{
+	struct pvring_local_binding *b = find(h, port);
+
+	return b ? kick(b->kick_front) : -ENOENT;
+}
+
+int pvring_local_evtchn_fd(const struct pvring_local_evtchn *h)
+{
+	return h->epoll_fd;
+}
+
+int pvring_local_evtchn_pending(struct pvring_local_evtchn *h)
+{
+	struct epoll_event ev;
+	struct pvring_local_binding *b;
+	int n;
+
+	do {
+		n = epoll_wait(h->epoll_fd, &ev, 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EAGAIN;
+	b = find(h, ev.data.u32);
+	if (!b)
+		return -EAGAIN;
+	/* Clear the count: a kick after this point is seen on unmask. */
+	drain(b->kick_back);
+	return (int)b->port;
+}
+
+int pvring_local_evtchn_unmask(struct pvring_local_evtchn *h, uint32_t port)
+{
+	struct pvring_local_binding *b = find(h, port);
+
+	return b ? arm(h, EPOLL_CTL_MOD, b) : -ENOENT;
+}

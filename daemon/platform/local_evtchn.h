@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local platform's event channels, with libxenevtchn's semantics.
+ *
+ * A guest (a frontend process) allocates an unbound port: a pair of eventfds,
+ * one it writes to kick the back end and one the back end writes to kick it.
+ * It hands both to pvringd with the port number it publishes in the store
+ * ("event-channel"); pvringd records them as offered (pvring_local_evtchn_offer).
+ *
+ * pvringd's handle then works like a xenevtchn handle: bind an interdomain
+ * port (the guest's domid and port) and get a local port; one descriptor
+ * (pvring_local_evtchn_fd) becomes readable when any bound port fires;
+ * pvring_local_evtchn_pending() names one such port and leaves it masked
+ * until pvring_local_evtchn_unmask(), and a kick that arrives while masked
+ * is delivered on unmask, never lost. Kicks carry no data and coalesce.
+ */
+#ifndef PVRING_LOCAL_EVTCHN_H
+#define PVRING_LOCAL_EVTCHN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- guest side ---- */
+
+struct pvring_local_guest_port {
+	uint32_t port;
+	int kick_back; /* the guest writes it: the back end's doorbell */
+	int kick_front; /* the back end writes it: the guest's doorbell */
+};
+
+/* Two fresh eventfds for port; 0 or -errno. */
+int pvring_local_guest_port_alloc(struct pvring_local_guest_port *gp, uint32_t port);
+void pvring_local_guest_port_free(struct pvring_local_guest_port *gp);
+/* Kick the back end; 0 or -errno. */
+int pvring_local_guest_port_notify(const struct pvring_local_guest_port *gp);
+/* Clear the guest's doorbell after it fired (kicks coalesce). */
+void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp);
+
+/* ---- back-end side ---- */
+
+struct pvring_local_offer;
+struct pvring_local_binding;
+
+struct pvring_local_evtchn {
+	int epoll_fd;
+	uint32_t next_port;
+	struct pvring_local_offer *offers; /* unbound ports guests handed over */
+	struct pvring_local_binding *bound; /* ports bound by this handle */
+};
+
+int pvring_local_evtchn_open(struct pvring_local_evtchn *h);
+void pvring_local_evtchn_close(struct pvring_local_evtchn *h);
+
+/*
+ * Record guest domid's unbound port and its two eventfds; the handle owns the
+ * fds from then on, whatever the result. 0, or -EEXIST if domid already
+ * offered that port.
+ */
+int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
+			      int kick_back, int kick_front);
+
+/* The guest went away: forget the ports it offered and did not see bound. */
+void pvring_local_evtchn_withdraw(struct pvring_local_evtchn *h, uint32_t domid);
+
+/* Bind domid's offered port; the local port, or -ENOENT / -errno. */
+int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
+					 uint32_t remote_port);
+int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port);
+int pvring_local_evtchn_notify(struct pvring_local_evtchn *h, uint32_t port);
+
+/* Readable when a bound port fired. */
+int pvring_local_evtchn_fd(const struct pvring_local_evtchn *h);
+/* A port that fired, now masked; -EAGAIN if none. */
+int pvring_local_evtchn_pending(struct pvring_local_evtchn *h);
+int pvring_local_evtchn_unmask(struct pvring_local_evtchn *h, uint32_t port);
+
+#endif /* PVRING_LOCAL_EVTCHN_H */

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The local platform's event channels with real eventfds and epoll: binding,
+ * kicks both ways, masking until unmask without losing a kick.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon/platform/local_evtchn.h"
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* The guest hands its port over as SCM_RIGHTS would: duplicates of its fds. */
+static void offer(struct pvring_local_evtchn *h, uint32_t domid,
+		  const struct pvring_local_guest_port *gp)
+{
+	assert_int_equal(pvring_local_evtchn_offer(h, domid, gp->port, dup(gp->kick_back),
+						   dup(gp->kick_front)),
+			 0);
+}
+
+static void test_kicks_and_masking(void **state)
+{
+	struct pvring_local_guest_port gp;
+	struct pvring_local_evtchn h;
+	int port;
+
+	(void)state;
+	assert_int_equal(pvring_local_evtchn_open(&h), 0);
+	assert_int_equal(pvring_local_guest_port_alloc(&gp, 17), 0);
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 3, 17), -ENOENT);
+	offer(&h, 3, &gp);
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 4, 17), -ENOENT);
+	port = pvring_local_evtchn_bind_interdomain(&h, 3, 17);
+	assert_true(port > 0);
+	/* An offer binds once. */
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 3, 17), -ENOENT);
+
+	assert_false(readable(pvring_local_evtchn_fd(&h)));
+	assert_int_equal(pvring_local_evtchn_pending(&h), -EAGAIN);
+	assert_int_equal(pvring_local_guest_port_notify(&gp), 0);
+	assert_int_equal(pvring_local_guest_port_notify(&gp), 0);
+	assert_true(readable(pvring_local_evtchn_fd(&h)));
+	assert_int_equal(pvring_local_evtchn_pending(&h), port);
+	/* Masked now: a further kick is held, not delivered... */
+	assert_int_equal(pvring_local_guest_port_notify(&gp), 0);
+	assert_false(readable(pvring_local_evtchn_fd(&h)));
+	assert_int_equal(pvring_local_evtchn_pending(&h), -EAGAIN);
+	/* ...until unmask, and not lost. */
+	assert_int_equal(pvring_local_evtchn_unmask(&h, (uint32_t)port), 0);
+	assert_true(readable(pvring_local_evtchn_fd(&h)));
+	assert_int_equal(pvring_local_evtchn_pending(&h), port);
+	assert_int_equal(pvring_local_evtchn_unmask(&h, (uint32_t)port), 0);
+	/* Kicks coalesce: two before one pending() are one event. */
+	assert_false(readable(pvring_local_evtchn_fd(&h)));
+
+	/* The other way. */
+	assert_false(readable(gp.kick_front));
+	assert_int_equal(pvring_local_evtchn_notify(&h, (uint32_t)port), 0);
+	assert_true(readable(gp.kick_front));
+	pvring_local_guest_port_ack(&gp);
+	assert_false(readable(gp.kick_front));
+
+	assert_int_equal(pvring_local_evtchn_unbind(&h, (uint32_t)port), 0);
+	assert_int_equal(pvring_local_evtchn_notify(&h, (uint32_t)port), -ENOENT);
+	assert_int_equal(pvring_local_evtchn_unmask(&h, (uint32_t)port), -ENOENT);
+	assert_int_equal(pvring_local_evtchn_unbind(&h, (uint32_t)port), -ENOENT);
+	pvring_local_guest_port_free(&gp);
+	pvring_local_evtchn_close(&h);
+}
+
+static void test_ports_are_told_apart(void **state)
+{
+	struct pvring_local_guest_port a, b;
+	struct pvring_local_evtchn h;
+	int pa, pb;
+
+	(void)state;
+	assert_int_equal(pvring_local_evtchn_open(&h), 0);
+	assert_int_equal(pvring_local_guest_port_alloc(&a, 5), 0);
+	assert_int_equal(pvring_local_guest_port_alloc(&b, 5), 0);
+	offer(&h, 1, &a);
+	offer(&h, 2, &b); /* same port number, another domain */
+	assert_int_equal(pvring_local_evtchn_offer(&h, 2, 5, dup(b.kick_back), dup(b.kick_front)),
+			 -EEXIST);
+	pa = pvring_local_evtchn_bind_interdomain(&h, 1, 5);
+	pb = pvring_local_evtchn_bind_interdomain(&h, 2, 5);
+	assert_true(pa > 0 && pb > 0 && pa != pb);
+	assert_int_equal(pvring_local_guest_port_notify(&b), 0);
+	assert_int_equal(pvring_local_evtchn_pending(&h), pb);
+	assert_int_equal(pvring_local_evtchn_pending(&h), -EAGAIN);
+	assert_int_equal(pvring_local_guest_port_notify(&a), 0);
+	assert_int_equal(pvring_local_evtchn_pending(&h), pa);
+	assert_int_equal(pvring_local_evtchn_notify(&h, (uint32_t)pa), 0);
+	assert_true(readable(a.kick_front));
+	assert_false(readable(b.kick_front));
+	pvring_local_guest_port_free(&a);
+	pvring_local_guest_port_free(&b);
+	pvring_local_evtchn_close(&h);
+}
+
+static void test_withdraw(void **state)
+{
+	struct pvring_local_guest_port gp;
+	struct pvring_local_evtchn h;
+
+	(void)state;
+	assert_int_equal(pvring_local_evtchn_open(&h), 0);
+	assert_int_equal(pvring_local_guest_port_alloc(&gp, 9), 0);
+	offer(&h, 6, &gp);
+	pvring_local_evtchn_withdraw(&h, 6);
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 6, 9), -ENOENT);
+	pvring_local_guest_port_free(&gp);
+	pvring_local_evtchn_close(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kicks_and_masking),
+		cmocka_unit_test(test_ports_are_told_apart),
+		cmocka_unit_test(test_withdraw),
+	};
+
+	return cmocka_run_group_tests_name("local event channels", tests, NULL, NULL);
+}
