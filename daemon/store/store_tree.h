@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local platform's store: a tree of nodes with values and xenstore
+ * permissions, as xenstored keeps it. The server (store_server.c) puts the
+ * xenstore wire protocol in front of it.
+ *
+ * Paths are absolute ("/local/domain/3/device"), components separated by
+ * '/', of the characters xenstore allows. Every node has a value (possibly
+ * empty), children, and permissions: the first entry names the owner and the
+ * access every domain not listed gets; later entries grant a domain 'r'
+ * (read), 'w' (write), 'b' (both) or 'n' (none). The owner and dom0 may do
+ * anything. Creating a node needs write access to its parent; a node created
+ * by another domain than dom0 inherits its parent's permissions with the
+ * creator as owner.
+ */
+#ifndef PVRING_STORE_TREE_H
+#define PVRING_STORE_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PVRING_STORE_PATH_MAX 3072u
+#define PVRING_STORE_VALUE_MAX 4096u
+
+struct pvring_store_perm {
+	uint32_t domid;
+	char access; /* 'n', 'r', 'w' or 'b' */
+};
+
+struct pvring_store_node {
+	char *name;
+	char *value;
+	size_t value_len;
+	struct pvring_store_perm *perms;
+	unsigned int nr_perms;
+	struct pvring_store_node *parent, *children, *next;
+};
+
+struct pvring_store_tree {
+	struct pvring_store_node *root;
+	uint64_t generation; /* bumped by every change */
+};
+
+int pvring_store_tree_init(struct pvring_store_tree *tree);
+void pvring_store_tree_free(struct pvring_store_tree *tree);
+/* A deep copy, for a transaction to work on; 0 or -ENOMEM. */
+int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_store_tree *tree);
+
+/* True for a well-formed absolute path. */
+bool pvring_store_path_valid(const char *path);
+
+/*
+ * Each returns 0 or a negative errno: -EINVAL (bad path or value), -ENOENT,
+ * -EACCES, -EEXIST, -ENOMEM. caller is the domain asking; 0 is privileged.
+ */
+int pvring_store_read(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
+		      const char **value, size_t *len);
+/* Create or overwrite; missing parents are created too. */
+int pvring_store_write(struct pvring_store_tree *tree, uint32_t caller, const char *path,
+		       const char *value, size_t len);
+/* Create with an empty value if missing; 0 if it exists. */
+int pvring_store_mkdir(struct pvring_store_tree *tree, uint32_t caller, const char *path);
+/* Remove the node and everything under it. */
+int pvring_store_rm(struct pvring_store_tree *tree, uint32_t caller, const char *path);
+/* Children's names, each NUL-terminated, in *list (malloc'd), *len bytes. */
+int pvring_store_directory(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
+			   char **list, size_t *len);
+int pvring_store_get_perms(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
+			   const struct pvring_store_perm **perms, unsigned int *nr_perms);
+/* Only the owner or dom0 may change permissions. */
+int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, const char *path,
+			   const struct pvring_store_perm *perms, unsigned int nr_perms);
+
+/*
+ * Whether a watch on watch_path fires for a change at changed: the path
+ * itself or anything under it; with removed, also anything under changed
+ * (a removal takes the subtree with it).
+ */
+bool pvring_store_watch_fires(const char *watch_path, const char *changed, bool removed);
+
+#endif /* PVRING_STORE_TREE_H */

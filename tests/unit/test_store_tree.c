@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/* The local store's tree: values, xenstore permissions, removal, watches. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "daemon/store/store_tree.h"
+
+#define GUEST 3
+#define OTHER 4
+
+static int setup(void **state)
+{
+	struct pvring_store_tree *tree = test_malloc(sizeof(*tree));
+	static const struct pvring_store_perm guest_home[] = { { GUEST, 'n' } };
+	static const struct pvring_store_perm backend_dir[] = { { 0, 'n' }, { GUEST, 'r' } };
+
+	assert_int_equal(pvring_store_tree_init(tree), 0);
+	/* As a toolstack lays it out: a guest's home, and a back-end directory it may read. */
+	assert_int_equal(pvring_store_mkdir(tree, 0, "/local/domain/3"), 0);
+	assert_int_equal(pvring_store_set_perms(tree, 0, "/local/domain/3", guest_home, 1), 0);
+	assert_int_equal(
+		pvring_store_write(tree, 0, "/local/domain/0/backend/vbd/3/51712/state", "2", 1),
+		0);
+	assert_int_equal(pvring_store_set_perms(tree, 0, "/local/domain/0/backend/vbd/3/51712",
+						backend_dir, 2),
+			 0);
+	assert_int_equal(pvring_store_set_perms(tree, 0,
+						"/local/domain/0/backend/vbd/3/51712/state",
+						backend_dir, 2),
+			 0);
+	*state = tree;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+
+	pvring_store_tree_free(tree);
+	test_free(tree);
+	return 0;
+}
+
+static void assert_value(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
+			 const char *expected)
+{
+	const char *value;
+	size_t len;
+
+	assert_int_equal(pvring_store_read(tree, caller, path, &value, &len), 0);
+	assert_int_equal(len, strlen(expected));
+	assert_string_equal(value, expected);
+}
+
+static void test_read_write(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+	uint64_t generation = tree->generation;
+	const char *value;
+	size_t len;
+
+	assert_value(tree, 0, "/local/domain/0/backend/vbd/3/51712/state", "2");
+	assert_int_equal(pvring_store_write(tree, 0, "/a/b", "x", 1), 0);
+	assert_true(tree->generation > generation);
+	/* Parents were created with empty values. */
+	assert_value(tree, 0, "/a", "");
+	assert_int_equal(pvring_store_write(tree, 0, "/a/b", "longer", 6), 0);
+	assert_value(tree, 0, "/a/b", "longer");
+	assert_int_equal(pvring_store_read(tree, 0, "/a/c", &value, &len), -ENOENT);
+	/* Values may hold any bytes. */
+	assert_int_equal(pvring_store_write(tree, 0, "/bin", "a\0b", 3), 0);
+	assert_int_equal(pvring_store_read(tree, 0, "/bin", &value, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(value, "a\0b", 3);
+}
+
+static void test_bad_paths_and_values(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+	static const char *const bad[] = {
+		"", "relative", "/trailing/", "/double//slash", "/space here", "/dot.", "/"
+	};
+	char *big = calloc(1, PVRING_STORE_VALUE_MAX + 2);
+	size_t i;
+
+	assert_non_null(big);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pvring_store_write(tree, 0, bad[i], "v", 1), -EINVAL);
+	assert_true(pvring_store_path_valid("/local/domain/3/device/pvblk/0/queue-1/ring-ref0"));
+	assert_true(pvring_store_path_valid("@introduceDomain") == false);
+	assert_int_equal(pvring_store_write(tree, 0, "/big", big, PVRING_STORE_VALUE_MAX + 1),
+			 -EINVAL);
+	assert_int_equal(pvring_store_write(tree, 0, "/big", big, PVRING_STORE_VALUE_MAX), 0);
+	assert_int_equal(pvring_store_rm(tree, 0, "/"), -EINVAL);
+	free(big);
+}
+
+static void test_guest_permissions(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+	const struct pvring_store_perm *perms;
+	unsigned int nr;
+	const char *value;
+	size_t len;
+
+	/* Its own home: everything. */
+	assert_int_equal(
+		pvring_store_write(tree, GUEST, "/local/domain/3/device/pvblk/0/state", "1", 1), 0);
+	assert_int_equal(pvring_store_get_perms(tree, GUEST, "/local/domain/3/device/pvblk/0/state",
+						&perms, &nr),
+			 0);
+	assert_int_equal(perms[0].domid, GUEST);
+	/* Another guest's home: nothing. */
+	assert_int_equal(pvring_store_read(tree, OTHER, "/local/domain/3/device/pvblk/0/state",
+					   &value, &len),
+			 -EACCES);
+	assert_int_equal(pvring_store_write(tree, OTHER, "/local/domain/3/x", "1", 1), -EACCES);
+	assert_int_equal(pvring_store_rm(tree, OTHER, "/local/domain/3/device"), -EACCES);
+	/* The back-end directory: read, not write. */
+	assert_value(tree, GUEST, "/local/domain/0/backend/vbd/3/51712/state", "2");
+	assert_int_equal(pvring_store_write(tree, GUEST,
+					    "/local/domain/0/backend/vbd/3/51712/state", "4", 1),
+			 -EACCES);
+	assert_int_equal(
+		pvring_store_write(tree, GUEST, "/local/domain/0/backend/vbd/3/51712/new", "4", 1),
+		-EACCES);
+	assert_int_equal(pvring_store_read(tree, OTHER, "/local/domain/0/backend/vbd/3/51712/state",
+					   &value, &len),
+			 -EACCES);
+	/* Nor the root, nor the permissions of what it does not own. */
+	assert_int_equal(pvring_store_write(tree, GUEST, "/evil", "1", 1), -EACCES);
+	assert_int_equal(pvring_store_set_perms(tree, GUEST, "/local/domain/0/backend/vbd/3/51712",
+						(struct pvring_store_perm[]){ { GUEST, 'b' } }, 1),
+			 -EACCES);
+}
+
+static void test_rm_and_directory(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+	char *list = NULL;
+	size_t len = 0;
+
+	assert_int_equal(pvring_store_write(tree, 0, "/d/one", "1", 1), 0);
+	assert_int_equal(pvring_store_write(tree, 0, "/d/two/deep", "2", 1), 0);
+	assert_int_equal(pvring_store_directory(tree, 0, "/d", &list, &len), 0);
+	assert_int_equal(len, strlen("one") + 1 + strlen("two") + 1);
+	assert_true((!strcmp(list, "one") && !strcmp(list + 4, "two")) ||
+		    (!strcmp(list, "two") && !strcmp(list + 4, "one")));
+	free(list);
+	assert_int_equal(pvring_store_rm(tree, 0, "/d/two"), 0);
+	assert_int_equal(pvring_store_rm(tree, 0, "/d/two/deep"), -ENOENT);
+	assert_int_equal(pvring_store_directory(tree, 0, "/d", &list, &len), 0);
+	assert_int_equal(len, 4);
+	assert_string_equal(list, "one");
+	free(list);
+	assert_int_equal(pvring_store_mkdir(tree, 0, "/d/one"), 0); /* exists: fine */
+	assert_value(tree, 0, "/d/one", "1");
+}
+
+static void test_clone_is_independent(void **state)
+{
+	struct pvring_store_tree *tree = *state, copy;
+	const char *value;
+	size_t len;
+
+	assert_int_equal(pvring_store_tree_clone(&copy, tree), 0);
+	assert_int_equal(pvring_store_write(&copy, 0, "/only/in/copy", "c", 1), 0);
+	assert_int_equal(pvring_store_rm(&copy, 0, "/local/domain/3"), 0);
+	assert_int_equal(pvring_store_read(tree, 0, "/only/in/copy", &value, &len), -ENOENT);
+	assert_value(tree, 0, "/local/domain/0/backend/vbd/3/51712/state", "2");
+	assert_int_equal(pvring_store_mkdir(tree, 0, "/local/domain/3/still-here"), 0);
+	assert_value(&copy, 0, "/only/in/copy", "c");
+	pvring_store_tree_free(&copy);
+}
+
+static void test_watch_matching(void **state)
+{
+	(void)state;
+	assert_true(pvring_store_watch_fires("/a/b", "/a/b", false));
+	assert_true(pvring_store_watch_fires("/a/b", "/a/b/c", false));
+	assert_false(pvring_store_watch_fires("/a/b", "/a/bc", false));
+	assert_false(pvring_store_watch_fires("/a/b", "/a", false));
+	/* Removing /a takes /a/b with it. */
+	assert_true(pvring_store_watch_fires("/a/b", "/a", true));
+	assert_false(pvring_store_watch_fires("/a/b", "/ab", true));
+	assert_true(pvring_store_watch_fires("/", "/x", false));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_paths_and_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_permissions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rm_and_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_is_independent, setup, teardown),
+		cmocka_unit_test(test_watch_matching),
+	};
+
+	return cmocka_run_group_tests_name("store tree", tests, NULL, NULL);
+}
