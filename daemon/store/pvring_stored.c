@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvring-stored: the local platform's store, a xenstore-compatible server on
+ * UNIX sockets (see store_server.h). pvringd starts it on a machine with no
+ * hypervisor; libxenstore clients reach it with XENSTORED_PATH=RUNDIR/socket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/log.h"
+#include "store_server.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: pvring-stored [--rundir DIR] [--ready-fd FD] [--log-level LEVEL] "
+		     "[--syslog]\n"
+		     "  --rundir DIR       sockets live here (default /run/pvring/store)\n"
+		     "  --ready-fd FD      write \"ready\\n\" to FD once listening, then close it\n"
+		     "  --log-level LEVEL  err, warning, info (default) or debug\n"
+		     "  --syslog           log to syslog instead of stderr\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	pvring_info("store: signal %d, shutting down", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "rundir", required_argument, NULL, 'r' },
+		{ "ready-fd", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *rundir = "/run/pvring/store", *why = NULL;
+	int level = PVRING_LOG_INFO, ready_fd = -1, opt;
+	bool use_syslog = false;
+	struct pvring_store_server *srv;
+	struct event *sigterm, *sigint;
+	struct event_base *base;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			rundir = optarg;
+			break;
+		case 'f':
+			ready_fd = atoi(optarg);
+			break;
+		case 'l':
+			level = pvring_log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr, "pvring-stored: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			use_syslog = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	pvring_log_setup("pvring-stored", (enum pvring_log_level)level, use_syslog);
+	/* A client that goes away mid-reply must not kill the store. */
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	if (!base) {
+		pvring_err("store: cannot create the event loop");
+		return 1;
+	}
+	srv = pvring_store_server_new(base, rundir, &why);
+	if (!srv) {
+		pvring_err("store: cannot serve %s/socket: %s (%s)", rundir, why, strerror(errno));
+		return 1;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+		pvring_err("store: cannot handle signals");
+		return 1;
+	}
+	pvring_info("store: serving dom0 on %s/socket", rundir);
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "ready\n", 6) != 6)
+			pvring_warn("store: cannot signal readiness: %s", strerror(errno));
+		close(ready_fd);
+	}
+	event_base_dispatch(base);
+	pvring_store_server_free(srv);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	return 0;
+}

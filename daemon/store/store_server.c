@@ -1,0 +1,897 @@
+// SPDX-License-Identifier: MIT
+/* The local store server: see store_server.h. */
+#include "config.h"
+
+#include "store_server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <xen/io/xs_wire.h>
+
+#include "daemon/log.h"
+#include "store_tree.h"
+
+/* Xen's DOMID_FIRST_RESERVED: domain ids at or above it are not guests. */
+#define DOMID_LIMIT 0x7ff0u
+#define TXNS_PER_CONN 16u
+#define WATCHES_PER_CONN 128u
+
+struct change {
+	struct change *next;
+	char *path;
+	bool removed;
+};
+
+struct txn {
+	struct txn *next;
+	uint32_t id;
+	uint64_t base_generation;
+	struct pvring_store_tree tree;
+	struct change *changes;
+};
+
+struct watch {
+	struct watch *next;
+	char *path; /* as the client gave it: events use the same form */
+	char *token;
+	char *abs; /* absolute, or a special "@..." name */
+	bool relative;
+};
+
+struct conn {
+	struct conn *next;
+	struct pvring_store_server *srv;
+	struct bufferevent *bev;
+	uint32_t domid;
+	struct watch *watches;
+	unsigned int nr_watches;
+	struct txn *txns;
+	unsigned int nr_txns;
+};
+
+struct domain {
+	struct domain *next;
+	struct pvring_store_server *srv;
+	uint32_t domid;
+	struct evconnlistener *listener;
+	char *socket_path;
+	char *dir; /* rundir/domain/<domid>, removed on release; NULL for dom0 */
+};
+
+struct pvring_store_server {
+	struct event_base *base;
+	char *rundir;
+	struct pvring_store_tree tree;
+	struct conn *conns;
+	struct domain *domains;
+	uint32_t next_txn;
+};
+
+/* ---- replies ---- */
+
+static void send_msg(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
+		     const void *data, size_t len)
+{
+	struct xsd_sockmsg hdr = { type, req_id, tx_id, (uint32_t)len };
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add(out, &hdr, sizeof(hdr));
+	if (len)
+		evbuffer_add(out, data, len);
+}
+
+static void reply(struct conn *c, const struct xsd_sockmsg *req, const void *data, size_t len)
+{
+	send_msg(c, req->type, req->req_id, req->tx_id, data, len);
+}
+
+static void reply_string(struct conn *c, const struct xsd_sockmsg *req, const char *s)
+{
+	reply(c, req, s, strlen(s) + 1);
+}
+
+static void reply_error(struct conn *c, const struct xsd_sockmsg *req, int err)
+{
+	const char *name = "EINVAL";
+	size_t i;
+
+	for (i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+		if (xsd_errors[i].errnum == -err)
+			name = xsd_errors[i].errstring;
+	send_msg(c, XS_ERROR, req->req_id, req->tx_id, name, strlen(name) + 1);
+}
+
+/* ---- watches ---- */
+
+static void send_event(struct conn *c, const char *path, const char *token)
+{
+	size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
+	char buf[PVRING_STORE_PATH_MAX + XENSTORE_PAYLOAD_MAX + 2];
+
+	if (plen + tlen > sizeof(buf))
+		return;
+	memcpy(buf, path, plen);
+	memcpy(buf + plen, token, tlen);
+	send_msg(c, XS_WATCH_EVENT, 0, 0, buf, plen + tlen);
+}
+
+/* The domain's home, "/local/domain/<domid>", in buf. */
+static const char *home_of(uint32_t domid, char *buf, size_t size)
+{
+	snprintf(buf, size, "/local/domain/%u", domid);
+	return buf;
+}
+
+/* A watcher hears of a change only if it may read what changed (or, on removal, its parent). */
+static bool may_see(struct pvring_store_server *srv, uint32_t domid, const char *path, bool removed)
+{
+	char parent[PVRING_STORE_PATH_MAX + 1];
+	const char *value, *slash;
+	size_t len;
+
+	if (domid == 0)
+		return true;
+	if (!removed)
+		return pvring_store_read(&srv->tree, domid, path, &value, &len) == 0;
+	slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return false;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+	return pvring_store_read(&srv->tree, domid, parent, &value, &len) == 0;
+}
+
+static void fire(struct pvring_store_server *srv, const char *path, bool removed)
+{
+	char home[64];
+	struct conn *c;
+	struct watch *w;
+
+	for (c = srv->conns; c; c = c->next) {
+		for (w = c->watches; w; w = w->next) {
+			const char *shown = path;
+			size_t n;
+
+			if (w->abs[0] == '@' || path[0] == '@') {
+				if (strcmp(w->abs, path))
+					continue;
+			} else if (!pvring_store_watch_fires(w->abs, path, removed) ||
+				   !may_see(srv, c->domid, path, removed)) {
+				continue;
+			}
+			/* A relative watch hears relative paths. */
+			home_of(c->domid, home, sizeof(home));
+			n = strlen(home);
+			if (w->relative && !strncmp(path, home, n) && path[n] == '/')
+				shown = path + n + 1;
+			send_event(c, shown, w->token);
+		}
+	}
+}
+
+/* ---- connections ---- */
+
+static void free_txn(struct txn *t)
+{
+	while (t->changes) {
+		struct change *ch = t->changes;
+
+		t->changes = ch->next;
+		free(ch->path);
+		free(ch);
+	}
+	pvring_store_tree_free(&t->tree);
+	free(t);
+}
+
+static void free_watch(struct watch *w)
+{
+	free(w->path);
+	free(w->token);
+	free(w->abs);
+	free(w);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct conn **link;
+
+	for (link = &c->srv->conns; *link != c; link = &(*link)->next)
+		;
+	*link = c->next;
+	while (c->watches) {
+		struct watch *w = c->watches;
+
+		c->watches = w->next;
+		free_watch(w);
+	}
+	while (c->txns) {
+		struct txn *t = c->txns;
+
+		c->txns = t->next;
+		free_txn(t);
+	}
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void conn_reject(struct conn *c, const char *reason)
+{
+	pvring_warn("store: dom%u: %s; closing the connection", c->domid, reason);
+	conn_close(c);
+}
+
+/* Make a client's path absolute (relative paths live under its home); 0 or -EINVAL. */
+static int absolute(const struct conn *c, const char *path, char *out, size_t size)
+{
+	int n;
+
+	if (path[0] == '/' || path[0] == '@')
+		n = snprintf(out, size, "%s", path);
+	else
+		n = snprintf(out, size, "/local/domain/%u/%s", c->domid, path);
+	if (n < 0 || (size_t)n >= size || (out[0] == '/' && !pvring_store_path_valid(out)))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_domid(const char *s, uint32_t *domid)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v >= DOMID_LIMIT)
+		return -EINVAL;
+	*domid = (uint32_t)v;
+	return 0;
+}
+
+/* The tree an operation works on: the store's or a transaction's copy. */
+static int tree_for(struct conn *c, uint32_t tx_id, struct pvring_store_tree **tree,
+		    struct txn **txn)
+{
+	struct txn *t;
+
+	*txn = NULL;
+	if (tx_id == 0) {
+		*tree = &c->srv->tree;
+		return 0;
+	}
+	for (t = c->txns; t; t = t->next) {
+		if (t->id == tx_id) {
+			*txn = t;
+			*tree = &t->tree;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* A change made: fire now, or when the transaction commits. */
+static int changed(struct conn *c, struct txn *txn, const char *path, bool removed)
+{
+	struct change *ch;
+
+	if (!txn) {
+		fire(c->srv, path, removed);
+		return 0;
+	}
+	ch = malloc(sizeof(*ch));
+	if (!ch || !(ch->path = strdup(path))) {
+		free(ch);
+		return -ENOMEM;
+	}
+	ch->removed = removed;
+	ch->next = txn->changes;
+	txn->changes = ch;
+	return 0;
+}
+
+/* ---- operations ---- */
+
+static int do_watch(struct conn *c, const struct xsd_sockmsg *req, char **args)
+{
+	char abs[PVRING_STORE_PATH_MAX + 1];
+	struct watch *w;
+	int err = absolute(c, args[0], abs, sizeof(abs));
+
+	if (err)
+		return err;
+	for (w = c->watches; w; w = w->next)
+		if (!strcmp(w->path, args[0]) && !strcmp(w->token, args[1]))
+			return -EEXIST;
+	if (c->nr_watches >= WATCHES_PER_CONN)
+		return -ENOSPC;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->path = strdup(args[0]);
+	w->token = strdup(args[1]);
+	w->abs = strdup(abs);
+	w->relative = args[0][0] != '/' && args[0][0] != '@';
+	if (!w->path || !w->token || !w->abs) {
+		free_watch(w);
+		return -ENOMEM;
+	}
+	w->next = c->watches;
+	c->watches = w;
+	c->nr_watches++;
+	reply_string(c, req, "OK");
+	/* As xenstored: a new watch fires once at once, so the client reads the state. */
+	send_event(c, w->path, w->token);
+	return 0;
+}
+
+static int do_unwatch(struct conn *c, const struct xsd_sockmsg *req, char **args)
+{
+	struct watch **link;
+
+	for (link = &c->watches; *link; link = &(*link)->next) {
+		struct watch *w = *link;
+
+		if (!strcmp(w->path, args[0]) && !strcmp(w->token, args[1])) {
+			*link = w->next;
+			free_watch(w);
+			c->nr_watches--;
+			reply_string(c, req, "OK");
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int do_transaction_start(struct conn *c, const struct xsd_sockmsg *req)
+{
+	char id[16];
+	struct txn *t;
+
+	if (req->tx_id)
+		return -EBUSY;
+	if (c->nr_txns >= TXNS_PER_CONN)
+		return -ENOSPC;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	if (pvring_store_tree_clone(&t->tree, &c->srv->tree)) {
+		free(t);
+		return -ENOMEM;
+	}
+	do
+		t->id = ++c->srv->next_txn;
+	while (t->id == 0);
+	t->base_generation = c->srv->tree.generation;
+	t->next = c->txns;
+	c->txns = t;
+	c->nr_txns++;
+	snprintf(id, sizeof(id), "%u", t->id);
+	reply_string(c, req, id);
+	return 0;
+}
+
+static int do_transaction_end(struct conn *c, const struct xsd_sockmsg *req, const char *how)
+{
+	struct pvring_store_server *srv = c->srv;
+	struct txn **link, *t;
+	struct change *ch;
+	bool commit = !strcmp(how, "T");
+
+	if (!commit && strcmp(how, "F"))
+		return -EINVAL;
+	for (link = &c->txns; *link && (*link)->id != req->tx_id; link = &(*link)->next)
+		;
+	t = *link;
+	if (!t)
+		return -ENOENT;
+	*link = t->next;
+	c->nr_txns--;
+	if (commit && t->base_generation != srv->tree.generation) {
+		/* Someone changed the store since the copy was taken: the client retries. */
+		free_txn(t);
+		return -EAGAIN;
+	}
+	if (commit) {
+		struct pvring_store_tree old = srv->tree;
+
+		srv->tree = t->tree;
+		t->tree = old;
+	}
+	reply_string(c, req, "OK");
+	if (commit)
+		for (ch = t->changes; ch; ch = ch->next)
+			fire(srv, ch->path, ch->removed);
+	free_txn(t);
+	return 0;
+}
+
+static struct domain *find_domain(struct pvring_store_server *srv, uint32_t domid)
+{
+	struct domain *d;
+
+	for (d = srv->domains; d; d = d->next)
+		if (d->domid == domid)
+			return d;
+	return NULL;
+}
+
+static int listen_domain(struct pvring_store_server *srv, uint32_t domid, const char **why);
+static void release_domain(struct pvring_store_server *srv, struct domain *d);
+
+static int do_introduce(struct conn *c, const struct xsd_sockmsg *req, char **args)
+{
+	const char *why = NULL;
+	uint32_t domid;
+	int err;
+
+	if (c->domid != 0)
+		return -EACCES;
+	if (parse_domid(args[0], &domid) || domid == 0)
+		return -EINVAL;
+	if (find_domain(c->srv, domid))
+		return -EEXIST;
+	err = listen_domain(c->srv, domid, &why);
+	if (err) {
+		pvring_warn("store: cannot introduce dom%u: %s", domid, why);
+		return err;
+	}
+	reply_string(c, req, "OK");
+	fire(c->srv, "@introduceDomain", false);
+	return 0;
+}
+
+static int do_release(struct conn *c, const struct xsd_sockmsg *req, char **args)
+{
+	struct domain *d;
+	uint32_t domid;
+
+	if (c->domid != 0)
+		return -EACCES;
+	if (parse_domid(args[0], &domid) || domid == 0)
+		return -EINVAL;
+	d = find_domain(c->srv, domid);
+	if (!d)
+		return -ENOENT;
+	release_domain(c->srv, d);
+	reply_string(c, req, "OK");
+	fire(c->srv, "@releaseDomain", false);
+	return 0;
+}
+
+static int do_get_perms(struct conn *c, const struct xsd_sockmsg *req,
+			const struct pvring_store_tree *tree, const char *path)
+{
+	const struct pvring_store_perm *perms;
+	char out[XENSTORE_PAYLOAD_MAX];
+	unsigned int nr, i;
+	size_t len = 0;
+	int err = pvring_store_get_perms(tree, c->domid, path, &perms, &nr);
+
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++) {
+		int n = snprintf(out + len, sizeof(out) - len, "%c%u", perms[i].access,
+				 perms[i].domid);
+
+		if (n < 0 || (size_t)n + 1 > sizeof(out) - len)
+			return -E2BIG;
+		len += (size_t)n + 1;
+	}
+	reply(c, req, out, len);
+	return 0;
+}
+
+static int do_set_perms(struct conn *c, const struct xsd_sockmsg *req,
+			struct pvring_store_tree *tree, struct txn *txn, const char *path,
+			char **args, unsigned int nargs)
+{
+	struct pvring_store_perm perms[64];
+	unsigned int i;
+	int err;
+
+	if (nargs < 2 || nargs - 1 > sizeof(perms) / sizeof(perms[0]))
+		return -EINVAL;
+	for (i = 1; i < nargs; i++) {
+		perms[i - 1].access = args[i][0];
+		if (!args[i][0] || parse_domid(args[i] + 1, &perms[i - 1].domid))
+			return -EINVAL;
+	}
+	err = pvring_store_set_perms(tree, c->domid, path, perms, nargs - 1);
+	if (err)
+		return err;
+	reply_string(c, req, "OK");
+	return changed(c, txn, path, false);
+}
+
+/* Split the payload into its NUL-terminated strings; how many, or -1 if malformed. */
+static int split(char *payload, size_t len, char **args, unsigned int max)
+{
+	unsigned int n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		char *end = memchr(payload + i, '\0', len - i);
+
+		if (!end || n == max)
+			return -1;
+		args[n++] = payload + i;
+		i = (size_t)(end - payload) + 1;
+	}
+	return (int)n;
+}
+
+/* One request; -1 if the connection was closed. */
+static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
+{
+	char path[PVRING_STORE_PATH_MAX + 1];
+	struct pvring_store_tree *tree;
+	struct txn *txn;
+	char *args[66], *list = NULL;
+	const char *value;
+	int nargs, err;
+	size_t len;
+
+	/* WRITE carries a value that is not a string: split only its path. */
+	if (req->type == XS_WRITE) {
+		char *nul = memchr(payload, '\0', req->len);
+
+		if (!nul)
+			goto malformed;
+		args[0] = payload;
+		nargs = 1;
+	} else {
+		nargs = split(payload, req->len, args, sizeof(args) / sizeof(args[0]));
+		if (nargs < 0)
+			goto malformed;
+	}
+
+	switch (req->type) {
+	case XS_READ:
+	case XS_WRITE:
+	case XS_MKDIR:
+	case XS_RM:
+	case XS_DIRECTORY:
+	case XS_GET_PERMS:
+	case XS_SET_PERMS:
+		if (nargs < 1) {
+			err = -EINVAL;
+			break;
+		}
+		err = absolute(c, args[0], path, sizeof(path));
+		if (!err && path[0] != '/')
+			err = -EINVAL;
+		if (!err)
+			err = tree_for(c, req->tx_id, &tree, &txn);
+		if (err)
+			break;
+		switch (req->type) {
+		case XS_READ:
+			err = pvring_store_read(tree, c->domid, path, &value, &len);
+			if (!err)
+				reply(c, req, value, len);
+			break;
+		case XS_WRITE:
+			len = req->len - strlen(args[0]) - 1;
+			err = pvring_store_write(tree, c->domid, path,
+						 args[0] + strlen(args[0]) + 1, len);
+			if (!err) {
+				reply_string(c, req, "OK");
+				err = changed(c, txn, path, false);
+			}
+			break;
+		case XS_MKDIR:
+			err = pvring_store_mkdir(tree, c->domid, path);
+			if (!err) {
+				reply_string(c, req, "OK");
+				err = changed(c, txn, path, false);
+			}
+			break;
+		case XS_RM:
+			err = pvring_store_rm(tree, c->domid, path);
+			if (!err) {
+				reply_string(c, req, "OK");
+				err = changed(c, txn, path, true);
+			}
+			break;
+		case XS_DIRECTORY:
+			err = pvring_store_directory(tree, c->domid, path, &list, &len);
+			if (!err) {
+				if (len > XENSTORE_PAYLOAD_MAX)
+					err = -E2BIG;
+				else
+					reply(c, req, list, len);
+				free(list);
+			}
+			break;
+		case XS_GET_PERMS:
+			err = do_get_perms(c, req, tree, path);
+			break;
+		default:
+			err = do_set_perms(c, req, tree, txn, path, args, (unsigned int)nargs);
+			break;
+		}
+		break;
+	case XS_WATCH:
+	case XS_UNWATCH:
+		if (nargs != 2) {
+			err = -EINVAL;
+			break;
+		}
+		err = req->type == XS_WATCH ? do_watch(c, req, args) : do_unwatch(c, req, args);
+		break;
+	case XS_RESET_WATCHES:
+		while (c->watches) {
+			struct watch *w = c->watches;
+
+			c->watches = w->next;
+			free_watch(w);
+		}
+		c->nr_watches = 0;
+		reply_string(c, req, "OK");
+		err = 0;
+		break;
+	case XS_TRANSACTION_START:
+		err = do_transaction_start(c, req);
+		break;
+	case XS_TRANSACTION_END:
+		err = nargs == 1 ? do_transaction_end(c, req, args[0]) : -EINVAL;
+		break;
+	case XS_GET_DOMAIN_PATH: {
+		uint32_t domid;
+
+		err = nargs == 1 ? parse_domid(args[0], &domid) : -EINVAL;
+		if (!err)
+			reply_string(c, req, home_of(domid, path, sizeof(path)));
+		break;
+	}
+	case XS_INTRODUCE:
+		err = nargs == 3 ? do_introduce(c, req, args) : -EINVAL;
+		break;
+	case XS_RELEASE:
+		err = nargs == 1 ? do_release(c, req, args) : -EINVAL;
+		break;
+	case XS_IS_DOMAIN_INTRODUCED: {
+		uint32_t domid;
+
+		err = nargs == 1 ? parse_domid(args[0], &domid) : -EINVAL;
+		if (!err)
+			reply_string(c, req, domid == 0 || find_domain(c->srv, domid) ? "T" : "F");
+		break;
+	}
+	default:
+		err = -ENOSYS;
+		break;
+	}
+	if (err)
+		reply_error(c, req, err);
+	return 0;
+malformed:
+	conn_reject(c, "malformed request (arguments not NUL-terminated)");
+	return -1;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char payload[XENSTORE_PAYLOAD_MAX + 1];
+	struct xsd_sockmsg req;
+
+	while (evbuffer_get_length(in) >= sizeof(req)) {
+		evbuffer_copyout(in, &req, sizeof(req));
+		if (req.len > XENSTORE_PAYLOAD_MAX) {
+			conn_reject(c, "request larger than the 4096-byte payload limit");
+			return;
+		}
+		if (evbuffer_get_length(in) < sizeof(req) + req.len)
+			return;
+		evbuffer_drain(in, sizeof(req));
+		evbuffer_remove(in, payload, req.len);
+		payload[req.len] = '\0';
+		if (handle(c, &req, payload))
+			return;
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_close(c);
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct domain *d = arg;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	(void)listener;
+	(void)sa;
+	(void)socklen;
+	if (c)
+		c->bev = bufferevent_socket_new(d->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c || !c->bev) {
+		pvring_err("store: out of memory accepting a dom%u connection", d->domid);
+		free(c);
+		close(fd);
+		return;
+	}
+	c->srv = d->srv;
+	c->domid = d->domid;
+	c->next = d->srv->conns;
+	d->srv->conns = c;
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Listen on path for domain d; the socket is created 0600, replacing a stale one. */
+static int listen_on(struct domain *d, const char *path, const char **why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*why = "socket path too long";
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	/* A socket file nobody answers on is left over from a crash: replace it. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(probe);
+		*why = "another store is serving this socket";
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	old_umask = umask(077);
+	d->listener = evconnlistener_new_bind(d->srv->base, on_accept, d,
+					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+					      (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (!d->listener) {
+		*why = "cannot listen on the socket";
+		return -errno ? -errno : -EIO;
+	}
+	d->socket_path = strdup(path);
+	return d->socket_path ? 0 : -ENOMEM;
+}
+
+static struct domain *domain_new(struct pvring_store_server *srv, uint32_t domid)
+{
+	struct domain *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->srv = srv;
+	d->domid = domid;
+	return d;
+}
+
+static void domain_free(struct domain *d)
+{
+	if (d->listener)
+		evconnlistener_free(d->listener);
+	if (d->socket_path)
+		unlink(d->socket_path);
+	if (d->dir)
+		rmdir(d->dir);
+	free(d->socket_path);
+	free(d->dir);
+	free(d);
+}
+
+static int listen_domain(struct pvring_store_server *srv, uint32_t domid, const char **why)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct domain *d = domain_new(srv, domid);
+	int err;
+
+	if (!d) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	snprintf(dir, sizeof(dir), "%s/domain", srv->rundir);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		*why = "cannot create the domain directory";
+		domain_free(d);
+		return -errno;
+	}
+	snprintf(dir, sizeof(dir), "%s/domain/%u", srv->rundir, domid);
+	snprintf(path, sizeof(path), "%s/domain/%u/socket", srv->rundir, domid);
+	if ((mkdir(dir, 0700) && errno != EEXIST) || !(d->dir = strdup(dir))) {
+		*why = "cannot create the domain directory";
+		domain_free(d);
+		return -EIO;
+	}
+	err = listen_on(d, path, why);
+	if (err) {
+		domain_free(d);
+		return err;
+	}
+	d->next = srv->domains;
+	srv->domains = d;
+	pvring_info("store: dom%u introduced, socket %s", domid, path);
+	return 0;
+}
+
+static void release_domain(struct pvring_store_server *srv, struct domain *d)
+{
+	struct domain **link;
+	struct conn *c, *next;
+
+	for (link = &srv->domains; *link != d; link = &(*link)->next)
+		;
+	*link = d->next;
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		if (c->domid == d->domid)
+			conn_close(c);
+	}
+	pvring_info("store: dom%u released", d->domid);
+	domain_free(d);
+}
+
+struct pvring_store_server *pvring_store_server_new(struct event_base *base, const char *rundir,
+						    const char **why)
+{
+	struct pvring_store_server *srv = calloc(1, sizeof(*srv));
+	char path[PATH_MAX];
+	struct domain *dom0;
+
+	if (!srv || !(srv->rundir = strdup(rundir)) || pvring_store_tree_init(&srv->tree)) {
+		*why = "out of memory";
+		pvring_store_server_free(srv);
+		return NULL;
+	}
+	srv->base = base;
+	if (mkdir(rundir, 0700) && errno != EEXIST) {
+		*why = "cannot create the run directory";
+		pvring_store_server_free(srv);
+		return NULL;
+	}
+	dom0 = domain_new(srv, 0);
+	snprintf(path, sizeof(path), "%s/socket", rundir);
+	if (!dom0 || listen_on(dom0, path, why)) {
+		if (dom0)
+			domain_free(dom0);
+		else
+			*why = "out of memory";
+		pvring_store_server_free(srv);
+		return NULL;
+	}
+	srv->domains = dom0;
+	return srv;
+}
+
+void pvring_store_server_free(struct pvring_store_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_close(srv->conns);
+	while (srv->domains) {
+		struct domain *d = srv->domains;
+
+		srv->domains = d->next;
+		domain_free(d);
+	}
+	pvring_store_tree_free(&srv->tree);
+	free(srv->rundir);
+	free(srv);
+}

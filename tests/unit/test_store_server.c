@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvring-stored as a real process, driven by the real libxenstore: dom0 and a
+ * guest on their own sockets, permissions, watches, transactions, a client
+ * that sends garbage, and a guest released while connected.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <xenstore.h>
+#include <xen/io/xs_wire.h>
+
+#define GUEST 3
+/* Only a guard against a hang: a correct store answers in microseconds. */
+#define WATCH_WAIT_MS 10000
+
+struct store {
+	char dir[40];
+	char rundir[48];
+	pid_t pid;
+};
+
+static int start_store(void **state)
+{
+	struct store *s = test_calloc(1, sizeof(*s));
+	const char *exe = getenv("PVRING_STORED");
+	char fd_arg[16], ready[8];
+	int pipefd[2];
+
+	assert_non_null(exe);
+	strcpy(s->dir, "/tmp/pvring-store-test-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->rundir, sizeof(s->rundir), "%s/store", s->dir);
+	assert_int_equal(pipe(pipefd), 0);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		close(pipefd[0]);
+		snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
+		execl(exe, exe, "--rundir", s->rundir, "--ready-fd", fd_arg, "--log-level",
+		      "warning", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	/* Blocks until the store listens, or sees EOF if it died. */
+	assert_int_equal(read(pipefd[0], ready, sizeof(ready)), 6);
+	close(pipefd[0]);
+	*state = s;
+	return 0;
+}
+
+static int stop_store(void **state)
+{
+	struct store *s = *state;
+	char cmd[256];
+	int status;
+
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, &status, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", s->dir);
+	test_free(s);
+	/* The store exits cleanly on SIGTERM. */
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static struct xs_handle *connect_as(struct store *s, uint32_t domid)
+{
+	char path[PATH_MAX];
+	struct xs_handle *h;
+
+	if (domid == 0)
+		snprintf(path, sizeof(path), "%s/socket", s->rundir);
+	else
+		snprintf(path, sizeof(path), "%s/domain/%u/socket", s->rundir, domid);
+	setenv("XENSTORED_PATH", path, 1);
+	h = xs_open(XS_OPEN_SOCKETONLY);
+	assert_non_null(h);
+	return h;
+}
+
+static void assert_read(struct xs_handle *h, xs_transaction_t t, const char *path,
+			const char *expected)
+{
+	unsigned int len;
+	char *value = xs_read(h, t, path, &len);
+
+	if (!value)
+		fail_msg("read %s: %s", path, strerror(errno));
+	assert_string_equal(value, expected);
+	assert_int_equal(len, strlen(expected));
+	free(value);
+}
+
+static void assert_read_fails(struct xs_handle *h, xs_transaction_t t, const char *path, int err)
+{
+	unsigned int len;
+	char *value = xs_read(h, t, path, &len);
+
+	if (value)
+		fail_msg("read %s succeeded ('%s'), expected %s", path, value, strerror(err));
+	assert_int_equal(errno, err);
+}
+
+/* Wait for a watch event on path with token, passing over others. */
+static void expect_event(struct xs_handle *h, const char *path, const char *token)
+{
+	struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
+
+	for (;;) {
+		char **vec = xs_check_watch(h);
+
+		if (vec) {
+			bool match = !strcmp(vec[XS_WATCH_PATH], path) &&
+				     !strcmp(vec[XS_WATCH_TOKEN], token);
+
+			free(vec);
+			if (match)
+				return;
+			continue;
+		}
+		if (poll(&pfd, 1, WATCH_WAIT_MS) != 1)
+			fail_msg("no watch event for %s (token %s)", path, token);
+	}
+}
+
+static void test_dom0_basics(void **state)
+{
+	struct xs_handle *h = connect_as(*state, 0);
+	unsigned int n;
+	char **list, *path;
+
+	assert_true(xs_write(h, XBT_NULL, "/local/domain/0/name", "Domain-0", 8));
+	assert_read(h, XBT_NULL, "/local/domain/0/name", "Domain-0");
+	assert_true(xs_mkdir(h, XBT_NULL, "/local/domain/0/backend"));
+	list = xs_directory(h, XBT_NULL, "/local/domain/0", &n);
+	assert_non_null(list);
+	assert_int_equal(n, 2);
+	free(list);
+	assert_true(xs_rm(h, XBT_NULL, "/local/domain/0/name"));
+	assert_read_fails(h, XBT_NULL, "/local/domain/0/name", ENOENT);
+	assert_false(xs_write(h, XBT_NULL, "/bad//path", "x", 1));
+	assert_int_equal(errno, EINVAL);
+	path = xs_get_domain_path(h, GUEST);
+	assert_string_equal(path, "/local/domain/3");
+	free(path);
+	assert_true(xs_is_domain_introduced(h, 0));
+	assert_false(xs_is_domain_introduced(h, GUEST));
+	xs_close(h);
+}
+
+static void test_guest_permissions_and_watches(void **state)
+{
+	struct store *s = *state;
+	struct xs_handle *dom0 = connect_as(s, 0), *guest;
+	struct xs_permissions home[] = { { .id = GUEST, .perms = XS_PERM_NONE } };
+	struct xs_permissions backend[] = { { .id = 0, .perms = XS_PERM_NONE },
+					    { .id = GUEST, .perms = XS_PERM_READ } };
+	struct xs_permissions *perms;
+	char sock[PATH_MAX];
+	unsigned int n;
+
+	/* The toolstack's part: the guest's home and a back-end directory for it. */
+	assert_true(xs_watch(dom0, "@introduceDomain", "intro"));
+	expect_event(dom0, "@introduceDomain", "intro");
+	assert_true(xs_mkdir(dom0, XBT_NULL, "/local/domain/3"));
+	assert_true(xs_set_permissions(dom0, XBT_NULL, "/local/domain/3", home, 1));
+	assert_true(xs_write(dom0, XBT_NULL, "/local/domain/0/backend/pvblk/3/0/state", "2", 1));
+	assert_true(xs_set_permissions(dom0, XBT_NULL, "/local/domain/0/backend/pvblk/3/0", backend,
+				       2));
+	assert_true(xs_set_permissions(dom0, XBT_NULL, "/local/domain/0/backend/pvblk/3/0/state",
+				       backend, 2));
+	assert_true(xs_introduce_domain(dom0, GUEST, 0, 0));
+	expect_event(dom0, "@introduceDomain", "intro");
+	assert_true(xs_is_domain_introduced(dom0, GUEST));
+	snprintf(sock, sizeof(sock), "%s/domain/3/socket", s->rundir);
+	assert_int_equal(access(sock, F_OK), 0);
+
+	guest = connect_as(s, GUEST);
+	/* dom0 watches the guest's device directory; the guest writes there. */
+	assert_true(xs_watch(dom0, "/local/domain/3/device", "fe"));
+	expect_event(dom0, "/local/domain/3/device", "fe");
+	/* A relative path lives in the guest's home. */
+	assert_true(xs_write(guest, XBT_NULL, "device/pvblk/0/state", "1", 1));
+	expect_event(dom0, "/local/domain/3/device/pvblk/0/state", "fe");
+	assert_read(dom0, XBT_NULL, "/local/domain/3/device/pvblk/0/state", "1");
+	perms = xs_get_permissions(guest, XBT_NULL, "device/pvblk/0/state", &n);
+	assert_non_null(perms);
+	assert_int_equal(perms[0].id, GUEST);
+	free(perms);
+
+	/* The back-end directory: readable, not writable. */
+	assert_read(guest, XBT_NULL, "/local/domain/0/backend/pvblk/3/0/state", "2");
+	assert_false(xs_write(guest, XBT_NULL, "/local/domain/0/backend/pvblk/3/0/state", "4", 1));
+	assert_int_equal(errno, EACCES);
+	assert_false(xs_write(guest, XBT_NULL, "/local/domain/0/evil", "1", 1));
+	assert_int_equal(errno, EACCES);
+	assert_read_fails(guest, XBT_NULL, "/local/domain/0", EACCES);
+	/* Only dom0 introduces domains. */
+	assert_false(xs_introduce_domain(guest, 4, 0, 0));
+	assert_int_equal(errno, EACCES);
+
+	/* The guest watches its back end; a relative watch hears relative paths. */
+	assert_true(xs_watch(guest, "/local/domain/0/backend/pvblk/3/0/state", "be"));
+	expect_event(guest, "/local/domain/0/backend/pvblk/3/0/state", "be");
+	assert_true(xs_write(dom0, XBT_NULL, "/local/domain/0/backend/pvblk/3/0/state", "4", 1));
+	expect_event(guest, "/local/domain/0/backend/pvblk/3/0/state", "be");
+	assert_true(xs_watch(guest, "device", "rel"));
+	expect_event(guest, "device", "rel");
+	assert_true(xs_write(dom0, XBT_NULL, "/local/domain/3/device/pvblk/0/ring-ref", "8", 1));
+	expect_event(guest, "device/pvblk/0/ring-ref", "rel");
+	assert_true(xs_unwatch(guest, "device", "rel"));
+
+	/* Released while connected: the guest is cut off, its socket goes. */
+	assert_true(xs_watch(dom0, "@releaseDomain", "rel"));
+	expect_event(dom0, "@releaseDomain", "rel");
+	assert_true(xs_release_domain(dom0, GUEST));
+	expect_event(dom0, "@releaseDomain", "rel");
+	{
+		unsigned int len;
+
+		/* libxenstore reports the closed connection (EBADF); what matters is no answer. */
+		assert_null(xs_read(guest, XBT_NULL, "device/pvblk/0/state", &len));
+	}
+	assert_int_equal(access(sock, F_OK), -1);
+	assert_false(xs_is_domain_introduced(dom0, GUEST));
+	xs_close(guest);
+	xs_close(dom0);
+}
+
+static void test_transactions(void **state)
+{
+	struct xs_handle *h = connect_as(*state, 0), *other = connect_as(*state, 0);
+	xs_transaction_t t;
+
+	/* A conflicting write meanwhile: the commit fails with EAGAIN, nothing applied. */
+	t = xs_transaction_start(h);
+	assert_true(t != XBT_NULL);
+	assert_true(xs_write(h, t, "/tx/a", "1", 1));
+	assert_read(h, t, "/tx/a", "1");
+	assert_read_fails(h, XBT_NULL, "/tx/a", ENOENT);
+	assert_true(xs_write(other, XBT_NULL, "/elsewhere", "x", 1));
+	assert_false(xs_transaction_end(h, t, false));
+	assert_int_equal(errno, EAGAIN);
+	assert_read_fails(h, XBT_NULL, "/tx/a", ENOENT);
+
+	/* Retried without interference: committed, and watchers hear of it then. */
+	assert_true(xs_watch(other, "/tx", "tx"));
+	expect_event(other, "/tx", "tx");
+	t = xs_transaction_start(h);
+	assert_true(xs_write(h, t, "/tx/a", "1", 1));
+	assert_true(xs_write(h, t, "/tx/b", "2", 1));
+	assert_true(xs_transaction_end(h, t, false));
+	expect_event(other, "/tx/a", "tx");
+	assert_read(other, XBT_NULL, "/tx/a", "1");
+	assert_read(other, XBT_NULL, "/tx/b", "2");
+
+	/* Aborted: nothing applied. */
+	t = xs_transaction_start(h);
+	assert_true(xs_rm(h, t, "/tx"));
+	assert_true(xs_transaction_end(h, t, true));
+	assert_read(h, XBT_NULL, "/tx/b", "2");
+	xs_close(other);
+	xs_close(h);
+}
+
+static void test_garbage_client(void **state)
+{
+	struct store *s = *state;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct xsd_sockmsg huge = { .type = XS_READ, .len = XENSTORE_PAYLOAD_MAX + 1 };
+	struct xsd_sockmsg unterminated = { .type = XS_READ, .len = 4 };
+	struct xs_handle *h = connect_as(s, 0);
+	char buf[64];
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/socket", s->rundir);
+	/* An oversized request: the connection is closed... */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, &huge, sizeof(huge)), sizeof(huge));
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	/* ...and so is one whose path is not NUL-terminated. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, &unterminated, sizeof(unterminated)), sizeof(unterminated));
+	assert_int_equal(write(fd, "/abc", 4), 4);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	/* Everyone else is still served. */
+	assert_true(xs_write(h, XBT_NULL, "/still/here", "yes", 3));
+	assert_read(h, XBT_NULL, "/still/here", "yes");
+	xs_close(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dom0_basics, start_store, stop_store),
+		cmocka_unit_test_setup_teardown(test_guest_permissions_and_watches, start_store,
+						stop_store),
+		cmocka_unit_test_setup_teardown(test_transactions, start_store, stop_store),
+		cmocka_unit_test_setup_teardown(test_garbage_client, start_store, stop_store),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("store server (libxenstore client)", tests, NULL, NULL);
+}
