@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The platform layer on one plain Linux machine: frontend processes register
+ * as guests over the registry socket (local_registry.h), their memory is
+ * mapped through local_gnttab, their doorbells through local_evtchn, and the
+ * store is pvring-stored, reached with libxenstore.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <xenstore.h>
+
+#include "daemon/log.h"
+#include "local_registry.h"
+#include "platform.h"
+#include "platform_local.h"
+
+/* Bounds on what a registering guest may ask for: 4 GiB of memory, 1M grants. */
+#define MAX_GUEST_FRAMES (1u << 20)
+#define MAX_TABLE_FRAMES 2048u
+#define FIRST_DOMID 1u
+#define DOMID_LIMIT 0x7ff0u
+
+struct local_domain {
+	struct local_domain *next;
+	struct local_platform *lp;
+	uint32_t domid;
+	int sock;
+	struct event *ev;
+	bool welcomed;
+	bool gone;
+	struct pvring_local_gnttab gt;
+	uint32_t mappings; /* outstanding map_grants */
+};
+
+struct local_platform {
+	struct pvring_platform base;
+	struct event_base *evbase;
+	int listen_fd;
+	struct event *accept_ev;
+	char registry_path[108];
+	/* short enough that rundir/domain/<domid>/socket fits a socket address */
+	char store_rundir[80];
+	struct pvring_local_evtchn evtchn;
+	struct local_domain *domains;
+	uint32_t next_domid;
+};
+
+static struct local_platform *local_of(struct pvring_platform *p)
+{
+	return (struct local_platform *)p;
+}
+
+static struct local_domain *find_domain(struct local_platform *lp, uint32_t domid)
+{
+	struct local_domain *d;
+
+	for (d = lp->domains; d; d = d->next)
+		if (d->domid == domid)
+			return d;
+	return NULL;
+}
+
+static void domain_free(struct local_domain *d)
+{
+	struct local_domain **link;
+
+	for (link = &d->lp->domains; *link != d; link = &(*link)->next)
+		;
+	*link = d->next;
+	if (d->ev)
+		event_free(d->ev);
+	if (d->sock >= 0)
+		close(d->sock);
+	if (d->welcomed)
+		pvring_local_gnttab_close(&d->gt);
+	free(d);
+}
+
+/*
+ * The guest is gone: the store releases it (firing @releaseDomain for the
+ * control plane, as on Xen). Its memory stays mapped until the last
+ * mapping is undone.
+ */
+static void domain_gone(struct local_domain *d, const char *why)
+{
+	struct local_platform *lp = d->lp;
+	char home[64];
+
+	if (d->gone)
+		return;
+	d->gone = true;
+	event_del(d->ev);
+	close(d->sock);
+	d->sock = -1;
+	pvring_local_evtchn_withdraw(&lp->evtchn, d->domid);
+	if (d->welcomed) {
+		pvring_info("local: dom%u left (%s)", d->domid, why);
+		snprintf(home, sizeof(home), "/local/domain/%u", d->domid);
+		xs_rm(lp->base.store, XBT_NULL, home);
+		if (!xs_release_domain(lp->base.store, d->domid))
+			pvring_warn("local: store did not release dom%u: %s", d->domid,
+				    strerror(errno));
+	}
+	if (d->mappings == 0)
+		domain_free(d);
+}
+
+static void refuse(struct local_domain *d, int status, const char *why)
+{
+	struct pvring_local_welcome welcome = { .magic = PVRING_LOCAL_MAGIC,
+						.type = PVRING_LOCAL_WELCOME,
+						.status = status };
+
+	snprintf(welcome.why, sizeof(welcome.why), "%s", why);
+	pvring_warn("local: refused a guest: %s", why);
+	if (pvring_local_send(d->sock, &welcome, sizeof(welcome), NULL, 0))
+		pvring_debug("local: could not tell the refused guest why");
+	domain_gone(d, why);
+}
+
+/* The guest's home in the store, owned by the guest as a toolstack would make it. */
+static int make_home(struct local_platform *lp, uint32_t domid)
+{
+	struct xs_permissions perms = { .id = domid, .perms = XS_PERM_NONE };
+	char home[64];
+
+	snprintf(home, sizeof(home), "/local/domain/%u", domid);
+	if (!xs_introduce_domain(lp->base.store, domid, 0, 0) ||
+	    !xs_mkdir(lp->base.store, XBT_NULL, home) ||
+	    !xs_set_permissions(lp->base.store, XBT_NULL, home, &perms, 1))
+		return -errno ? -errno : -EIO;
+	return 0;
+}
+
+static void on_hello(struct local_domain *d, const struct pvring_local_hello *hello, int memfd)
+{
+	struct local_platform *lp = d->lp;
+	struct pvring_local_welcome welcome = { .magic = PVRING_LOCAL_MAGIC,
+						.type = PVRING_LOCAL_WELCOME };
+	const char *why = NULL;
+	int err;
+
+	if (hello->version != PVRING_LOCAL_VERSION) {
+		close(memfd);
+		refuse(d, -EPROTO, "unsupported registry protocol version");
+		return;
+	}
+	if (hello->nr_frames > MAX_GUEST_FRAMES || hello->table_frames > MAX_TABLE_FRAMES) {
+		close(memfd);
+		refuse(d, -E2BIG, "guest memory or grant table larger than pvringd accepts");
+		return;
+	}
+	err = pvring_local_gnttab_open(&d->gt, (uint16_t)d->domid, 0, memfd, hello->nr_frames,
+				       hello->table_frames, &why);
+	if (err) {
+		close(memfd);
+		refuse(d, err, why);
+		return;
+	}
+	d->welcomed = true;
+	err = make_home(lp, d->domid);
+	if (err) {
+		refuse(d, err, "the store refused the new domain");
+		return;
+	}
+	welcome.domid = d->domid;
+	snprintf(welcome.store_socket, sizeof(welcome.store_socket), "%s/domain/%u/socket",
+		 lp->store_rundir, d->domid);
+	if (pvring_local_send(d->sock, &welcome, sizeof(welcome), NULL, 0)) {
+		domain_gone(d, "could not answer its hello");
+		return;
+	}
+	pvring_info("local: dom%u joined with %u frames of memory", d->domid, hello->nr_frames);
+}
+
+static void on_offer(struct local_domain *d, const struct pvring_local_offer *offer, const int *fds)
+{
+	struct pvring_local_offered offered = { PVRING_LOCAL_MAGIC, PVRING_LOCAL_OFFERED, 0 };
+
+	offered.status =
+		pvring_local_evtchn_offer(&d->lp->evtchn, d->domid, offer->port, fds[0], fds[1]);
+	if (pvring_local_send(d->sock, &offered, sizeof(offered), NULL, 0))
+		domain_gone(d, "could not answer its port offer");
+}
+
+static void on_domain_message(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_domain *d = arg;
+	union {
+		struct pvring_local_hello hello;
+		struct pvring_local_offer offer;
+		uint32_t words[2];
+	} msg;
+	unsigned int nr_fds, i;
+	int fds[2];
+	ssize_t n;
+
+	(void)what;
+	memset(&msg, 0, sizeof(msg));
+	n = pvring_local_recv(fd, &msg, sizeof(msg), fds, 2, &nr_fds);
+	if (n <= 0) {
+		domain_gone(d, n == 0 ? "disconnected" : "registry socket error");
+		return;
+	}
+	if (!d->welcomed && n == sizeof(msg.hello) && msg.words[0] == PVRING_LOCAL_MAGIC &&
+	    msg.words[1] == PVRING_LOCAL_HELLO && nr_fds == 1) {
+		on_hello(d, &msg.hello, fds[0]);
+		return;
+	}
+	if (d->welcomed && n == sizeof(msg.offer) && msg.words[0] == PVRING_LOCAL_MAGIC &&
+	    msg.words[1] == PVRING_LOCAL_OFFER && nr_fds == 2) {
+		on_offer(d, &msg.offer, fds);
+		return;
+	}
+	for (i = 0; i < nr_fds; i++)
+		close(fds[i]);
+	if (!d->welcomed)
+		refuse(d, -EPROTO, "malformed hello");
+	else
+		domain_gone(d, "malformed registry message");
+}
+
+static uint32_t allocate_domid(struct local_platform *lp)
+{
+	uint32_t tries;
+
+	for (tries = 0; tries < DOMID_LIMIT; tries++) {
+		uint32_t domid = lp->next_domid++;
+
+		if (lp->next_domid >= DOMID_LIMIT)
+			lp->next_domid = FIRST_DOMID;
+		if (!find_domain(lp, domid))
+			return domid;
+	}
+	return 0;
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_platform *lp = arg;
+	struct local_domain *d;
+	int sock;
+
+	(void)what;
+	sock = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (sock < 0)
+		return;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->domid = allocate_domid(lp))) {
+		pvring_warn("local: cannot take another guest (out of memory or domain ids)");
+		free(d);
+		close(sock);
+		return;
+	}
+	d->lp = lp;
+	d->sock = sock;
+	d->ev = event_new(lp->evbase, sock, EV_READ | EV_PERSIST, on_domain_message, d);
+	if (!d->ev || event_add(d->ev, NULL)) {
+		if (d->ev)
+			event_free(d->ev);
+		free(d);
+		close(sock);
+		return;
+	}
+	d->next = lp->domains;
+	lp->domains = d;
+}
+
+/* ---- platform operations ---- */
+
+static void local_destroy(struct pvring_platform *p)
+{
+	struct local_platform *lp = local_of(p);
+
+	while (lp->domains)
+		domain_free(lp->domains);
+	if (lp->accept_ev)
+		event_free(lp->accept_ev);
+	if (lp->listen_fd >= 0) {
+		close(lp->listen_fd);
+		unlink(lp->registry_path);
+	}
+	if (lp->evtchn.epoll_fd >= 0)
+		pvring_local_evtchn_close(&lp->evtchn);
+	if (p->store)
+		xs_close(p->store);
+	free(lp);
+}
+
+static void *local_map_grants(struct pvring_platform *p, uint32_t domid, uint32_t count,
+			      const uint32_t *refs, bool writable, const char **why)
+{
+	struct local_domain *d = find_domain(local_of(p), domid);
+	void *addr;
+
+	if (!d || !d->welcomed) {
+		*why = "no such domain";
+		return NULL;
+	}
+	if (d->gone) {
+		*why = "the domain is gone";
+		return NULL;
+	}
+	if (count == 1)
+		addr = pvring_local_gnttab_map(&d->gt, refs[0], writable, why);
+	else
+		addr = pvring_local_gnttab_map_many(&d->gt, count, refs, writable, why);
+	if (addr)
+		d->mappings++;
+	return addr;
+}
+
+static void local_unmap_grants(struct pvring_platform *p, uint32_t domid, void *addr,
+			       uint32_t count, const uint32_t *refs, bool writable)
+{
+	struct local_domain *d = find_domain(local_of(p), domid);
+
+	if (!d)
+		return;
+	if (count == 1)
+		pvring_local_gnttab_unmap(&d->gt, refs[0], writable);
+	else
+		pvring_local_gnttab_unmap_many(&d->gt, addr, count, refs, writable);
+	/* The last mapping of a guest that left frees what is left of it. */
+	if (--d->mappings == 0 && d->gone)
+		domain_free(d);
+}
+
+static int local_evtchn_fd(struct pvring_platform *p)
+{
+	return pvring_local_evtchn_fd(&local_of(p)->evtchn);
+}
+
+static int local_evtchn_bind(struct pvring_platform *p, uint32_t domid, uint32_t remote_port)
+{
+	return pvring_local_evtchn_bind_interdomain(&local_of(p)->evtchn, domid, remote_port);
+}
+
+static int local_evtchn_unbind(struct pvring_platform *p, uint32_t port)
+{
+	return pvring_local_evtchn_unbind(&local_of(p)->evtchn, port);
+}
+
+static int local_evtchn_notify(struct pvring_platform *p, uint32_t port)
+{
+	return pvring_local_evtchn_notify(&local_of(p)->evtchn, port);
+}
+
+static int local_evtchn_pending(struct pvring_platform *p)
+{
+	return pvring_local_evtchn_pending(&local_of(p)->evtchn);
+}
+
+static int local_evtchn_unmask(struct pvring_platform *p, uint32_t port)
+{
+	return pvring_local_evtchn_unmask(&local_of(p)->evtchn, port);
+}
+
+static const struct pvring_platform_ops local_ops = {
+	.name = "local",
+	.destroy = local_destroy,
+	.map_grants = local_map_grants,
+	.unmap_grants = local_unmap_grants,
+	.evtchn_fd = local_evtchn_fd,
+	.evtchn_bind = local_evtchn_bind,
+	.evtchn_unbind = local_evtchn_unbind,
+	.evtchn_notify = local_evtchn_notify,
+	.evtchn_pending = local_evtchn_pending,
+	.evtchn_unmask = local_evtchn_unmask,
+};
+
+static int listen_registry(struct local_platform *lp, const char *path, const char **why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*why = "registry socket path too long";
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(lp->registry_path, path);
+	lp->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lp->listen_fd < 0) {
+		*why = "cannot create the registry socket";
+		return -errno;
+	}
+	unlink(path);
+	old_umask = umask(077);
+	if (bind(lp->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    listen(lp->listen_fd, 16)) {
+		umask(old_umask);
+		*why = "cannot listen on the registry socket";
+		return -errno;
+	}
+	umask(old_umask);
+	lp->accept_ev = event_new(lp->evbase, lp->listen_fd, EV_READ | EV_PERSIST, on_accept, lp);
+	if (!lp->accept_ev || event_add(lp->accept_ev, NULL)) {
+		*why = "cannot watch the registry socket";
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct pvring_platform *pvring_platform_local_open(struct event_base *base,
+						   const char *registry_path,
+						   const char *store_rundir, const char **why)
+{
+	struct local_platform *lp = calloc(1, sizeof(*lp));
+	char store_socket[PATH_MAX];
+
+	if (!lp) {
+		*why = "out of memory";
+		return NULL;
+	}
+	lp->base.ops = &local_ops;
+	lp->evbase = base;
+	lp->listen_fd = -1;
+	lp->evtchn.epoll_fd = -1;
+	lp->next_domid = FIRST_DOMID;
+	if (snprintf(lp->store_rundir, sizeof(lp->store_rundir), "%s", store_rundir) >=
+		    (int)sizeof(lp->store_rundir) ||
+	    snprintf(store_socket, sizeof(store_socket), "%s/socket", store_rundir) >=
+		    (int)sizeof(store_socket)) {
+		*why = "store directory path too long (sockets need short paths)";
+		goto fail;
+	}
+	setenv("XENSTORED_PATH", store_socket, 1);
+	lp->base.store = xs_open(XS_OPEN_SOCKETONLY);
+	if (!lp->base.store) {
+		*why = "cannot reach the local store (is pvring-stored running?)";
+		goto fail;
+	}
+	if (pvring_local_evtchn_open(&lp->evtchn)) {
+		*why = "cannot create the event channel set";
+		goto fail;
+	}
+	if (listen_registry(lp, registry_path, why))
+		goto fail;
+	return &lp->base;
+fail:
+	local_destroy(&lp->base);
+	return NULL;
+}

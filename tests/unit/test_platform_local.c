@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The local platform end to end in one process: pvring-stored runs as a real
+ * process; a guest (a thread standing in for a frontend process) registers
+ * over the registry socket, offers a port and grants pages; the platform,
+ * driven by its event loop as in pvringd, maps, binds and kicks; the guest
+ * leaves and the store releases it. Bad registrations are refused with a
+ * reason while other guests carry on.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <xenstore.h>
+
+#include "daemon/platform/local_registry.h"
+#include "daemon/platform/platform_local.h"
+#include "tests/lib/store_process.h"
+
+struct fixture {
+	struct store_process store;
+	struct event_base *base;
+	struct pvring_platform *plat;
+	char registry[128];
+};
+
+struct guest_thread {
+	pthread_t thread;
+	const char *registry;
+	uint32_t frames, table_frames;
+	struct pvring_local_guest guest;
+	struct pvring_local_guest_port port;
+	int result;
+	const char *why;
+	atomic_bool done;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = test_calloc(1, sizeof(*f));
+	const char *why = NULL;
+
+	*state = f;
+	if (store_process_start(&f->store))
+		return -1;
+	snprintf(f->registry, sizeof(f->registry), "%s/registry", f->store.dir);
+	f->base = event_base_new();
+	f->plat = pvring_platform_local_open(f->base, f->registry, f->store.rundir, &why);
+	if (!f->plat) {
+		fprintf(stderr, "local platform: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int ret;
+
+	pvring_platform_destroy(f->plat);
+	event_base_free(f->base);
+	ret = store_process_stop(&f->store);
+	test_free(f);
+	return ret;
+}
+
+/* What a frontend does first: register, offer an event channel, grant two pages. */
+static void *guest_main(void *arg)
+{
+	struct guest_thread *g = arg;
+
+	g->result = pvring_local_guest_register(&g->guest, g->registry, g->frames, g->table_frames,
+						&g->why);
+	if (!g->result)
+		g->result = pvring_local_guest_port_alloc(&g->port, 5);
+	if (!g->result)
+		g->result = pvring_local_guest_offer_port(&g->guest, &g->port);
+	if (!g->result) {
+		strcpy(pvring_local_mem_frame(&g->guest.mem, 3), "hello from the guest");
+		g->result = pvring_local_grant(&g->guest.mem, 8, 0, 3, false) ||
+			    pvring_local_grant(&g->guest.mem, 9, 0, 4, true);
+	}
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+/* Run pvringd's side (the event loop) until the guest thread is through. */
+static void run_guest(struct fixture *f, struct guest_thread *g)
+{
+	g->registry = f->registry;
+	assert_int_equal(pthread_create(&g->thread, NULL, guest_main, g), 0);
+	while (!atomic_load(&g->done))
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(g->thread, NULL);
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void test_guest_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread g = { .frames = 64, .table_frames = 1 };
+	struct xs_handle *xs = pvring_platform_store(f->plat);
+	const uint32_t rw_ref = 8, ro_ref = 9;
+	const char *why = NULL;
+	char home[64], *page;
+	unsigned int len;
+	int port;
+
+	run_guest(f, &g);
+	if (g.result)
+		fail_msg("guest: %d (%s)", g.result, g.why ? g.why : "");
+	assert_true(g.guest.domid >= 1);
+	assert_string_equal(pvring_platform_name(f->plat), "local");
+	assert_true(xs_is_domain_introduced(xs, g.guest.domid));
+	/* Its home in the store exists. */
+	snprintf(home, sizeof(home), "/local/domain/%u", g.guest.domid);
+	page = xs_read(xs, XBT_NULL, home, &len);
+	assert_non_null(page);
+	free(page);
+
+	/* Grants: what the guest allowed, and nothing more. */
+	page = pvring_map_grants(f->plat, g.guest.domid, 1, &rw_ref, true, &why);
+	assert_non_null(page);
+	assert_string_equal(page, "hello from the guest");
+	assert_null(pvring_map_grants(f->plat, g.guest.domid, 1, &ro_ref, true, &why));
+	assert_string_equal(why, "read-only grant cannot be mapped writable");
+	assert_null(pvring_map_grants(f->plat, g.guest.domid + 1, 1, &rw_ref, false, &why));
+	assert_string_equal(why, "no such domain");
+
+	/* The doorbells, both ways. */
+	port = pvring_evtchn_bind(f->plat, g.guest.domid, 5);
+	assert_true(port > 0);
+	assert_int_equal(pvring_local_guest_port_notify(&g.port), 0);
+	assert_true(readable(pvring_evtchn_fd(f->plat)));
+	assert_int_equal(pvring_evtchn_pending(f->plat), port);
+	assert_int_equal(pvring_evtchn_unmask(f->plat, (uint32_t)port), 0);
+	assert_int_equal(pvring_evtchn_notify(f->plat, (uint32_t)port), 0);
+	assert_true(readable(g.port.kick_front));
+
+	/* The guest leaves (as if its process died): released from the store... */
+	pvring_local_guest_leave(&g.guest);
+	while (xs_is_domain_introduced(xs, g.guest.domid))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_null(xs_read(xs, XBT_NULL, home, &len));
+	assert_null(pvring_map_grants(f->plat, g.guest.domid, 1, &rw_ref, false, &why));
+	assert_string_equal(why, "the domain is gone");
+	/* ...while what pvringd still has mapped stays valid until it lets go. */
+	assert_string_equal(page, "hello from the guest");
+	pvring_unmap_grants(f->plat, g.guest.domid, page, 1, &rw_ref, true);
+	pvring_evtchn_unbind(f->plat, (uint32_t)port);
+	pvring_local_guest_port_free(&g.port);
+}
+
+static void test_bad_registrations(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread too_big = { .frames = (1u << 20) + 1, .table_frames = 1 };
+	struct guest_thread bad_table = { .frames = 4, .table_frames = 4 };
+	struct guest_thread good = { .frames = 16, .table_frames = 1 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uint32_t garbage[5] = { 0xdeadbeef, 1, 1, 16, 1 };
+	struct pvring_local_welcome welcome;
+	unsigned int nr_fds;
+	int sock, unused;
+
+	/* The guest side refuses a table as large as its memory before asking. */
+	run_guest(f, &bad_table);
+	assert_int_equal(bad_table.result, -EINVAL);
+
+	run_guest(f, &too_big);
+	assert_int_equal(too_big.result, -E2BIG);
+	assert_string_equal(too_big.why, "guest memory or grant table larger than pvringd accepts");
+
+	/* A hello that is not one: refused, connection closed. */
+	strcpy(sun.sun_path, f->registry);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	assert_int_equal(connect(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(pvring_local_send(sock, garbage, sizeof(garbage), NULL, 0), 0);
+	while (!readable(sock))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
+			 sizeof(welcome));
+	assert_int_equal(welcome.status, -EPROTO);
+	assert_string_equal(welcome.why, "malformed hello");
+	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
+			 0);
+	close(sock);
+
+	/* Others still get in. */
+	run_guest(f, &good);
+	assert_int_equal(good.result, 0);
+	pvring_local_guest_leave(&good.guest);
+	pvring_local_guest_port_free(&good.port);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_guest_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_registrations, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("local platform", tests, NULL, NULL);
+}
