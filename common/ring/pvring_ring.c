@@ -70,7 +70,6 @@ bool pvring_back_attach(struct pvring_back *back, void *shared, unsigned int ord
 	start = pvring_load_acquire(&back->shape.sring->rsp_prod);
 	back->rsp_prod_pvt = start;
 	back->rsp_pushed = start;
-	back->rsp_published = start;
 	back->req_cons = start;
 	back->req_seen = start;
 	return true;

@@ -121,7 +121,6 @@ struct pvring_back {
 	struct pvring_shape shape;
 	uint32_t rsp_prod_pvt; /* responses produced, published or not */
 	uint32_t rsp_pushed; /* rsp_prod at the last notification check */
-	uint32_t rsp_published; /* rsp_prod as this end last stored it (diagnostics) */
 	uint32_t req_cons; /* requests consumed */
 	uint32_t req_seen; /* req_prod as last read and validated */
 };
@@ -272,6 +271,7 @@ static inline void pvring__fault(struct pvring_shape *shape, enum pvring_fault f
  * Copy n elements into the slots at *prod_pvt. A large batch is published as
  * it goes, every PVRING_PUBLISH_STRIDE elements, so the peer can start on the
  * first ones while the rest are copied in; the push publishes the last part.
+ * published (NULL if the end has no use for it) follows what was stored.
  */
 static inline void pvring__produce(const struct pvring_shape *shape, uint32_t *prod_pvt,
 				   uint32_t *published, uint32_t *shared_prod, const void *src,
@@ -284,7 +284,8 @@ static inline void pvring__produce(const struct pvring_shape *shape, uint32_t *p
 		from += (size_t)PVRING_PUBLISH_STRIDE * elem_size;
 		n -= PVRING_PUBLISH_STRIDE;
 		*prod_pvt += PVRING_PUBLISH_STRIDE;
-		*published = *prod_pvt;
+		if (published)
+			*published = *prod_pvt;
 		/* The slots are seen before the producer index that publishes them. */
 		pvring_store_release(shared_prod, *prod_pvt);
 	}
@@ -297,7 +298,8 @@ static inline void pvring__publish(uint32_t *shared_prod, uint32_t *pushed, uint
 				   uint32_t prod_pvt)
 {
 	*pushed = prod_pvt;
-	*published = prod_pvt;
+	if (published)
+		*published = prod_pvt;
 	/* The slots are seen before the producer index that publishes them. */
 	pvring_store_release(shared_prod, prod_pvt);
 }
@@ -507,8 +509,9 @@ static inline uint32_t pvring_back_produce_batch(struct pvring_back *back, const
 
 	if (n > owed)
 		n = owed;
-	pvring__produce(&back->shape, &back->rsp_prod_pvt, &back->rsp_published,
-			&back->shape.sring->rsp_prod, rsps, n, back->shape.rsp_size);
+	/* Only the front end validates against what it published: the back end keeps no copy. */
+	pvring__produce(&back->shape, &back->rsp_prod_pvt, NULL, &back->shape.sring->rsp_prod, rsps,
+			n, back->shape.rsp_size);
 	return n;
 }
 
@@ -522,7 +525,6 @@ static inline bool pvring_back_push(struct pvring_back *back)
 {
 	struct pvring_sring *sring = back->shape.sring;
 
-	back->rsp_published = back->rsp_prod_pvt;
 	return pvring__push(&sring->rsp_prod, &sring->rsp_event, &back->rsp_pushed,
 			    back->rsp_prod_pvt);
 }
@@ -530,8 +532,7 @@ static inline bool pvring_back_push(struct pvring_back *back)
 /* Publish produced responses without the check, for a polling front end. */
 static inline void pvring_back_publish(struct pvring_back *back)
 {
-	pvring__publish(&back->shape.sring->rsp_prod, &back->rsp_pushed, &back->rsp_published,
-			back->rsp_prod_pvt);
+	pvring__publish(&back->shape.sring->rsp_prod, &back->rsp_pushed, NULL, back->rsp_prod_pvt);
 }
 
 /*
