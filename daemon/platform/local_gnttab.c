@@ -37,24 +37,30 @@ int pvring_local_mem_create(struct pvring_local_guest_mem *mem, uint32_t nr_fram
 			    uint32_t table_frames)
 {
 	size_t bytes = (size_t)nr_frames * PVRING_LOCAL_FRAME_SIZE;
-	int err;
+	uint8_t *base;
+	int fd, err;
 
+	/* Until it succeeds, mem holds nothing that pvring_local_mem_destroy() would touch. */
+	mem->fd = -1;
+	mem->base = NULL;
 	if (table_frames == 0 || table_frames >= nr_frames)
 		return -EINVAL;
-	mem->fd = memfd_create("pvring-guest-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mem->fd < 0)
+	fd = memfd_create("pvring-guest-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
 		return -errno;
-	if (ftruncate(mem->fd, (off_t)bytes) || fcntl(mem->fd, F_ADD_SEALS, REQUIRED_SEALS)) {
+	if (ftruncate(fd, (off_t)bytes) || fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS)) {
 		err = -errno;
-		close(mem->fd);
+		close(fd);
 		return err;
 	}
-	mem->base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mem->fd, 0);
-	if (mem->base == MAP_FAILED) {
+	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
 		err = -errno;
-		close(mem->fd);
+		close(fd);
 		return err;
 	}
+	mem->fd = fd;
+	mem->base = base;
 	mem->nr_frames = nr_frames;
 	mem->table_frames = table_frames;
 	return 0;
@@ -62,9 +68,12 @@ int pvring_local_mem_create(struct pvring_local_guest_mem *mem, uint32_t nr_fram
 
 void pvring_local_mem_destroy(struct pvring_local_guest_mem *mem)
 {
-	munmap(mem->base, (size_t)mem->nr_frames * PVRING_LOCAL_FRAME_SIZE);
-	close(mem->fd);
+	if (mem->base)
+		munmap(mem->base, (size_t)mem->nr_frames * PVRING_LOCAL_FRAME_SIZE);
+	if (mem->fd >= 0)
+		close(mem->fd);
 	mem->fd = -1;
+	mem->base = NULL;
 }
 
 int pvring_local_grant(struct pvring_local_guest_mem *mem, uint32_t ref, uint16_t domid,

@@ -104,6 +104,7 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 
 	memset(guest, 0, sizeof(*guest));
 	guest->registry_fd = -1;
+	guest->mem.fd = -1;
 	if (strlen(registry_path) >= sizeof(sun.sun_path)) {
 		*why = "registry socket path too long";
 		return -ENAMETOOLONG;
@@ -175,6 +176,5 @@ void pvring_local_guest_leave(struct pvring_local_guest *guest)
 	if (guest->registry_fd >= 0)
 		close(guest->registry_fd);
 	guest->registry_fd = -1;
-	if (guest->mem.fd >= 0 && guest->mem.base)
-		pvring_local_mem_destroy(&guest->mem);
+	pvring_local_mem_destroy(&guest->mem);
 }

@@ -197,6 +197,25 @@ static void test_map_many(void **state)
 	}
 }
 
+/* A creation that fails leaves nothing to undo, and undoing it anyway is harmless. */
+static void test_failed_create_leaves_nothing(void **state)
+{
+	struct pvring_local_guest_mem mem;
+	int probe;
+
+	(void)state;
+	memset(&mem, 0x5a, sizeof(mem));
+	assert_int_equal(pvring_local_mem_create(&mem, 4, 4), -EINVAL);
+	assert_int_equal(mem.fd, -1);
+	assert_null(mem.base);
+	/* The next descriptor the process opens must survive the destroy. */
+	probe = dup(STDIN_FILENO);
+	assert_true(probe >= 0);
+	pvring_local_mem_destroy(&mem);
+	assert_true(fcntl(probe, F_GETFD) >= 0);
+	close(probe);
+}
+
 static void test_open_checks_memory(void **state)
 {
 	struct pvring_local_gnttab gt;
@@ -232,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mapped_grant_cannot_be_revoked, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_map_many, setup, teardown),
+		cmocka_unit_test(test_failed_create_leaves_nothing),
 		cmocka_unit_test(test_open_checks_memory),
 	};
 
