@@ -5,10 +5,16 @@
 #include "local_evtchn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+/* Unbound ports one guest may hold at a time: each costs pvringd two descriptors. */
+#define OFFERS_PER_DOMAIN 64u
 
 struct pvring_local_offer {
 	struct pvring_local_offer *next;
@@ -106,15 +112,44 @@ void pvring_local_evtchn_close(struct pvring_local_evtchn *h)
 	h->epoll_fd = -1;
 }
 
+/*
+ * A doorbell must be an eventfd, and nonblocking: anything else (a pipe, a
+ * socket) could make a kick block pvringd. O_NONBLOCK is set here, on the
+ * open file the guest shares, not trusted from it.
+ */
+static bool make_doorbell(int fd)
+{
+	char link[32], target[32];
+	ssize_t n;
+	int flags;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	if (strcmp(target, "anon_inode:[eventfd]"))
+		return false;
+	flags = fcntl(fd, F_GETFL);
+	return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
 int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
 			      int kick_back, int kick_front)
 {
 	struct pvring_local_offer *offer;
+	unsigned int held = 0;
 
+	if (!make_doorbell(kick_back) || !make_doorbell(kick_front)) {
+		close_pair(kick_back, kick_front);
+		return -EBADF;
+	}
 	for (offer = h->offers; offer; offer = offer->next) {
-		if (offer->domid == domid && offer->port == port) {
+		if (offer->domid != domid)
+			continue;
+		if (offer->port == port || ++held >= OFFERS_PER_DOMAIN) {
 			close_pair(kick_back, kick_front);
-			return -EEXIST;
+			return offer->port == port ? -EEXIST : -ENOSPC;
 		}
 	}
 	offer = malloc(sizeof(*offer));

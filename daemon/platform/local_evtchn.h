@@ -54,7 +54,8 @@ void pvring_local_evtchn_close(struct pvring_local_evtchn *h);
 /*
  * Record guest domid's unbound port and its two eventfds; the handle owns the
  * fds from then on, whatever the result. 0, or -EEXIST if domid already
- * offered that port.
+ * offered that port, -EBADF if a descriptor is not an eventfd, -ENOSPC if the
+ * guest already holds 64 unbound ports.
  */
 int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
 			      int kick_back, int kick_front);

@@ -191,6 +191,9 @@ static void on_offer(struct local_domain *d, const struct pvring_local_offer *of
 
 	offered.status =
 		pvring_local_evtchn_offer(&d->lp->evtchn, d->domid, offer->port, fds[0], fds[1]);
+	if (offered.status)
+		pvring_warn("local: dom%u: refused event channel port %u: %s", d->domid,
+			    offer->port, strerror(-offered.status));
 	if (pvring_local_send(d->sock, &offered, sizeof(offered), NULL, 0))
 		domain_gone(d, "could not answer its port offer");
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,12 +128,52 @@ static void test_withdraw(void **state)
 	pvring_local_evtchn_close(&h);
 }
 
+/* What a guest hands over must be a doorbell, and only so many of them. */
+static void test_bad_offers(void **state)
+{
+	struct pvring_local_guest_port gp;
+	struct pvring_local_evtchn h;
+	int pipefd[2], probe;
+	uint32_t port;
+
+	(void)state;
+	assert_int_equal(pvring_local_evtchn_open(&h), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	/* A pipe could block pvringd's kick: refused, and both descriptors closed. */
+	assert_int_equal(pvring_local_evtchn_offer(&h, 2, 1, pipefd[0], pipefd[1]), -EBADF);
+	assert_int_equal(fcntl(pipefd[0], F_GETFD), -1);
+	assert_int_equal(fcntl(pipefd[1], F_GETFD), -1);
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 2, 1), -ENOENT);
+
+	/* A blocking eventfd is made nonblocking on pvringd's side. */
+	assert_int_equal(pvring_local_guest_port_alloc(&gp, 7), 0);
+	assert_int_equal(fcntl(gp.kick_front, F_SETFL, 0), 0);
+	offer(&h, 2, &gp);
+	assert_true(fcntl(gp.kick_front, F_GETFL) & O_NONBLOCK);
+	pvring_local_guest_port_free(&gp);
+
+	/* 64 unbound ports per guest, no more; another guest is not affected. */
+	for (port = 100; port < 163; port++) {
+		assert_int_equal(pvring_local_guest_port_alloc(&gp, port), 0);
+		offer(&h, 2, &gp);
+		pvring_local_guest_port_free(&gp);
+	}
+	assert_int_equal(pvring_local_guest_port_alloc(&gp, 163), 0);
+	probe = dup(gp.kick_back);
+	assert_int_equal(pvring_local_evtchn_offer(&h, 2, 163, probe, dup(gp.kick_front)), -ENOSPC);
+	assert_int_equal(fcntl(probe, F_GETFD), -1);
+	offer(&h, 3, &gp);
+	pvring_local_guest_port_free(&gp);
+	pvring_local_evtchn_close(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kicks_and_masking),
 		cmocka_unit_test(test_ports_are_told_apart),
 		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test(test_bad_offers),
 	};
 
 	return cmocka_run_group_tests_name("local event channels", tests, NULL, NULL);
