@@ -26,6 +26,8 @@
 #define DOMID_LIMIT 0x7ff0u
 #define TXNS_PER_CONN 16u
 #define WATCHES_PER_CONN 128u
+/* Replies and events queued for a client that does not read them, at most. */
+#define OUTPUT_LIMIT (256u * 1024u)
 
 struct change {
 	struct change *next;
@@ -58,6 +60,7 @@ struct conn {
 	unsigned int nr_watches;
 	struct txn *txns;
 	unsigned int nr_txns;
+	bool doomed; /* over OUTPUT_LIMIT: closed by the reaper, never in place */
 };
 
 struct domain {
@@ -76,6 +79,7 @@ struct pvring_store_server {
 	struct conn *conns;
 	struct domain *domains;
 	uint32_t next_txn;
+	struct event *reaper; /* closes doomed connections once no list walk is under way */
 };
 
 /* ---- replies ---- */
@@ -86,6 +90,15 @@ static void send_msg(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx
 	struct xsd_sockmsg hdr = { type, req_id, tx_id, (uint32_t)len };
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
+	if (c->doomed)
+		return;
+	if (evbuffer_get_length(out) + sizeof(hdr) + len > OUTPUT_LIMIT) {
+		/* fire() may be walking the connections: close later, not here. */
+		c->doomed = true;
+		bufferevent_disable(c->bev, EV_READ);
+		event_active(c->srv->reaper, 0, 0);
+		return;
+	}
 	evbuffer_add(out, &hdr, sizeof(hdr));
 	if (len)
 		evbuffer_add(out, data, len);
@@ -680,6 +693,22 @@ malformed:
 	return -1;
 }
 
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvring_store_server *srv = arg;
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		if (c->doomed)
+			conn_reject(
+				c,
+				"it does not read its replies and watch events (256 KiB queued)");
+	}
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -687,7 +716,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	char payload[XENSTORE_PAYLOAD_MAX + 1];
 	struct xsd_sockmsg req;
 
-	while (evbuffer_get_length(in) >= sizeof(req)) {
+	while (!c->doomed && evbuffer_get_length(in) >= sizeof(req)) {
 		evbuffer_copyout(in, &req, sizeof(req));
 		if (req.len > XENSTORE_PAYLOAD_MAX) {
 			conn_reject(c, "request larger than the 4096-byte payload limit");
@@ -860,6 +889,12 @@ struct pvring_store_server *pvring_store_server_new(struct event_base *base, con
 		return NULL;
 	}
 	srv->base = base;
+	srv->reaper = event_new(base, -1, 0, on_reap, srv);
+	if (!srv->reaper) {
+		*why = "out of memory";
+		pvring_store_server_free(srv);
+		return NULL;
+	}
 	if (mkdir(rundir, 0700) && errno != EEXIST) {
 		*why = "cannot create the run directory";
 		pvring_store_server_free(srv);
@@ -891,6 +926,8 @@ void pvring_store_server_free(struct pvring_store_server *srv)
 		srv->domains = d->next;
 		domain_free(d);
 	}
+	if (srv->reaper)
+		event_free(srv->reaper);
 	pvring_store_tree_free(&srv->tree);
 	free(srv->rundir);
 	free(srv);

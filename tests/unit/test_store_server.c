@@ -281,6 +281,46 @@ static void test_garbage_client(void **state)
 	xs_close(h);
 }
 
+/* A client that watches but never reads is cut off before the store's memory fills. */
+static void test_client_that_never_reads(void **state)
+{
+	struct store_process *s = *state;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static const char watch[] = "/flood\0tok";
+	struct xsd_sockmsg hdr = { .type = XS_WATCH, .len = sizeof(watch) };
+	struct xs_handle *h = connect_as(s, 0);
+	char path[256], buf[4096];
+	ssize_t n;
+	int fd, i;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/socket", s->rundir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, &hdr, sizeof(hdr)), sizeof(hdr));
+	assert_int_equal(write(fd, watch, sizeof(watch)), sizeof(watch));
+	/* About 1 MiB of watch events: past the limit and the socket's own buffer. */
+	memset(path, 'p', sizeof(path));
+	memcpy(path, "/flood/", 7);
+	for (i = 0; i < 5000; i++) {
+		snprintf(path + 200, sizeof(path) - 200, "/%d", i);
+		assert_true(xs_write(h, XBT_NULL, path, "x", 1));
+	}
+	/* One more round trip: the store has handled everything before it. */
+	assert_read(h, XBT_NULL, path, "x");
+	/* What was queued can still be read, then the connection ends. */
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n > 0);
+	if (n < 0)
+		fail_msg("the flooded client is still connected (%s)", strerror(errno));
+	close(fd);
+	/* Everyone else is still served. */
+	assert_true(xs_write(h, XBT_NULL, "/after/flood", "ok", 2));
+	assert_read(h, XBT_NULL, "/after/flood", "ok");
+	xs_close(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +329,8 @@ int main(void)
 						stop_store),
 		cmocka_unit_test_setup_teardown(test_transactions, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_garbage_client, start_store, stop_store),
+		cmocka_unit_test_setup_teardown(test_client_that_never_reads, start_store,
+						stop_store),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
