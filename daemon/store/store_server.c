@@ -24,6 +24,8 @@
 
 /* Xen's DOMID_FIRST_RESERVED: domain ids at or above it are not guests. */
 #define DOMID_LIMIT 0x7ff0u
+/* Connections one guest may hold: each may take TXNS_PER_CONN copies of the tree. */
+#define CONNS_PER_GUEST 8u
 #define TXNS_PER_CONN 16u
 #define WATCHES_PER_CONN 128u
 /* Replies and events queued for a client that does not read them, at most. */
@@ -745,11 +747,21 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 		      int socklen, void *arg)
 {
 	struct domain *d = arg;
-	struct conn *c = calloc(1, sizeof(*c));
+	unsigned int held = 0;
+	struct conn *c;
 
 	(void)listener;
 	(void)sa;
 	(void)socklen;
+	for (c = d->srv->conns; c; c = c->next)
+		held += c->domid == d->domid;
+	if (d->domid != 0 && held >= CONNS_PER_GUEST) {
+		pvring_warn("store: dom%u already has %u connections; refusing another", d->domid,
+			    held);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (c)
 		c->bev = bufferevent_socket_new(d->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c || !c->bev) {

@@ -42,14 +42,60 @@ static struct pvring_store_node *node_new(const char *name, size_t name_len,
 	return node;
 }
 
+uint32_t pvring_store_nodes_owned(const struct pvring_store_tree *tree, uint32_t domid)
+{
+	unsigned int i;
+
+	for (i = 0; i < tree->nr_owners; i++)
+		if (tree->owners[i].domid == domid)
+			return tree->owners[i].nodes;
+	return 0;
+}
+
+/* Count nodes gained (delta > 0) or lost by domid; 0 or -ENOMEM. */
+static int count_owned(struct pvring_store_tree *tree, uint32_t domid, int32_t delta)
+{
+	struct pvring_store_owner *grown;
+	unsigned int i;
+
+	for (i = 0; i < tree->nr_owners; i++) {
+		if (tree->owners[i].domid == domid) {
+			tree->owners[i].nodes += (uint32_t)delta;
+			return 0;
+		}
+	}
+	grown = realloc(tree->owners, (tree->nr_owners + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	tree->owners = grown;
+	tree->owners[tree->nr_owners++] = (struct pvring_store_owner){ domid, (uint32_t)delta };
+	return 0;
+}
+
+/* A subtree about to be freed no longer counts against its owners. */
+static void uncount_subtree(struct pvring_store_tree *tree, const struct pvring_store_node *node)
+{
+	const struct pvring_store_node *child;
+
+	for (child = node->children; child; child = child->next)
+		uncount_subtree(tree, child);
+	count_owned(tree, node->perms[0].domid, -1);
+}
+
 int pvring_store_tree_init(struct pvring_store_tree *tree)
 {
 	/* The root belongs to dom0; nobody else may read or write it. */
 	static const struct pvring_store_perm root_perms[] = { { 0, 'n' } };
 
-	tree->root = node_new("", 0, root_perms, 1);
 	tree->generation = 0;
-	return tree->root ? 0 : -ENOMEM;
+	tree->owners = NULL;
+	tree->nr_owners = 0;
+	tree->root = node_new("", 0, root_perms, 1);
+	if (!tree->root || count_owned(tree, 0, 1)) {
+		pvring_store_tree_free(tree);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void pvring_store_tree_free(struct pvring_store_tree *tree)
@@ -57,6 +103,9 @@ void pvring_store_tree_free(struct pvring_store_tree *tree)
 	if (tree->root)
 		node_free(tree->root);
 	tree->root = NULL;
+	free(tree->owners);
+	tree->owners = NULL;
+	tree->nr_owners = 0;
 }
 
 static struct pvring_store_node *node_clone(const struct pvring_store_node *node,
@@ -91,9 +140,18 @@ static struct pvring_store_node *node_clone(const struct pvring_store_node *node
 
 int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_store_tree *tree)
 {
-	copy->root = node_clone(tree->root, NULL);
+	size_t owners = tree->nr_owners * sizeof(*tree->owners);
+
 	copy->generation = tree->generation;
-	return copy->root ? 0 : -ENOMEM;
+	copy->nr_owners = tree->nr_owners;
+	copy->owners = malloc(owners ? owners : 1);
+	copy->root = node_clone(tree->root, NULL);
+	if (!copy->root || !copy->owners) {
+		pvring_store_tree_free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy->owners, tree->owners, owners);
+	return 0;
 }
 
 bool pvring_store_path_valid(const char *path)
@@ -200,6 +258,19 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		*err = -EACCES;
 		return NULL;
 	}
+	/* A guest pays for what it creates, every missing component, before any is made. */
+	if (caller != 0) {
+		uint32_t missing = 1;
+		const char *p;
+
+		for (p = rest; *p; p++)
+			missing += *p == '/';
+		if (pvring_store_nodes_owned(tree, caller) + missing >
+		    PVRING_STORE_NODES_PER_GUEST) {
+			*err = -ENOSPC;
+			return NULL;
+		}
+	}
 	while (*rest) {
 		const char *end = strchr(rest, '/');
 		size_t len = end ? (size_t)(end - rest) : strlen(rest);
@@ -212,6 +283,11 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		/* A guest owns what it creates; dom0's nodes keep the parent's owner. */
 		if (caller != 0)
 			node->perms[0].domid = caller;
+		if (count_owned(tree, node->perms[0].domid, 1)) {
+			node_free(node);
+			*err = -ENOMEM;
+			return NULL;
+		}
 		node->parent = parent;
 		node->next = parent->children;
 		parent->children = node;
@@ -301,6 +377,7 @@ int pvring_store_rm(struct pvring_store_tree *tree, uint32_t caller, const char 
 	for (link = &node->parent->children; *link != node; link = &(*link)->next)
 		;
 	*link = node->next;
+	uncount_subtree(tree, node);
 	node_free(node);
 	tree->generation++;
 	return 0;
@@ -362,9 +439,15 @@ int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, cons
 		return -ENOENT;
 	if (caller != 0 && node->perms[0].domid != caller)
 		return -EACCES;
+	/* A guest giving its nodes away could charge them to another guest's quota. */
+	if (caller != 0 && perms[0].domid != caller)
+		return -EPERM;
 	copy = malloc(nr_perms * sizeof(*perms));
-	if (!copy)
+	if (!copy || count_owned(tree, perms[0].domid, 1)) {
+		free(copy);
 		return -ENOMEM;
+	}
+	count_owned(tree, node->perms[0].domid, -1);
 	memcpy(copy, perms, nr_perms * sizeof(*perms));
 	free(node->perms);
 	node->perms = copy;

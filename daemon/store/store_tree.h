@@ -37,10 +37,23 @@ struct pvring_store_node {
 	struct pvring_store_node *parent, *children, *next;
 };
 
+/* Nodes a guest may own, as xenstored's default entry quota. */
+#define PVRING_STORE_NODES_PER_GUEST 1000u
+
+struct pvring_store_owner {
+	uint32_t domid;
+	uint32_t nodes;
+};
+
 struct pvring_store_tree {
 	struct pvring_store_node *root;
 	uint64_t generation; /* bumped by every change */
+	struct pvring_store_owner *owners; /* nodes owned, per owning domain */
+	unsigned int nr_owners;
 };
+
+/* How many nodes domid owns. */
+uint32_t pvring_store_nodes_owned(const struct pvring_store_tree *tree, uint32_t domid);
 
 int pvring_store_tree_init(struct pvring_store_tree *tree);
 void pvring_store_tree_free(struct pvring_store_tree *tree);
@@ -52,7 +65,9 @@ bool pvring_store_path_valid(const char *path);
 
 /*
  * Each returns 0 or a negative errno: -EINVAL (bad path or value), -ENOENT,
- * -EACCES, -EEXIST, -ENOMEM. caller is the domain asking; 0 is privileged.
+ * -EACCES, -EEXIST, -ENOMEM, -ENOSPC (a guest creating past its quota of
+ * PVRING_STORE_NODES_PER_GUEST nodes). caller is the domain asking; 0 is
+ * privileged.
  */
 int pvring_store_read(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
 		      const char **value, size_t *len);
@@ -68,7 +83,7 @@ int pvring_store_directory(const struct pvring_store_tree *tree, uint32_t caller
 			   char **list, size_t *len);
 int pvring_store_get_perms(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
 			   const struct pvring_store_perm **perms, unsigned int *nr_perms);
-/* Only the owner or dom0 may change permissions. */
+/* Only the owner or dom0 may change permissions; only dom0 may change the owner (-EPERM). */
 int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, const char *path,
 			   const struct pvring_store_perm *perms, unsigned int nr_perms);
 

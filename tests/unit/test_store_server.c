@@ -281,6 +281,41 @@ static void test_garbage_client(void **state)
 	xs_close(h);
 }
 
+/* A guest holds at most 8 connections; the quota reaches it as ENOSPC. */
+static void test_guest_limits(void **state)
+{
+	struct store_process *s = *state;
+	struct xs_handle *dom0 = connect_as(s, 0), *guest[9];
+	struct xs_permissions home = { .id = GUEST, .perms = XS_PERM_NONE };
+	char path[64];
+	unsigned int i, len;
+	bool ok = true;
+
+	assert_true(xs_mkdir(dom0, XBT_NULL, "/local/domain/3"));
+	assert_true(xs_set_permissions(dom0, XBT_NULL, "/local/domain/3", &home, 1));
+	assert_true(xs_introduce_domain(dom0, GUEST, 0, 0));
+	for (i = 0; i < 9; i++)
+		guest[i] = connect_as(s, GUEST);
+	for (i = 0; i < 8; i++) {
+		char *v = xs_read(guest[i], XBT_NULL, "/local/domain/3", &len);
+
+		assert_non_null(v);
+		free(v);
+	}
+	assert_null(xs_read(guest[8], XBT_NULL, "/local/domain/3", &len));
+
+	for (i = 0; ok && i < 2000; i++) {
+		snprintf(path, sizeof(path), "n%u", i);
+		ok = xs_write(guest[0], XBT_NULL, path, "v", 1);
+	}
+	assert_false(ok);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(i, 1000); /* the home, then 999 more: the 1000th write failed */
+	for (i = 0; i < 9; i++)
+		xs_close(guest[i]);
+	xs_close(dom0);
+}
+
 /* A client that watches but never reads is cut off before the store's memory fills. */
 static void test_client_that_never_reads(void **state)
 {
@@ -331,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_client, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_client_that_never_reads, start_store,
 						stop_store),
+		cmocka_unit_test_setup_teardown(test_guest_limits, start_store, stop_store),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -181,6 +182,55 @@ static void test_clone_is_independent(void **state)
 	pvring_store_tree_free(&copy);
 }
 
+/* A guest owns at most PVRING_STORE_NODES_PER_GUEST nodes, and cannot give them away. */
+static void test_guest_quota(void **state)
+{
+	struct pvring_store_tree *tree = *state, copy;
+	char path[64];
+	uint32_t made = 0;
+	int err;
+
+	/* Its home is its first node. */
+	assert_int_equal(pvring_store_nodes_owned(tree, GUEST), 1);
+	for (;;) {
+		snprintf(path, sizeof(path), "/local/domain/3/n%u", made);
+		err = pvring_store_write(tree, GUEST, path, "v", 1);
+		if (err)
+			break;
+		made++;
+	}
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(made, PVRING_STORE_NODES_PER_GUEST - 1);
+	assert_int_equal(pvring_store_nodes_owned(tree, GUEST), PVRING_STORE_NODES_PER_GUEST);
+	/* Overwriting costs nothing. */
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/n0", "w", 1), 0);
+
+	/* Two missing components with room for one: nothing is created. */
+	assert_int_equal(pvring_store_rm(tree, GUEST, "/local/domain/3/n0"), 0);
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/a/b", "v", 1), -ENOSPC);
+	assert_int_equal(pvring_store_mkdir(tree, GUEST, "/local/domain/3/a"), 0);
+
+	/* Handing nodes to another owner would charge them to someone else. */
+	assert_int_equal(pvring_store_set_perms(
+				 tree, GUEST, "/local/domain/3/a",
+				 (struct pvring_store_perm[]){ { OTHER, 'n' }, { GUEST, 'b' } }, 2),
+			 -EPERM);
+	/* dom0 may, and the count moves with the node. */
+	assert_int_equal(pvring_store_set_perms(tree, 0, "/local/domain/3/a",
+						(struct pvring_store_perm[]){ { OTHER, 'n' } }, 1),
+			 0);
+	assert_int_equal(pvring_store_nodes_owned(tree, OTHER), 1);
+	assert_int_equal(pvring_store_nodes_owned(tree, GUEST), PVRING_STORE_NODES_PER_GUEST - 1);
+
+	/* A transaction's copy counts the same; removing the home frees it all. */
+	assert_int_equal(pvring_store_tree_clone(&copy, tree), 0);
+	assert_int_equal(pvring_store_nodes_owned(&copy, GUEST), PVRING_STORE_NODES_PER_GUEST - 1);
+	pvring_store_tree_free(&copy);
+	assert_int_equal(pvring_store_rm(tree, 0, "/local/domain/3"), 0);
+	assert_int_equal(pvring_store_nodes_owned(tree, GUEST), 0);
+	assert_int_equal(pvring_store_nodes_owned(tree, OTHER), 0);
+}
+
 static void test_watch_matching(void **state)
 {
 	(void)state;
@@ -202,6 +252,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_and_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_is_independent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_quota, setup, teardown),
 		cmocka_unit_test(test_watch_matching),
 	};
 
