@@ -213,6 +213,15 @@ static void on_domain_message(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	memset(&msg, 0, sizeof(msg));
 	n = pvring_local_recv(fd, &msg, sizeof(msg), fds, 2, &nr_fds);
+	if (n == -EMSGSIZE) {
+		static const char too_big[] = "registry message larger than any the protocol has";
+
+		if (d->welcomed)
+			domain_gone(d, too_big);
+		else
+			refuse(d, -EMSGSIZE, too_big);
+		return;
+	}
 	if (n <= 0) {
 		domain_gone(d, n == 0 ? "disconnected" : "registry socket error");
 		return;

@@ -209,6 +209,22 @@ static void test_bad_registrations(void **state)
 			 0);
 	close(sock);
 
+	/* A message larger than any in the protocol: refused with that reason. */
+	sock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	assert_int_equal(connect(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	{
+		char big[512] = { 0 };
+
+		assert_int_equal(pvring_local_send(sock, big, sizeof(big), NULL, 0), 0);
+	}
+	while (!readable(sock))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
+			 sizeof(welcome));
+	assert_int_equal(welcome.status, -EMSGSIZE);
+	assert_string_equal(welcome.why, "registry message larger than any the protocol has");
+	close(sock);
+
 	/* Others still get in. */
 	run_guest(f, &good);
 	assert_int_equal(good.result, 0);
