@@ -6,7 +6,7 @@ set -euo pipefail
 arch=$(dpkg --print-architecture)
 packages=(
 	build-essential autoconf automake pkg-config
-	libevent-dev libxen-dev libjson-c-dev libcmocka-dev
+	libevent-dev libxen-dev libjson-c-dev libcmocka-dev liburing-dev
 	"linux-headers-$arch" kmod clang-format
 )
 
