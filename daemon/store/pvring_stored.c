@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "daemon/log.h"
+#include "daemon/sd_notify.h"
 #include "store_server.h"
 
 static void usage(FILE *out)
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *rundir = "/run/pvring/store", *why = NULL;
-	int level = PVRING_LOG_INFO, ready_fd = -1, opt;
+	int level = PVRING_LOG_INFO, ready_fd = -1, opt, notify_err;
 	bool use_syslog = false;
 	struct pvring_store_server *srv;
 	struct event *sigterm, *sigint;
@@ -108,7 +109,11 @@ int main(int argc, char **argv)
 			pvring_warn("store: cannot signal readiness: %s", strerror(errno));
 		close(ready_fd);
 	}
+	notify_err = pvring_sd_notify("READY=1");
+	if (notify_err)
+		pvring_warn("store: cannot notify systemd: %s", strerror(-notify_err));
 	event_base_dispatch(base);
+	pvring_sd_notify("STOPPING=1");
 	pvring_store_server_free(srv);
 	event_free(sigterm);
 	event_free(sigint);

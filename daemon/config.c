@@ -1,0 +1,742 @@
+// SPDX-License-Identifier: MIT
+/* pvringd's configuration: see pvringd_config.h. */
+#include "config.h"
+
+#include "daemon/pvringd_config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "daemon/log.h"
+
+#define MAX_RING_ORDER 4
+/* Beyond this, more queues only cost grants and memory without more parallelism. */
+#define MAX_QUEUES 16
+#define MAX_INDIRECT_SEGMENTS 4096
+#define DEFAULT_INDIRECT_SEGMENTS 256
+/* A poll window long enough for a busy front end to answer, short enough to cost little when idle.
+ */
+#define MAX_POLL_US 1000
+#define DEFAULT_POLL_US 50
+#define DISK_NAME_MAX 32
+/* A config file is a few hundred bytes: a huge one is a mistake, not a config. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/* What the command line set; NULL / -1: not given, the file or the default decides. */
+struct cli {
+	const char *config_file, *platform, *rundir, *control_socket, *log_level;
+	bool syslog;
+	long max_ring_order, max_queues, max_indirect_segments, poll_us;
+	const char **disks;
+	unsigned int nr_disks;
+};
+
+static void fail(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pvringd [OPTION]...\n"
+		"  --config FILE                 JSON configuration (options below win over it)\n"
+		"  --platform local|xen          where rings, doorbells and the store come from "
+		"(default local)\n"
+		"  --rundir DIR                  local platform's sockets "
+		"(default " PVRINGD_DEFAULT_RUNDIR ")\n"
+		"  --control-socket PATH         pvringctl's socket (default RUNDIR/pvringd.sock)\n"
+		"  --log-level LEVEL             err, warning, info (default) or debug\n"
+		"  --syslog                      log to syslog instead of stderr\n"
+		"  --max-ring-page-order N       0..%d (default %d)\n"
+		"  --max-queues N                0..%d, 0: one per CPU (default 0)\n"
+		"  --max-indirect-segments N     0..%d, 0: no indirect requests (default %d)\n"
+		"  --poll-us N                   0..%d: after answering, poll a ring this long\n"
+		"                                before sleeping (default %d; 0: never poll)\n"
+		"  --disk NAME=PATH[,ro][,direct]\n"
+		"                                serve an image (repeatable; replaces the file's "
+		"disk "
+		"NAME)\n"
+		"  --help                        show this and exit\n"
+		"  --version                     show the version and exit\n",
+		MAX_RING_ORDER, MAX_RING_ORDER, MAX_QUEUES, MAX_INDIRECT_SEGMENTS,
+		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US);
+}
+
+static bool valid_disk_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= DISK_NAME_MAX &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+		       len;
+}
+
+/* A decimal number in 0..max, all of arg, or -1. */
+static long parse_number(const char *arg, long max)
+{
+	char *end;
+	long v;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	return v;
+}
+
+static int replace_string(char **dst, const char *src)
+{
+	char *copy = strdup(src);
+
+	if (!copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int path_join(char **dst, const char *dir, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", dir, name) < 0)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static struct pvringd_disk_config *find_disk(struct pvringd_config *cfg, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_disks; i++)
+		if (!strcmp(cfg->disks[i].name, name))
+			return &cfg->disks[i];
+	return NULL;
+}
+
+const struct pvringd_disk_config *pvringd_config_disk(const struct pvringd_config *cfg,
+						      const char *name)
+{
+	return find_disk((struct pvringd_config *)cfg, name);
+}
+
+static struct pvringd_disk_config *add_disk(struct pvringd_config *cfg)
+{
+	struct pvringd_disk_config *disks;
+
+	disks = realloc(cfg->disks, (cfg->nr_disks + 1) * sizeof(*disks));
+	if (!disks)
+		return NULL;
+	cfg->disks = disks;
+	memset(&disks[cfg->nr_disks], 0, sizeof(*disks));
+	return &disks[cfg->nr_disks++];
+}
+
+static void free_disk(struct pvringd_disk_config *disk)
+{
+	free(disk->name);
+	free(disk->path);
+	disk->name = disk->path = NULL;
+}
+
+void pvringd_config_free(struct pvringd_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_disks; i++)
+		free_disk(&cfg->disks[i]);
+	free(cfg->disks);
+	free(cfg->config_file);
+	free(cfg->platform);
+	free(cfg->rundir);
+	free(cfg->registry_socket);
+	free(cfg->store_rundir);
+	free(cfg->control_socket);
+	/* Zeroed so that freeing twice, or after a failed parse, is harmless. */
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the file ---- */
+
+struct file_ctx {
+	struct pvringd_config *cfg;
+	const char *file;
+	char *err;
+	size_t err_len;
+};
+
+#define file_fail(ctx, fmt, ...)                                                                   \
+	fail((ctx)->err, (ctx)->err_len, "config %s: " fmt, (ctx)->file, ##__VA_ARGS__)
+
+static int file_string(struct file_ctx *ctx, const char *where, const char *key,
+		       struct json_object *val, char **dst)
+{
+	if (!json_object_is_type(val, json_type_string) || !json_object_get_string_len(val)) {
+		file_fail(ctx, "%s\"%s\" must be a non-empty string", where, key);
+		return -1;
+	}
+	if (replace_string(dst, json_object_get_string(val))) {
+		file_fail(ctx, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+static int file_bool(struct file_ctx *ctx, const char *where, const char *key,
+		     struct json_object *val, bool *dst)
+{
+	if (!json_object_is_type(val, json_type_boolean)) {
+		file_fail(ctx, "%s\"%s\" must be true or false", where, key);
+		return -1;
+	}
+	*dst = json_object_get_boolean(val);
+	return 0;
+}
+
+static int file_number(struct file_ctx *ctx, const char *key, struct json_object *val, uint32_t max,
+		       uint32_t *dst)
+{
+	int64_t v;
+
+	if (!json_object_is_type(val, json_type_int)) {
+		file_fail(ctx, "\"%s\" must be an integer 0..%u", key, max);
+		return -1;
+	}
+	v = json_object_get_int64(val);
+	if (v < 0 || v > max) {
+		file_fail(ctx, "\"%s\" must be an integer 0..%u", key, max);
+		return -1;
+	}
+	*dst = (uint32_t)v;
+	return 0;
+}
+
+static int file_disk(struct file_ctx *ctx, size_t idx, struct json_object *obj)
+{
+	struct pvringd_disk_config *disk;
+	struct json_object *name, *path;
+	char where[32];
+
+	snprintf(where, sizeof(where), "disks[%zu]: ", idx);
+	if (!json_object_is_type(obj, json_type_object)) {
+		file_fail(ctx, "disks[%zu] must be an object", idx);
+		return -1;
+	}
+	json_object_object_foreach(obj, key, val)
+	{
+		if (strcmp(key, "name") && strcmp(key, "path") && strcmp(key, "read-only") &&
+		    strcmp(key, "direct")) {
+			file_fail(ctx, "%sunknown key \"%s\"", where, key);
+			return -1;
+		}
+	}
+	if (!json_object_object_get_ex(obj, "name", &name)) {
+		file_fail(ctx, "%smissing \"name\"", where);
+		return -1;
+	}
+	if (!json_object_object_get_ex(obj, "path", &path)) {
+		file_fail(ctx, "%smissing \"path\"", where);
+		return -1;
+	}
+	if (!json_object_is_type(name, json_type_string) ||
+	    !valid_disk_name(json_object_get_string(name))) {
+		file_fail(ctx, "%s\"name\" must be 1..%d characters of A-Z a-z 0-9 _ . -", where,
+			  DISK_NAME_MAX);
+		return -1;
+	}
+	if (find_disk(ctx->cfg, json_object_get_string(name))) {
+		file_fail(ctx, "%sduplicate disk name \"%s\"", where, json_object_get_string(name));
+		return -1;
+	}
+	disk = add_disk(ctx->cfg);
+	if (!disk) {
+		file_fail(ctx, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	disk->name = strdup(json_object_get_string(name));
+	if (!disk->name) {
+		file_fail(ctx, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	if (file_string(ctx, where, "path", path, &disk->path))
+		return -1;
+	json_object_object_foreach(obj, k, v)
+	{
+		if (!strcmp(k, "read-only") && file_bool(ctx, where, k, v, &disk->read_only))
+			return -1;
+		if (!strcmp(k, "direct") && file_bool(ctx, where, k, v, &disk->direct))
+			return -1;
+	}
+	return 0;
+}
+
+static int file_key(struct file_ctx *ctx, const char *key, struct json_object *val)
+{
+	struct pvringd_config *cfg = ctx->cfg;
+	size_t i, n;
+
+	if (!strcmp(key, "platform")) {
+		if (!json_object_is_type(val, json_type_string) ||
+		    (strcmp(json_object_get_string(val), "local") &&
+		     strcmp(json_object_get_string(val), "xen"))) {
+			file_fail(ctx, "\"platform\" must be \"local\" or \"xen\"");
+			return -1;
+		}
+		return file_string(ctx, "", key, val, &cfg->platform);
+	}
+	if (!strcmp(key, "rundir"))
+		return file_string(ctx, "", key, val, &cfg->rundir);
+	if (!strcmp(key, "control-socket"))
+		return file_string(ctx, "", key, val, &cfg->control_socket);
+	if (!strcmp(key, "log-level")) {
+		int level = json_object_is_type(val, json_type_string)
+				    ? pvring_log_level_parse(json_object_get_string(val))
+				    : -1;
+
+		if (level < 0) {
+			file_fail(ctx, "\"log-level\" must be \"err\", \"warning\", \"info\" or "
+				       "\"debug\"");
+			return -1;
+		}
+		cfg->log_level = level;
+		return 0;
+	}
+	if (!strcmp(key, "syslog"))
+		return file_bool(ctx, "", key, val, &cfg->syslog);
+	if (!strcmp(key, "max-ring-page-order"))
+		return file_number(ctx, key, val, MAX_RING_ORDER, &cfg->max_ring_order);
+	if (!strcmp(key, "max-queues"))
+		return file_number(ctx, key, val, MAX_QUEUES, &cfg->max_queues);
+	if (!strcmp(key, "max-indirect-segments"))
+		return file_number(ctx, key, val, MAX_INDIRECT_SEGMENTS,
+				   &cfg->max_indirect_segments);
+	if (!strcmp(key, "poll-us"))
+		return file_number(ctx, key, val, MAX_POLL_US, &cfg->poll_us);
+	if (!strcmp(key, "disks")) {
+		if (!json_object_is_type(val, json_type_array)) {
+			file_fail(ctx, "\"disks\" must be an array");
+			return -1;
+		}
+		n = json_object_array_length(val);
+		for (i = 0; i < n; i++)
+			if (file_disk(ctx, i, json_object_array_get_idx(val, i)))
+				return -1;
+		return 0;
+	}
+	file_fail(ctx, "unknown key \"%s\"", key);
+	return -1;
+}
+
+static unsigned int line_of(const char *buf, size_t offset)
+{
+	unsigned int line = 1;
+	size_t i;
+
+	for (i = 0; i < offset; i++)
+		if (buf[i] == '\n')
+			line++;
+	return line;
+}
+
+/* The whole file in a NUL-terminated buffer, or NULL with errno set. */
+static char *read_file(const char *file, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = NULL, *grown;
+	FILE *f;
+
+	f = fopen(file, "re");
+	if (!f)
+		return NULL;
+	for (;;) {
+		grown = realloc(buf, cap + 1);
+		if (!grown)
+			goto fail;
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, f);
+		if (ferror(f))
+			goto fail;
+		if (n < cap)
+			break;
+		if (cap >= CONFIG_FILE_MAX) {
+			errno = EFBIG;
+			goto fail;
+		}
+		cap *= 2;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	/* fread sets errno on a read error; keep it across fclose. */
+	n = (size_t)errno;
+	free(buf);
+	fclose(f);
+	errno = (int)n;
+	return NULL;
+}
+
+static int load_file(struct pvringd_config *cfg, const char *file, char *err, size_t err_len)
+{
+	struct file_ctx ctx = { .cfg = cfg, .file = file, .err = err, .err_len = err_len };
+	enum json_tokener_error jerr;
+	struct json_tokener *tok;
+	struct json_object *root;
+	size_t len, end;
+	char *buf;
+	int ret = -1;
+
+	buf = read_file(file, &len);
+	if (!buf) {
+		file_fail(&ctx, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		free(buf);
+		file_fail(&ctx, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* Includes the empty file: the value never ended. */
+		file_fail(&ctx, "line %u: unexpected end of file", line_of(buf, len));
+		goto out;
+	}
+	if (jerr != json_tokener_success) {
+		/* parse_end is just past the offending character. */
+		file_fail(&ctx, "line %u: %s", line_of(buf, end ? end - 1 : 0),
+			  json_tokener_error_desc(jerr));
+		goto out;
+	}
+	end += strspn(buf + end, " \t\r\n");
+	if (end < len) {
+		file_fail(&ctx, "line %u: unexpected data after the top-level object",
+			  line_of(buf, end));
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		file_fail(&ctx, "the top level must be an object");
+		goto out;
+	}
+	{
+		json_object_object_foreach(root, key, val)
+		{
+			if (file_key(&ctx, key, val))
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	free(buf);
+	return ret;
+}
+
+/* ---- the command line ---- */
+
+/* NAME=PATH[,ro][,direct]: paths holding a comma belong in the file. */
+static int apply_disk_arg(struct pvringd_config *cfg, const char *arg, char *err, size_t err_len)
+{
+	struct pvringd_disk_config *disk, parsed = { 0 };
+	const char *eq = strchr(arg, '='), *p, *comma;
+	size_t len;
+
+	if (!eq) {
+		fail(err, err_len, "--disk %s: expected NAME=PATH[,ro][,direct]", arg);
+		return -1;
+	}
+	parsed.name = strndup(arg, (size_t)(eq - arg));
+	if (!parsed.name)
+		goto nomem;
+	if (!valid_disk_name(parsed.name)) {
+		fail(err, err_len, "--disk %s: NAME must be 1..%d characters of A-Z a-z 0-9 _ . -",
+		     arg, DISK_NAME_MAX);
+		goto fail;
+	}
+	p = eq + 1;
+	comma = strchrnul(p, ',');
+	if (comma == p) {
+		fail(err, err_len, "--disk %s: empty PATH", arg);
+		goto fail;
+	}
+	parsed.path = strndup(p, (size_t)(comma - p));
+	if (!parsed.path)
+		goto nomem;
+	while (*comma) {
+		p = comma + 1;
+		comma = strchrnul(p, ',');
+		len = (size_t)(comma - p);
+		if (len == 2 && !strncmp(p, "ro", len)) {
+			parsed.read_only = true;
+		} else if (len == 6 && !strncmp(p, "direct", len)) {
+			parsed.direct = true;
+		} else {
+			fail(err, err_len, "--disk %s: unknown flag \"%.*s\" (ro, direct)", arg,
+			     (int)len, p);
+			goto fail;
+		}
+	}
+	/* An option replaces the file's disk of the same name as a whole. */
+	disk = find_disk(cfg, parsed.name);
+	if (!disk)
+		disk = add_disk(cfg);
+	if (!disk)
+		goto nomem;
+	free_disk(disk);
+	*disk = parsed;
+	return 0;
+nomem:
+	fail(err, err_len, "--disk %s: %s", arg, strerror(ENOMEM));
+fail:
+	free_disk(&parsed);
+	return -1;
+}
+
+static int parse_options(struct cli *cli, int argc, char **argv, char *err, size_t err_len)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "platform", required_argument, NULL, 'p' },
+		{ "rundir", required_argument, NULL, 'r' },
+		{ "control-socket", required_argument, NULL, 'S' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "max-ring-page-order", required_argument, NULL, 'o' },
+		{ "max-queues", required_argument, NULL, 'q' },
+		{ "max-indirect-segments", required_argument, NULL, 'i' },
+		{ "poll-us", required_argument, NULL, 'P' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	/* 0, not 1: a full reset, so that parsing twice in one process works. */
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cli->config_file = optarg;
+			break;
+		case 'p':
+			if (strcmp(optarg, "local") && strcmp(optarg, "xen")) {
+				fail(err, err_len, "--platform %s: must be local or xen", optarg);
+				return -1;
+			}
+			cli->platform = optarg;
+			break;
+		case 'r':
+		case 'S':
+			if (!*optarg) {
+				fail(err, err_len, "--%s: empty path",
+				     opt == 'r' ? "rundir" : "control-socket");
+				return -1;
+			}
+			*(opt == 'r' ? &cli->rundir : &cli->control_socket) = optarg;
+			break;
+		case 'l':
+			if (pvring_log_level_parse(optarg) < 0) {
+				fail(err, err_len,
+				     "--log-level %s: must be err, warning, info or debug", optarg);
+				return -1;
+			}
+			cli->log_level = optarg;
+			break;
+		case 's':
+			cli->syslog = true;
+			break;
+		case 'o':
+			cli->max_ring_order = parse_number(optarg, MAX_RING_ORDER);
+			if (cli->max_ring_order < 0) {
+				fail(err, err_len,
+				     "--max-ring-page-order %s: must be an integer 0..%d", optarg,
+				     MAX_RING_ORDER);
+				return -1;
+			}
+			break;
+		case 'q':
+			cli->max_queues = parse_number(optarg, MAX_QUEUES);
+			if (cli->max_queues < 0) {
+				fail(err, err_len, "--max-queues %s: must be an integer 0..%d",
+				     optarg, MAX_QUEUES);
+				return -1;
+			}
+			break;
+		case 'i':
+			cli->max_indirect_segments = parse_number(optarg, MAX_INDIRECT_SEGMENTS);
+			if (cli->max_indirect_segments < 0) {
+				fail(err, err_len,
+				     "--max-indirect-segments %s: must be an integer 0..%d", optarg,
+				     MAX_INDIRECT_SEGMENTS);
+				return -1;
+			}
+			break;
+		case 'P':
+			cli->poll_us = parse_number(optarg, MAX_POLL_US);
+			if (cli->poll_us < 0) {
+				fail(err, err_len, "--poll-us %s: must be an integer 0..%d", optarg,
+				     MAX_POLL_US);
+				return -1;
+			}
+			break;
+		case 'd':
+			cli->disks[cli->nr_disks++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("pvringd %s\n", PACKAGE_VERSION);
+			return 1;
+		case ':':
+			fail(err, err_len, "option %s requires an argument", argv[optind - 1]);
+			return -1;
+		default:
+			fail(err, err_len, "unknown option %s (see --help)", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fail(err, err_len, "unexpected argument %s (see --help)", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int apply_options(struct pvringd_config *cfg, const struct cli *cli, char *err,
+			 size_t err_len)
+{
+	unsigned int i;
+
+	if ((cli->platform && replace_string(&cfg->platform, cli->platform)) ||
+	    (cli->rundir && replace_string(&cfg->rundir, cli->rundir)) ||
+	    (cli->control_socket && replace_string(&cfg->control_socket, cli->control_socket)))
+		goto nomem;
+	if (cli->log_level)
+		cfg->log_level = pvring_log_level_parse(cli->log_level);
+	if (cli->syslog)
+		cfg->syslog = true;
+	if (cli->max_ring_order >= 0)
+		cfg->max_ring_order = (uint32_t)cli->max_ring_order;
+	if (cli->max_queues >= 0)
+		cfg->max_queues = (uint32_t)cli->max_queues;
+	if (cli->max_indirect_segments >= 0)
+		cfg->max_indirect_segments = (uint32_t)cli->max_indirect_segments;
+	if (cli->poll_us >= 0)
+		cfg->poll_us = (uint32_t)cli->poll_us;
+	for (i = 0; i < cli->nr_disks; i++) {
+		unsigned int j;
+
+		/* Replacing the file's disk is intended; naming one twice here is a mistake. */
+		for (j = 0; j < i; j++) {
+			const char *a = cli->disks[i], *b = cli->disks[j];
+			size_t la = strcspn(a, "="), lb = strcspn(b, "=");
+
+			if (la == lb && !strncmp(a, b, la)) {
+				fail(err, err_len, "--disk %s: disk \"%.*s\" given twice", a,
+				     (int)la, a);
+				return -1;
+			}
+		}
+		if (apply_disk_arg(cfg, cli->disks[i], err, err_len))
+			return -1;
+	}
+	return 0;
+nomem:
+	fail(err, err_len, "%s", strerror(ENOMEM));
+	return -1;
+}
+
+static int derive(struct pvringd_config *cfg)
+{
+	long cpus;
+
+	if (!cfg->platform && replace_string(&cfg->platform, "local"))
+		return -1;
+	if (!cfg->rundir && replace_string(&cfg->rundir, PVRINGD_DEFAULT_RUNDIR))
+		return -1;
+	if (path_join(&cfg->registry_socket, cfg->rundir, "registry") ||
+	    path_join(&cfg->store_rundir, cfg->rundir, "store"))
+		return -1;
+	if (!cfg->control_socket && path_join(&cfg->control_socket, cfg->rundir, "pvringd.sock"))
+		return -1;
+	if (!cfg->max_queues) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->max_queues = cpus < 1 ? 1 : cpus > MAX_QUEUES ? MAX_QUEUES : (uint32_t)cpus;
+	}
+	return 0;
+}
+
+int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char *err,
+			 size_t err_len)
+{
+	struct cli cli = {
+		.max_ring_order = -1, .max_queues = -1, .max_indirect_segments = -1, .poll_us = -1
+	};
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = PVRING_LOG_INFO;
+	cfg->max_ring_order = MAX_RING_ORDER;
+	cfg->max_indirect_segments = DEFAULT_INDIRECT_SEGMENTS;
+	cfg->poll_us = DEFAULT_POLL_US;
+	/* At most every argument is a --disk. */
+	cli.disks = calloc((size_t)argc + 1, sizeof(*cli.disks));
+	if (!cli.disks) {
+		fail(err, err_len, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	ret = parse_options(&cli, argc, argv, err, err_len);
+	if (ret)
+		goto out;
+	ret = -1;
+	if (cli.config_file) {
+		if (replace_string(&cfg->config_file, cli.config_file)) {
+			fail(err, err_len, "%s", strerror(ENOMEM));
+			goto out;
+		}
+		if (load_file(cfg, cli.config_file, err, err_len))
+			goto out;
+	}
+	if (apply_options(cfg, &cli, err, err_len))
+		goto out;
+	if (derive(cfg)) {
+		fail(err, err_len, "%s", strerror(ENOMEM));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(cli.disks);
+	if (ret)
+		pvringd_config_free(cfg);
+	return ret;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvringd's configuration: a JSON file (json-c) and command-line options on
+ * top of it (an option given on the command line wins).
+ *
+ *   {
+ *     "platform": "local",                  "local" or "xen"
+ *     "rundir": "/run/pvring",              local: registry, store, control socket live here
+ *     "control-socket": "/run/pvring/pvringd.sock",
+ *     "log-level": "info",                  err, warning, info, debug
+ *     "syslog": false,
+ *     "max-ring-page-order": 4,             0..4
+ *     "max-queues": 0,                      0: the number of CPUs
+ *     "max-indirect-segments": 256,         0: no indirect requests
+ *     "poll-us": 50,                        0..1000: poll a ring this long after
+ *                                           answering before sleeping (0: never)
+ *     "disks": [
+ *       { "name": "disk0", "path": "/var/lib/pvring/disk0.img",
+ *         "read-only": false, "direct": false }
+ *     ]
+ *   }
+ *
+ * Unknown keys, wrong types and out-of-range values are errors: a typo must
+ * not silently leave a default in place.
+ */
+#ifndef PVRINGD_CONFIG_H
+#define PVRINGD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PVRINGD_DEFAULT_RUNDIR "/run/pvring"
+
+struct pvringd_disk_config {
+	char *name;
+	char *path;
+	bool read_only;
+	bool direct;
+};
+
+struct pvringd_config {
+	char *config_file; /* NULL: none given */
+	char *platform; /* "local" or "xen" */
+	char *rundir;
+	/* derived from rundir unless set: */
+	char *registry_socket; /* rundir/registry */
+	char *store_rundir; /* rundir/store */
+	char *control_socket; /* rundir/pvringd.sock */
+	int log_level; /* enum pvring_log_level */
+	bool syslog;
+	uint32_t max_ring_order;
+	uint32_t max_queues; /* resolved: never 0 after parsing */
+	uint32_t max_indirect_segments;
+	uint32_t poll_us;
+	struct pvringd_disk_config *disks;
+	unsigned int nr_disks;
+};
+
+/*
+ * Parse argv (options, then the --config file they name, the options winning).
+ * 0 on success; 1 if --help or --version was printed (exit 0); -1 with a
+ * one-line message in err ("config /etc/pvring.json: disks[1]: missing
+ * \"path\"") for anything wrong.
+ */
+int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char *err,
+			 size_t err_len);
+void pvringd_config_free(struct pvringd_config *cfg);
+
+/* The disk named name, or NULL. */
+const struct pvringd_disk_config *pvringd_config_disk(const struct pvringd_config *cfg,
+						      const char *name);
+
+#endif /* PVRINGD_CONFIG_H */
