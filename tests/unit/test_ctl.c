@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvringd's control socket server with a real event loop (in a thread of the
+ * test) and real clients on the socket (the test's own thread, plain blocking
+ * sockets): replies, errors, the framing's limits, the socket file.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "daemon/ctl.h"
+
+/* Only a guard against a hang: the server answers in microseconds. */
+#define IO_TIMEOUT_S 10
+#define BIG_REPLY (512u * 1024u)
+
+struct fixture {
+	char dir[64];
+	char path[PATH_MAX];
+	struct event_base *base;
+	struct event *tick;
+	struct pvringd_ctl *ctl;
+	pthread_t loop;
+	atomic_bool stop;
+};
+
+/* ---- the server side: handlers run on the loop thread ---- */
+
+static int h_list(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)err;
+	(void)err_len;
+	json_object_object_add(reply, "devices", json_object_new_array());
+	return 0;
+}
+
+static int h_echo(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	struct json_object *v;
+
+	(void)arg;
+	(void)err;
+	(void)err_len;
+	if (json_object_object_get_ex(req, "arg", &v))
+		json_object_object_add(reply, "got", json_object_get(v));
+	return 0;
+}
+
+/* A handler that sets "ok" itself: the server's word wins, and comes first. */
+static int h_sneaky(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)err;
+	(void)err_len;
+	json_object_object_add(reply, "x", json_object_new_int(1));
+	json_object_object_add(reply, "ok", json_object_new_boolean(0));
+	return 0;
+}
+
+static int h_fail(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)reply;
+	snprintf(err, err_len, "no such device: 9/1");
+	return -1;
+}
+
+static int h_fail_multiline(void *arg, struct json_object *req, struct json_object *reply,
+			    char *err, unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)reply;
+	snprintf(err, err_len, "two\nlines");
+	return -1;
+}
+
+static int h_fail_silent(void *arg, struct json_object *req, struct json_object *reply, char *err,
+			 unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)reply;
+	(void)err;
+	(void)err_len;
+	return -1;
+}
+
+static int h_big(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		 unsigned int err_len)
+{
+	static char data[BIG_REPLY];
+
+	(void)arg;
+	(void)req;
+	(void)err;
+	(void)err_len;
+	memset(data, 'x', sizeof(data));
+	json_object_object_add(reply, "data", json_object_new_string_len(data, sizeof(data)));
+	return 0;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* The loop wakes every 10 ms to see whether the test wants it to stop. */
+static void *loop_main(void *arg)
+{
+	struct fixture *f = arg;
+
+	while (!atomic_load(&f->stop))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	static const struct {
+		const char *name;
+		pvringd_ctl_handler handler;
+	} cmds[] = {
+		{ "list", h_list },
+		{ "echo", h_echo },
+		{ "sneaky", h_sneaky },
+		{ "fail", h_fail },
+		{ "fail-multiline", h_fail_multiline },
+		{ "fail-silent", h_fail_silent },
+		{ "big", h_big },
+	};
+	struct timeval ten_ms = { 0, 10000 };
+	struct fixture *f = test_calloc(1, sizeof(*f));
+	const char *why = NULL;
+	size_t i;
+
+	strcpy(f->dir, "/tmp/pvring-ctl-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/pvringd.sock", f->dir);
+	f->base = event_base_new();
+	assert_non_null(f->base);
+	f->tick = event_new(f->base, -1, EV_PERSIST, on_tick, NULL);
+	assert_non_null(f->tick);
+	event_add(f->tick, &ten_ms);
+	f->ctl = pvringd_ctl_open(f->base, f->path, &why);
+	if (!f->ctl)
+		fail_msg("pvringd_ctl_open: %s", why);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		assert_int_equal(pvringd_ctl_register(f->ctl, cmds[i].name, cmds[i].handler, NULL),
+				 0);
+	atomic_init(&f->stop, false);
+	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	atomic_store(&f->stop, true);
+	pthread_join(f->loop, NULL);
+	pvringd_ctl_close(f->ctl);
+	/* Closing removes the socket file. */
+	assert_int_equal(access(f->path, F_OK), -1);
+	event_free(f->tick);
+	event_base_free(f->base);
+	rmdir(f->dir);
+	test_free(f);
+	return 0;
+}
+
+/* ---- the client side: the test's thread, blocking sockets ---- */
+
+static int try_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { IO_TIMEOUT_S, 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sun.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int connect_to(const char *path)
+{
+	int fd = try_connect(path);
+
+	if (fd < 0)
+		fail_msg("connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			fail_msg("send: %s", n ? strerror(errno) : "nothing sent");
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
+/* One line without its '\n' into a buffer the caller frees; fails on EOF or timeout. */
+static char *read_line(int fd)
+{
+	size_t len = 0, cap = 256;
+	char *line = malloc(cap);
+
+	assert_non_null(line);
+	for (;;) {
+		char ch;
+		ssize_t n = recv(fd, &ch, 1, 0);
+
+		if (n != 1)
+			fail_msg("no reply line: %s", n ? strerror(errno) : "end of file");
+		if (ch == '\n')
+			break;
+		if (len + 1 == cap) {
+			cap *= 2;
+			line = realloc(line, cap);
+			assert_non_null(line);
+		}
+		line[len++] = ch;
+	}
+	line[len] = '\0';
+	return line;
+}
+
+static void expect_line(int fd, const char *expected)
+{
+	char *line = read_line(fd);
+
+	if (strcmp(line, expected))
+		fail_msg("got     %s\nexpected %s", line, expected);
+	free(line);
+}
+
+/* The server closed: end of file (or a reset, if it left our bytes unread). */
+static void expect_closed(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n > 0);
+	if (n < 0 && errno != ECONNRESET)
+		fail_msg("the server did not close the connection: %s", strerror(errno));
+}
+
+static void request(int fd, const char *req, const char *expected)
+{
+	send_str(fd, req);
+	expect_line(fd, expected);
+}
+
+/* ---- tests ---- */
+
+static void test_handler_replies(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_to(f->path);
+
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	request(fd, "{\"cmd\":\"echo\",\"arg\":{\"device\":\"1/51712\",\"n\":[1,2]}}\n",
+		"{\"ok\":true,\"got\":{\"device\":\"1/51712\",\"n\":[1,2]}}");
+	request(fd, "{\"cmd\":\"sneaky\"}\n", "{\"ok\":true,\"x\":1}");
+	/* A CRLF client and blanks around the object. */
+	request(fd, "  {\"cmd\":\"list\"} \r\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_error_replies_keep_the_connection(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_to(f->path);
+
+	request(fd, "{\"cmd\":\"fail\"}\n", "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
+	request(fd, "{\"cmd\":\"fail-multiline\"}\n", "{\"ok\":false,\"error\":\"two lines\"}");
+	request(fd, "{\"cmd\":\"fail-silent\"}\n", "{\"ok\":false,\"error\":\"command failed\"}");
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_unknown_command(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_to(f->path);
+
+	request(fd, "{\"cmd\":\"frob\",\"device\":\"1/51712\"}\n",
+		"{\"ok\":false,\"error\":\"unknown command \\\"frob\\\" (commands: list echo "
+		"sneaky fail fail-multiline fail-silent big)\"}");
+	/* A long name is cut short in the reply. */
+	request(fd, "{\"cmd\":\"0123456789012345678901234567890123456789\"}\n",
+		"{\"ok\":false,\"error\":\"unknown command \\\"01234567890123456789012345678901\\\""
+		" (commands: list echo sneaky fail fail-multiline fail-silent big)\"}");
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_malformed_lines_close(void **state)
+{
+	static const struct {
+		const char *line, *reply;
+	} cases[] = {
+		{ "hello\n", "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "\n", "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "[1,2]\n", "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "\"list\"\n",
+		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "{\"cmd\":\"list\"\n",
+		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "{\"cmd\":\"list\"} {\"cmd\":\"list\"}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "{'cmd':'list'}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		{ "{\"device\":\"1/51712\"}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: no string \\\"cmd\\\"\"}" },
+		{ "{\"cmd\":5}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: no string \\\"cmd\\\"\"}" },
+	};
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = connect_to(f->path);
+		char both[128];
+
+		/* A good request after the bad one, in the same write: it must not be answered. */
+		snprintf(both, sizeof(both), "%s{\"cmd\":\"list\"}\n", cases[i].line);
+		send_str(fd, both);
+		expect_line(fd, cases[i].reply);
+		expect_closed(fd);
+		close(fd);
+	}
+}
+
+static void test_deeply_nested_request(void **state)
+{
+	struct fixture *f = *state;
+	char line[512];
+	int fd = connect_to(f->path);
+	size_t i;
+
+	/* Nesting beyond the parser's depth limit is refused, not recursed into. */
+	snprintf(line, sizeof(line), "{\"cmd\":\"echo\",\"arg\":");
+	for (i = 0; i < 100; i++)
+		strcat(line, "[");
+	for (i = 0; i < 100; i++)
+		strcat(line, "]");
+	strcat(line, "}\n");
+	request(fd, line, "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}");
+	expect_closed(fd);
+	close(fd);
+}
+
+/* {"cmd":"echo","arg":"xxx..."} padded to exactly len bytes, then '\n'. */
+static char *echo_line(size_t len)
+{
+	static const char head[] = "{\"cmd\":\"echo\",\"arg\":\"", tail[] = "\"}";
+	char *line = malloc(len + 2);
+
+	assert_non_null(line);
+	memcpy(line, head, sizeof(head) - 1);
+	memset(line + sizeof(head) - 1, 'x', len - (sizeof(head) - 1) - (sizeof(tail) - 1));
+	memcpy(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	return line;
+}
+
+static void test_line_length_limit(void **state)
+{
+	static const char too_long[] =
+		"{\"ok\":false,\"error\":\"request line longer than 64 KiB\"}";
+	struct fixture *f = *state;
+	char *line, *reply;
+	int fd;
+
+	/* Exactly 64 KiB before the newline: answered. */
+	fd = connect_to(f->path);
+	line = echo_line(64 * 1024);
+	send_str(fd, line);
+	free(line);
+	reply = read_line(fd);
+	assert_int_equal(strncmp(reply, "{\"ok\":true,\"got\":\"xxx", 21), 0);
+	free(reply);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+
+	/* One byte more: refused and closed. */
+	fd = connect_to(f->path);
+	line = echo_line(64 * 1024 + 1);
+	send_str(fd, line);
+	free(line);
+	expect_line(fd, too_long);
+	expect_closed(fd);
+	close(fd);
+
+	/* No newline at all: the server does not wait for one forever. */
+	fd = connect_to(f->path);
+	line = echo_line(100 * 1024);
+	send_all(fd, line, 100 * 1024);
+	free(line);
+	expect_line(fd, too_long);
+	expect_closed(fd);
+	close(fd);
+}
+
+static void test_many_requests_on_one_connection(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_to(f->path), i;
+
+	/* Several requests in one write: answered in order. */
+	send_str(fd, "{\"cmd\":\"list\"}\n{\"cmd\":\"echo\",\"arg\":1}\n{\"cmd\":\"fail\"}\n"
+		     "{\"cmd\":\"echo\",\"arg\":2}\n");
+	expect_line(fd, "{\"ok\":true,\"devices\":[]}");
+	expect_line(fd, "{\"ok\":true,\"got\":1}");
+	expect_line(fd, "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
+	expect_line(fd, "{\"ok\":true,\"got\":2}");
+	/* And a request split across writes. */
+	send_str(fd, "{\"cmd\":\"ec");
+	usleep(20000);
+	send_str(fd, "ho\",\"arg\":3}\n");
+	expect_line(fd, "{\"ok\":true,\"got\":3}");
+	for (i = 0; i < 100; i++)
+		request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_half_closed_client_gets_its_replies(void **state)
+{
+	struct fixture *f = *state;
+	int fd, i;
+
+	/* As `socat` or `nc -N` do: the requests, end of file, then read the replies. */
+	for (i = 0; i < 20; i++) {
+		fd = connect_to(f->path);
+		send_str(fd, "{\"cmd\":\"list\"}\n{\"cmd\":\"big\"}\n{\"cmd\":\"fail\"}\n");
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		expect_line(fd, "{\"ok\":true,\"devices\":[]}");
+		free(read_line(fd));
+		expect_line(fd, "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
+		expect_closed(fd);
+		close(fd);
+	}
+}
+
+/* Every descriptor of ours on the socket path is close-on-exec: listener and connections. */
+static unsigned int check_cloexec(const char *path)
+{
+	unsigned int found = 0;
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		struct sockaddr_un sun;
+		socklen_t len = sizeof(sun);
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&sun, &len) || sun.sun_family != AF_UNIX ||
+		    len <= offsetof(struct sockaddr_un, sun_path) || strcmp(sun.sun_path, path))
+			continue;
+		found++;
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	}
+	closedir(d);
+	return found;
+}
+
+static void test_socket_mode_and_cloexec(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	int fd;
+
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	fd = connect_to(f->path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	/* The listener and the server's end of this connection. */
+	assert_true(check_cloexec(f->path) >= 2);
+	close(fd);
+}
+
+static void test_stale_socket_replaced(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct event_base *base = event_base_new();
+	struct pvringd_ctl *ctl, *other;
+	const char *why = NULL;
+	char dir[] = "/tmp/pvring-ctl-XXXXXX";
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(base);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/pvringd.sock", dir);
+
+	/* A socket file left by a crashed daemon: nobody listens on it. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_int_equal(lstat(sun.sun_path, &st), 0);
+	ctl = pvringd_ctl_open(base, sun.sun_path, &why);
+	if (!ctl)
+		fail_msg("pvringd_ctl_open over a stale socket: %s", why);
+	assert_int_equal(lstat(sun.sun_path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* It listens (the kernel completes the connection; the loop need not run). */
+	fd = connect_to(sun.sun_path);
+	close(fd);
+
+	/* A live one is not taken over. */
+	other = pvringd_ctl_open(base, sun.sun_path, &why);
+	assert_null(other);
+	assert_string_equal(why, "another pvringd is serving the control socket");
+	pvringd_ctl_close(ctl);
+	assert_int_equal(access(sun.sun_path, F_OK), -1);
+
+	/* Nor a file that is not a socket. */
+	fd = open(sun.sun_path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_null(pvringd_ctl_open(base, sun.sun_path, &why));
+	assert_string_equal(why, "the control socket path exists and is not a socket");
+
+	/* close() removes its own socket only, not one that replaced it. */
+	unlink(sun.sun_path);
+	ctl = pvringd_ctl_open(base, sun.sun_path, &why);
+	assert_non_null(ctl);
+	unlink(sun.sun_path);
+	fd = open(sun.sun_path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	pvringd_ctl_close(ctl);
+	assert_int_equal(access(sun.sun_path, F_OK), 0);
+	unlink(sun.sun_path);
+
+	/* A path too long for a UNIX socket. */
+	{
+		char path[200];
+
+		memset(path, 'a', sizeof(path) - 1);
+		path[sizeof(path) - 1] = '\0';
+		assert_null(pvringd_ctl_open(base, path, &why));
+		assert_string_equal(why, "control socket path too long");
+	}
+	rmdir(dir);
+	event_base_free(base);
+}
+
+static void test_client_that_never_reads_is_cut_off(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_to(f->path), i, lines = 0;
+	char buf[65536], reqs[32 * 14 + 1] = "";
+	ssize_t n;
+
+	/* 32 replies of 512 KiB asked for, none read for a while: 16 MiB, over the limit.
+	 * In one write: once cut off, a later send would fail. */
+	for (i = 0; i < 32; i++)
+		strcat(reqs, "{\"cmd\":\"big\"}\n");
+	send_str(fd, reqs);
+	usleep(300000);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		for (i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	if (n < 0 && errno != ECONNRESET)
+		fail_msg("the server did not cut the client off: %s", strerror(errno));
+	assert_true(lines < 32);
+	close(fd);
+	/* Others are served as before. */
+	fd = connect_to(f->path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_client_limit(void **state)
+{
+	struct fixture *f = *state;
+	int fds[64], fd, i;
+
+	for (i = 0; i < 64; i++) {
+		fds[i] = connect_to(f->path);
+		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	}
+	/* The 65th is told why, then closed. */
+	fd = connect_to(f->path);
+	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\"}");
+	expect_closed(fd);
+	close(fd);
+	/* One leaves: there is room again once the server has seen it go. */
+	close(fds[0]);
+	for (i = 0; i < 500; i++) {
+		char *line;
+
+		fd = connect_to(f->path);
+		/* A refused client may find the connection closed already: its reason waits. */
+		if (send(fd, "{\"cmd\":\"list\"}\n", 15, MSG_NOSIGNAL) < 0)
+			assert_int_equal(errno, EPIPE);
+		line = read_line(fd);
+		if (!strcmp(line, "{\"ok\":true,\"devices\":[]}")) {
+			free(line);
+			break;
+		}
+		assert_string_equal(line,
+				    "{\"ok\":false,\"error\":\"too many control connections\"}");
+		free(line);
+		close(fd);
+		usleep(10000);
+	}
+	assert_true(i < 500);
+	close(fd);
+	for (i = 1; i < 64; i++)
+		close(fds[i]);
+}
+
+static void test_register(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	(void)f;
+	/* Registering a name again replaces its handler; the loop is stopped for this. */
+	atomic_store(&f->stop, true);
+	pthread_join(f->loop, NULL);
+	assert_int_equal(pvringd_ctl_register(f->ctl, "list", h_fail, NULL), 0);
+	atomic_store(&f->stop, false);
+	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
+	fd = connect_to(f->path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_handler_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_replies_keep_the_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_lines_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deeply_nested_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_length_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_requests_on_one_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_half_closed_client_gets_its_replies, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_socket_mode_and_cloexec, setup, teardown),
+		cmocka_unit_test(test_stale_socket_replaced),
+		cmocka_unit_test_setup_teardown(test_client_that_never_reads_is_cut_off, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_client_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,808 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvringctl's client library against the real control socket server (in a
+ * thread of the test, with handlers giving replies in the documented format),
+ * and pvringctl's text for those replies, checked byte for byte.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "daemon/ctl.h"
+#include "tools/ctl_client.h"
+#include "tools/ctl_format.h"
+
+#define TIMEOUT_MS 10000
+
+/* ---- replies as doc/pvringd-control.md describes them ---- */
+
+#define DEV_1                                                                                      \
+	"\"device\":\"1/51712\",\"disk\":\"disk0\",\"image\":\"/srv/disk0.img\",\"type\":\"vbd\"," \
+	"\"domid\":1,\"devid\":51712,\"state\":\"Connected\",\"frontend_state\":\"Connected\","    \
+	"\"sectors\":2097152,\"sector_size\":512,\"read_only\":false,\"queues\":2,"                \
+	"\"ring_order\":1"
+#define DEV_2                                                                                      \
+	"\"device\":\"2/768\",\"disk\":\"scratch\",\"image\":\"/srv/scratch.img\","                \
+	"\"type\":\"vbd\",\"domid\":2,\"devid\":768,\"state\":\"Closed\","                         \
+	"\"frontend_state\":\"Initialising\",\"sectors\":204800,\"sector_size\":512,"              \
+	"\"read_only\":true,\"queues\":0,\"ring_order\":0,"                                        \
+	"\"reason\":\"front end asked for ring order 9 (at most 4)\""
+
+static const char list_reply[] = "{\"devices\":[{" DEV_1 "},{" DEV_2 "}]}";
+
+static const char show_1[] =
+	"{\"device\":{" DEV_1 ",\"rings\":["
+	"{\"queue\":0,\"order\":1,\"slots\":64,\"req_prod\":1000,\"req_event\":1001,"
+	"\"req_cons\":998,\"rsp_prod\":995,\"rsp_event\":996,\"rsp_prod_pvt\":998,"
+	"\"in_flight\":2,\"fault\":null,\"counters\":{\"requests\":1000,\"read\":700,"
+	"\"write\":285,\"flush\":10,\"barrier\":0,\"discard\":0,\"indirect\":5,"
+	"\"responses\":998,\"errors\":1,\"kicks_in\":250,\"kicks_out\":400,\"batches\":200,"
+	"\"batch_max\":17,\"bytes_read\":2867200,\"bytes_written\":1187840}},"
+	"{\"queue\":1,\"order\":1,\"slots\":64,\"req_prod\":4096,\"req_event\":1,"
+	"\"req_cons\":0,\"rsp_prod\":0,\"rsp_event\":1,\"rsp_prod_pvt\":0,\"in_flight\":0,"
+	"\"fault\":\"request producer 4096 ahead of the consumer (ring of 64)\","
+	"\"counters\":{\"requests\":0,\"read\":0,\"write\":0,\"flush\":0,\"barrier\":0,"
+	"\"discard\":0,\"indirect\":0,\"responses\":0,\"errors\":0,\"kicks_in\":1,"
+	"\"kicks_out\":0,\"batches\":0,\"batch_max\":0,\"bytes_read\":0,"
+	"\"bytes_written\":0}}]}}";
+
+static const char show_2[] = "{\"device\":{" DEV_2 ",\"rings\":[]}}";
+
+static const char dump_reply[] =
+	"{\"device\":\"1/51712\",\"ring\":0,\"slots\":["
+	"{\"index\":998,\"slot\":38,\"id\":12,\"op\":\"read\",\"sector\":2048,"
+	"\"nr_segments\":2,\"segments\":[{\"gref\":8,\"first_sect\":0,\"last_sect\":7},"
+	"{\"gref\":9,\"first_sect\":0,\"last_sect\":3}]},"
+	"{\"index\":999,\"slot\":39,\"id\":13,\"op\":\"discard\",\"sector\":4096,"
+	"\"nr_segments\":0,\"nr_sectors\":2048},"
+	"{\"index\":1000,\"slot\":40,\"id\":18446744073709551615,\"op\":77,\"sector\":0,"
+	"\"nr_segments\":0,\"segments\":[]}]}";
+
+/* ---- the server: handlers run on the loop thread ---- */
+
+struct fixture {
+	char dir[64];
+	char path[PATH_MAX];
+	struct event_base *base;
+	struct event *tick;
+	struct pvringd_ctl *ctl;
+	pthread_t loop;
+	atomic_bool stop;
+	unsigned int shows; /* of device 3/1: its counters grow with every look */
+};
+
+/* Copy the fields of a JSON text into reply. */
+static int fill(struct json_object *reply, const char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+
+	if (!o)
+		return -1;
+	json_object_object_foreach(o, key, value)
+	{
+		json_object_object_add(reply, key, json_object_get(value));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static const char *device_arg(struct json_object *req)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(req, "device", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int h_list(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	(void)arg;
+	(void)req;
+	(void)err;
+	(void)err_len;
+	return fill(reply, list_reply);
+}
+
+static int h_show(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	struct fixture *f = arg;
+	const char *dev = device_arg(req);
+	char text[1024];
+	unsigned int n;
+
+	if (!dev) {
+		snprintf(err, err_len, "show: no \"device\"");
+		return -1;
+	}
+	if (!strcmp(dev, "1/51712") || !strcmp(dev, "disk0"))
+		return fill(reply, show_1);
+	if (!strcmp(dev, "2/768"))
+		return fill(reply, show_2);
+	if (strcmp(dev, "3/1")) {
+		snprintf(err, err_len, "no such device: %s", dev);
+		return -1;
+	}
+	/* Two rings, whose sums the rates are made of. */
+	n = ++f->shows;
+	snprintf(text, sizeof(text),
+		 "{\"device\":{\"device\":\"3/1\",\"rings\":["
+		 "{\"queue\":0,\"in_flight\":%u,\"counters\":{\"requests\":%u,\"read\":%u,"
+		 "\"write\":%u,\"bytes_read\":%u,\"bytes_written\":%u,\"kicks_in\":%u,"
+		 "\"kicks_out\":%u,\"batch_max\":%u}},"
+		 "{\"queue\":1,\"in_flight\":1,\"counters\":{\"requests\":%u,\"read\":%u,"
+		 "\"flush\":%u,\"bytes_read\":%u,\"kicks_in\":%u,\"kicks_out\":%u,"
+		 "\"batch_max\":3}}]}}",
+		 n, 100 * n, 60 * n, 40 * n, 60 * n * 4096, 40 * n * 8192, 10 * n, 20 * n, n,
+		 10 * n, 8 * n, 2 * n, 8 * n * 4096, n, n);
+	return fill(reply, text);
+}
+
+static int h_dump(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	struct json_object *ring;
+
+	(void)arg;
+	if (!json_object_object_get_ex(req, "ring", &ring) || json_object_get_int(ring) != 0) {
+		snprintf(err, err_len, "no ring %d on 1/51712", json_object_get_int(ring));
+		return -1;
+	}
+	return fill(reply, dump_reply);
+}
+
+/* The device it names is made of the request's fields: they arrived as sent. */
+static int h_attach(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	struct json_object *disk, *domid, *devid;
+	char text[512];
+	int dev = 51712;
+
+	(void)arg;
+	if (!json_object_object_get_ex(req, "disk", &disk) ||
+	    !json_object_object_get_ex(req, "domid", &domid)) {
+		snprintf(err, err_len, "attach: \"disk\" and \"domid\" are required");
+		return -1;
+	}
+	if (strcmp(json_object_get_string(disk), "disk0")) {
+		snprintf(err, err_len, "no disk named %s", json_object_get_string(disk));
+		return -1;
+	}
+	if (json_object_object_get_ex(req, "devid", &devid))
+		dev = json_object_get_int(devid);
+	snprintf(text, sizeof(text),
+		 "{\"device\":\"%d/%d\",\"backend\":\"/local/domain/0/backend/vbd/%d/%d\","
+		 "\"frontend\":\"/local/domain/%d/device/vbd/%d\"}",
+		 json_object_get_int(domid), dev, json_object_get_int(domid), dev,
+		 json_object_get_int(domid), dev);
+	return fill(reply, text);
+}
+
+static int h_detach(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	const char *dev = device_arg(req);
+
+	(void)arg;
+	(void)reply;
+	if (!dev || strcmp(dev, "1/51712")) {
+		snprintf(err, err_len, "no such device: %s", dev ? dev : "(none)");
+		return -1;
+	}
+	return 0;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* The loop wakes every 10 ms to see whether the test wants it to stop. */
+static void *loop_main(void *arg)
+{
+	struct fixture *f = arg;
+
+	while (!atomic_load(&f->stop))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	static const struct {
+		const char *name;
+		pvringd_ctl_handler handler;
+	} cmds[] = {
+		{ "list", h_list },	{ "show", h_show },	{ "dump", h_dump },
+		{ "attach", h_attach }, { "detach", h_detach },
+	};
+	struct timeval ten_ms = { 0, 10000 };
+	struct fixture *f = test_calloc(1, sizeof(*f));
+	const char *why = NULL;
+	size_t i;
+
+	strcpy(f->dir, "/tmp/pvring-ctlc-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/pvringd.sock", f->dir);
+	f->base = event_base_new();
+	assert_non_null(f->base);
+	f->tick = event_new(f->base, -1, EV_PERSIST, on_tick, NULL);
+	assert_non_null(f->tick);
+	event_add(f->tick, &ten_ms);
+	f->ctl = pvringd_ctl_open(f->base, f->path, &why);
+	if (!f->ctl)
+		fail_msg("pvringd_ctl_open: %s", why);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		assert_int_equal(pvringd_ctl_register(f->ctl, cmds[i].name, cmds[i].handler, f), 0);
+	atomic_init(&f->stop, false);
+	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	atomic_store(&f->stop, true);
+	pthread_join(f->loop, NULL);
+	pvringd_ctl_close(f->ctl);
+	event_free(f->tick);
+	event_base_free(f->base);
+	rmdir(f->dir);
+	test_free(f);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static struct pvring_ctl_client *connect_ok(const char *path)
+{
+	char err[256];
+	struct pvring_ctl_client *c = pvring_ctl_client_connect(path, err, sizeof(err));
+
+	if (!c)
+		fail_msg("connect: %s", err);
+	return c;
+}
+
+/* The reply to a request given as JSON text; fails unless the daemon said ok. */
+static struct json_object *call_ok(struct pvring_ctl_client *c, const char *text)
+{
+	struct json_object *req = json_tokener_parse(text), *reply = NULL;
+	char err[256] = "";
+	enum pvring_ctl_status st;
+
+	assert_non_null(req);
+	st = pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err));
+	json_object_put(req);
+	if (st != PVRING_CTL_OK)
+		fail_msg("%s: status %d: %s", text, st, err);
+	assert_non_null(reply);
+	return reply;
+}
+
+/* Run a formatter into memory and compare with the expected text. */
+static void expect_text(int (*fmt)(FILE *, struct json_object *), struct json_object *reply,
+			const char *expected)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	assert_int_equal(fmt(out, reply), 0);
+	fclose(out);
+	if (strcmp(text, expected))
+		fail_msg("got:\n%s\nexpected:\n%s", text, expected);
+	free(text);
+}
+
+/* A raw listening socket that pvringd_ctl does not serve: the test plays the daemon. */
+static int raw_listener(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sun.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+/* ---- the client ---- */
+
+static void test_socket_path(void **state)
+{
+	(void)state;
+	unsetenv(PVRING_CTL_SOCKET_ENV);
+	assert_string_equal(pvring_ctl_socket_path(), "/run/pvring/pvringd.sock");
+	setenv(PVRING_CTL_SOCKET_ENV, "", 1);
+	assert_string_equal(pvring_ctl_socket_path(), "/run/pvring/pvringd.sock");
+	setenv(PVRING_CTL_SOCKET_ENV, "/tmp/x.sock", 1);
+	assert_string_equal(pvring_ctl_socket_path(), "/tmp/x.sock");
+	unsetenv(PVRING_CTL_SOCKET_ENV);
+}
+
+static void test_cannot_connect(void **state)
+{
+	char dir[] = "/tmp/pvring-ctlc-XXXXXX", path[128], err[256], expected[512];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pvringd.sock", dir);
+
+	/* No socket. */
+	assert_null(pvring_ctl_client_connect(path, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	snprintf(expected, sizeof(expected),
+		 "cannot reach pvringd: no socket at %s (is pvringd running?)", path);
+	assert_string_equal(err, expected);
+
+	/* A socket file nobody listens on. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sun.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_null(pvring_ctl_client_connect(path, err, sizeof(err)));
+	assert_int_equal(errno, ECONNREFUSED);
+	snprintf(expected, sizeof(expected),
+		 "cannot reach pvringd: connection refused on %s (stale socket? is pvringd "
+		 "running?)",
+		 path);
+	assert_string_equal(err, expected);
+	unlink(path);
+
+	/* Not ours to use: root ignores file modes, so only an ordinary user can see this. */
+	if (geteuid() != 0) {
+		fd = raw_listener(path);
+		assert_int_equal(chmod(path, 0), 0);
+		assert_null(pvring_ctl_client_connect(path, err, sizeof(err)));
+		assert_int_equal(errno, EACCES);
+		snprintf(expected, sizeof(expected),
+			 "cannot reach pvringd: permission denied on %s (the control socket is "
+			 "root only)",
+			 path);
+		assert_string_equal(err, expected);
+		close(fd);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static void test_call_and_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *req, *reply, *v;
+	char err[256];
+
+	reply = call_ok(c, "{\"cmd\":\"list\"}");
+	assert_true(json_object_object_get_ex(reply, "devices", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	json_object_put(reply);
+
+	/* The daemon's error: its message, the reply, and the connection still usable. */
+	req = json_tokener_parse("{\"cmd\":\"show\",\"device\":\"9/9\"}");
+	assert_int_equal(pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_FAILED);
+	json_object_put(req);
+	assert_string_equal(err, "no such device: 9/9");
+	assert_non_null(reply);
+	assert_true(json_object_object_get_ex(reply, "ok", &v));
+	assert_false(json_object_get_boolean(v));
+	json_object_put(reply);
+
+	req = json_tokener_parse("{\"cmd\":\"frob\"}");
+	assert_int_equal(pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_FAILED);
+	json_object_put(req);
+	json_object_put(reply);
+	assert_string_equal(err,
+			    "unknown command \"frob\" (commands: list show dump attach detach)");
+
+	reply = call_ok(c, "{\"cmd\":\"detach\",\"device\":\"1/51712\"}");
+	assert_int_equal(json_object_object_length(reply), 1);
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+}
+
+static void test_pipelined(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *reqs[3], *reply, *v;
+	char err[256];
+	int i;
+
+	reqs[0] = json_tokener_parse("{\"cmd\":\"show\",\"device\":\"2/768\"}");
+	reqs[1] = json_tokener_parse("{\"cmd\":\"show\",\"device\":\"9/9\"}");
+	reqs[2] = json_tokener_parse("{\"cmd\":\"show\",\"device\":\"disk0\"}");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pvring_ctl_client_send(c, reqs[i], TIMEOUT_MS, err, sizeof(err)),
+				 PVRING_CTL_OK);
+	assert_int_equal(pvring_ctl_client_recv(c, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_OK);
+	assert_true(json_object_object_get_ex(reply, "device", &v));
+	assert_true(json_object_object_get_ex(v, "device", &v));
+	assert_string_equal(json_object_get_string(v), "2/768");
+	json_object_put(reply);
+	assert_int_equal(pvring_ctl_client_recv(c, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_FAILED);
+	assert_string_equal(err, "no such device: 9/9");
+	json_object_put(reply);
+	assert_int_equal(pvring_ctl_client_recv(c, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_OK);
+	assert_true(json_object_object_get_ex(reply, "device", &v));
+	assert_true(json_object_object_get_ex(v, "device", &v));
+	assert_string_equal(json_object_get_string(v), "1/51712");
+	json_object_put(reply);
+	for (i = 0; i < 3; i++)
+		json_object_put(reqs[i]);
+	pvring_ctl_client_close(c);
+}
+
+/* A daemon that answers badly, or not at all: played by the test on a raw socket. */
+static void test_bad_daemon(void **state)
+{
+	static const struct {
+		const char *answer; /* NULL: close without a word */
+		const char *err;
+	} cases[] = {
+		{ NULL, "pvringd closed the connection" },
+		{ "garbage\n", "malformed reply from pvringd" },
+		{ "[true]\n", "malformed reply from pvringd" },
+		{ "{\"devices\":[]}\n", "malformed reply from pvringd" },
+		{ "{\"ok\":\"yes\"}\n", "malformed reply from pvringd" },
+		{ "{\"ok\":true} x\n", "malformed reply from pvringd" },
+		{ "{\"ok\":false}\n", "pvringd reported an error without saying what" },
+		{ "{\"ok\":true}", "pvringd closed the connection" },
+		{ "{\"ok\":false,\"error\":\"too many control connections\"}\n",
+		  "too many control connections" },
+	};
+	char dir[] = "/tmp/pvring-ctlc-XXXXXX", path[PATH_MAX], err[256];
+	struct json_object *req = json_tokener_parse("{\"cmd\":\"list\"}"), *reply;
+	struct pvring_ctl_client *c;
+	int lfd, fd;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pvringd.sock", dir);
+	lfd = raw_listener(path);
+
+	/* Silence: the timeout. */
+	c = connect_ok(path);
+	assert_int_equal(pvring_ctl_client_call(c, req, 200, &reply, err, sizeof(err)),
+			 PVRING_CTL_UNREACHABLE);
+	assert_null(reply);
+	assert_string_equal(err, "no reply from pvringd: timed out");
+	pvring_ctl_client_close(c);
+	fd = accept(lfd, NULL, NULL);
+	close(fd);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum pvring_ctl_status st;
+
+		c = connect_ok(path);
+		fd = accept(lfd, NULL, NULL);
+		assert_true(fd >= 0);
+		if (cases[i].answer)
+			assert_int_equal(write(fd, cases[i].answer, strlen(cases[i].answer)),
+					 (ssize_t)strlen(cases[i].answer));
+		close(fd);
+		st = pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err));
+		if (strcmp(err, cases[i].err))
+			fail_msg("answer %s: got \"%s\", expected \"%s\"", cases[i].answer, err,
+				 cases[i].err);
+		/* A well-formed "ok": false is the daemon's error, the rest no proper reply. */
+		if (strstr(cases[i].answer ? cases[i].answer : "", "\"ok\":false"))
+			assert_int_equal(st, PVRING_CTL_FAILED);
+		else
+			assert_int_equal(st, PVRING_CTL_UNREACHABLE);
+		json_object_put(reply);
+		pvring_ctl_client_close(c);
+	}
+	/* The request read, then the connection closed: no reply. */
+	c = connect_ok(path);
+	fd = accept(lfd, NULL, NULL);
+	assert_int_equal(pvring_ctl_client_send(c, req, TIMEOUT_MS, err, sizeof(err)),
+			 PVRING_CTL_OK);
+	{
+		char buf[64];
+
+		assert_int_equal(read(fd, buf, sizeof(buf)), strlen("{\"cmd\":\"list\"}\n"));
+	}
+	close(fd);
+	assert_int_equal(pvring_ctl_client_recv(c, TIMEOUT_MS, &reply, err, sizeof(err)),
+			 PVRING_CTL_UNREACHABLE);
+	assert_null(reply);
+	assert_string_equal(err, "pvringd closed the connection without a reply");
+	pvring_ctl_client_close(c);
+
+	json_object_put(req);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* ---- pvringctl's text ---- */
+
+static void test_format_list(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *reply = call_ok(c, "{\"cmd\":\"list\"}");
+
+	expect_text(pvring_fmt_list, reply,
+		    "DEVICE   DISK     STATE      FE-STATE      QUEUES  ORDER  SECTORS  RO\n"
+		    "1/51712  disk0    Connected  Connected     2       1      2097152  no\n"
+		    "2/768    scratch  Closed     Initialising  0       0      204800   yes\n");
+	json_object_put(reply);
+	reply = json_tokener_parse("{\"ok\":true,\"devices\":[]}");
+	expect_text(pvring_fmt_list, reply,
+		    "DEVICE  DISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO\n");
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+}
+
+static void test_format_show(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *reply = call_ok(c, "{\"cmd\":\"show\",\"device\":\"1/51712\"}");
+
+	expect_text(
+		pvring_fmt_show, reply,
+		"device      1/51712\n"
+		"disk        disk0\n"
+		"image       /srv/disk0.img\n"
+		"type        vbd\n"
+		"domid       1\n"
+		"devid       51712\n"
+		"state       Connected\n"
+		"fe-state    Connected\n"
+		"sectors     2097152 (1.0 GiB)\n"
+		"sector-size 512\n"
+		"read-only   no\n"
+		"queues      2\n"
+		"ring-order  1\n"
+		"\n"
+		"RING  ORDER  SLOTS  REQ-PROD  REQ-CONS  REQ-EVENT  RSP-PROD  RSP-PVT  RSP-EVENT  "
+		"IN-FLIGHT  FAULT\n"
+		"0     1      64     1000      998       1001       995       998      996        "
+		"2          -\n"
+		"1     1      64     4096      0         1          0         0        1          "
+		"0          request producer 4096 ahead of the consumer (ring of 64)\n"
+		"\n"
+		"RING  REQUESTS  READ  WRITE  FLUSH  BARRIER  DISCARD  INDIRECT  RESPONSES  "
+		"ERRORS\n"
+		"0     1000      700   285    10     0        0        5         998        1\n"
+		"1     0         0     0      0      0        0        0         0          0\n"
+		"\n"
+		"RING  KICKS-IN  KICKS-OUT  IN/REQ  OUT/RSP  BATCHES  MEAN-BATCH  MAX-BATCH  "
+		"BYTES-READ  BYTES-WRITTEN\n"
+		"0     250       400        0.25    0.40     200      5.00        17         "
+		"2867200     1187840\n"
+		"1     1         0          -       -        0        -           0          "
+		"0           0\n");
+	json_object_put(reply);
+
+	/* Disconnected for a fault: the reason, and no rings. */
+	reply = call_ok(c, "{\"cmd\":\"show\",\"device\":\"2/768\"}");
+	expect_text(pvring_fmt_show, reply,
+		    "device      2/768\n"
+		    "disk        scratch\n"
+		    "image       /srv/scratch.img\n"
+		    "type        vbd\n"
+		    "domid       2\n"
+		    "devid       768\n"
+		    "state       Closed\n"
+		    "fe-state    Initialising\n"
+		    "sectors     204800 (100.0 MiB)\n"
+		    "sector-size 512\n"
+		    "read-only   yes\n"
+		    "queues      0\n"
+		    "ring-order  0\n"
+		    "reason      front end asked for ring order 9 (at most 4)\n"
+		    "\n"
+		    "no rings (not connected)\n");
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+}
+
+static void test_format_dump(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *reply =
+		call_ok(c, "{\"cmd\":\"dump\",\"device\":\"1/51712\",\"ring\":0}");
+
+	expect_text(pvring_fmt_dump, reply,
+		    "1/51712 ring 0: 3 requests in flight\n"
+		    "INDEX  SLOT  ID                    OP       SECTOR  NSEG  SEGMENTS\n"
+		    "998    38    12                    read     2048    2     8:0-7,9:0-3\n"
+		    "999    39    13                    discard  4096    0     nr_sectors=2048\n"
+		    "1000   40    18446744073709551615  77       0       0     -\n");
+	json_object_put(reply);
+	/* Oldest first, also where the free-running index wraps. */
+	reply = json_tokener_parse(
+		"{\"ok\":true,\"device\":\"1/51712\",\"ring\":1,\"slots\":["
+		"{\"index\":1,\"slot\":1,\"id\":3,\"op\":\"flush\",\"sector\":0,\"nr_segments\":0,"
+		"\"segments\":[]},"
+		"{\"index\":4294967295,\"slot\":31,\"id\":1,\"op\":\"write\",\"sector\":8,"
+		"\"nr_segments\":1,\"segments\":[{\"gref\":40,\"first_sect\":1,\"last_sect\":2}]},"
+		"{\"index\":0,\"slot\":0,\"id\":2,\"op\":\"indirect\",\"sector\":16,"
+		"\"nr_segments\":20}]}");
+	expect_text(pvring_fmt_dump, reply,
+		    "1/51712 ring 1: 3 requests in flight\n"
+		    "INDEX       SLOT  ID  OP        SECTOR  NSEG  SEGMENTS\n"
+		    "4294967295  31    1   write     8       1     40:1-2\n"
+		    "0           0     2   indirect  16      20    -\n"
+		    "1           1     3   flush     0       0     -\n");
+	json_object_put(reply);
+	reply = json_tokener_parse("{\"ok\":true,\"device\":\"1/51712\",\"ring\":1,\"slots\":[]}");
+	expect_text(pvring_fmt_dump, reply, "1/51712 ring 1: 0 requests in flight\n");
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+}
+
+static void test_format_attach_and_json(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct json_object *reply =
+		call_ok(c, "{\"cmd\":\"attach\",\"disk\":\"disk0\",\"domid\":5,\"devid\":768}");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	expect_text(pvring_fmt_attach, reply,
+		    "device    5/768\n"
+		    "backend   /local/domain/0/backend/vbd/5/768\n"
+		    "frontend  /local/domain/5/device/vbd/768\n");
+	out = open_memstream(&text, &len);
+	pvring_fmt_json(out, reply);
+	fclose(out);
+	assert_string_equal(text, "{\n"
+				  "  \"ok\": true,\n"
+				  "  \"device\": \"5/768\",\n"
+				  "  \"backend\": \"/local/domain/0/backend/vbd/5/768\",\n"
+				  "  \"frontend\": \"/local/domain/5/device/vbd/768\"\n"
+				  "}\n");
+	free(text);
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+}
+
+static void test_format_malformed(void **state)
+{
+	static const char *const replies[] = {
+		"{\"ok\":true}",
+		"{\"ok\":true,\"devices\":{}}",
+		"{\"ok\":true,\"device\":\"1/51712\"}",
+	};
+	int (*const fmts[])(FILE *, struct json_object *) = {
+		pvring_fmt_list,
+		pvring_fmt_show,
+		pvring_fmt_dump,
+		pvring_fmt_attach,
+	};
+	struct pvring_ctl_sample s;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+		struct json_object *reply = json_tokener_parse(replies[i]);
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+
+		for (k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++)
+			if (!(k == 3 && i == 2)) /* attach needs only "device" */
+				assert_int_equal(fmts[k](out, reply), -1);
+		assert_int_equal(pvring_ctl_sample_from_show(reply, 0, &s), -1);
+		fclose(out);
+		/* A malformed reply prints nothing. */
+		assert_string_equal(text, "");
+		free(text);
+		json_object_put(reply);
+	}
+}
+
+static void test_format_watch(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_sample a, b, later;
+	struct json_object *reply;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	reply = call_ok(c, "{\"cmd\":\"show\",\"device\":\"3/1\"}");
+	assert_int_equal(pvring_ctl_sample_from_show(reply, 10.0, &a), 0);
+	json_object_put(reply);
+	reply = call_ok(c, "{\"cmd\":\"show\",\"device\":\"3/1\"}");
+	assert_int_equal(pvring_ctl_sample_from_show(reply, 12.0, &b), 0);
+	json_object_put(reply);
+	assert_string_equal(b.device, "3/1");
+	assert_int_equal(b.counters[PVRING_CTR_REQUESTS], 220);
+	assert_int_equal(b.counters[PVRING_CTR_BATCH_MAX], 3);
+	assert_int_equal(b.in_flight, 3);
+
+	out = open_memstream(&text, &len);
+	pvring_fmt_watch_header(out);
+	/* Over 2 s: 60 reads + 8 on ring 1 = 34/s; 40 writes = 20/s; 2 flushes = 1/s. */
+	pvring_fmt_watch(out, &a, &b, false);
+	pvring_fmt_watch(out, &a, &b, true);
+	/* Counters that went back: the ring reconnected; counted from zero. */
+	later = a;
+	later.time = 14.0;
+	pvring_fmt_watch(out, &b, &later, false);
+	fclose(out);
+	if (strcmp(text,
+		   "DEVICE           READ/s    WRITE/s    FLUSH/s  BARRIER/s  DISCARD/s  "
+		   "INDIRECT/s  "
+		   "READ-MB/s  WRITE-MB/s  KICKS-IN/s  KICKS-OUT/s  IN-FLIGHT\n"
+		   "3/1                34.0       20.0        1.0        0.0        0.0         "
+		   "0.0  "
+		   "     0.14        0.16         5.5         10.5          3\n"
+		   "{\"device\":\"3/1\",\"interval\":2.000,\"requests_per_sec\":{\"read\":34.0,"
+		   "\"write\":20.0,\"flush\":1.0,\"barrier\":0.0,\"discard\":0.0,\"indirect\":0.0},"
+		   "\"read_mb_per_sec\":0.14,\"write_mb_per_sec\":0.16,\"kicks_in_per_sec\":5.5,"
+		   "\"kicks_out_per_sec\":10.5,\"in_flight\":3}\n"
+		   "3/1                34.0       20.0        1.0        0.0        0.0         "
+		   "0.0  "
+		   "     0.14        0.16         5.5         10.5          2\n"))
+		fail_msg("got:\n%s", text);
+	free(text);
+	pvring_ctl_client_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_socket_path),
+		cmocka_unit_test(test_cannot_connect),
+		cmocka_unit_test_setup_teardown(test_call_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+		cmocka_unit_test(test_bad_daemon),
+		cmocka_unit_test_setup_teardown(test_format_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_attach_and_json, setup, teardown),
+		cmocka_unit_test(test_format_malformed),
+		cmocka_unit_test_setup_teardown(test_format_watch, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

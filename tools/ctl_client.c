@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/* A client of pvringd's control socket: see ctl_client.h. */
+#include "config.h"
+
+#include "ctl_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+/*
+ * A reply line, at most: pvringd cuts off a client with more than 4 MiB
+ * queued, so no reply is longer; twice that leaves room.
+ */
+#define REPLY_MAX (8u * 1024u * 1024u)
+
+struct pvring_ctl_client {
+	int fd;
+	char *buf; /* bytes received and not yet returned as a reply */
+	size_t len, cap;
+};
+
+const char *pvring_ctl_socket_path(void)
+{
+	const char *env = getenv(PVRING_CTL_SOCKET_ENV);
+
+	return env && *env ? env : PVRING_CTL_DEFAULT_SOCKET;
+}
+
+struct pvring_ctl_client *pvring_ctl_client_connect(const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct pvring_ctl_client *c;
+	int fd, saved;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, err_len, "socket path too long: %s", path);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot create a socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		saved = errno;
+		switch (saved) {
+		case ENOENT:
+			snprintf(err, err_len,
+				 "cannot reach pvringd: no socket at %s (is pvringd running?)",
+				 path);
+			break;
+		case EACCES:
+		case EPERM:
+			snprintf(err, err_len,
+				 "cannot reach pvringd: permission denied on %s (the control "
+				 "socket is "
+				 "root only)",
+				 path);
+			break;
+		case ECONNREFUSED:
+			snprintf(err, err_len,
+				 "cannot reach pvringd: connection refused on %s (stale socket? is "
+				 "pvringd running?)",
+				 path);
+			break;
+		default:
+			snprintf(err, err_len, "cannot reach pvringd at %s: %s", path,
+				 strerror(saved));
+			break;
+		}
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, err_len, "out of memory");
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+void pvring_ctl_client_close(struct pvring_ctl_client *c)
+{
+	if (!c)
+		return;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for events on the socket until deadline; false on timeout (errno ETIMEDOUT) or error. */
+static bool wait_for(struct pvring_ctl_client *c, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left < 0)
+			left = 0;
+		n = poll(&pfd, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
+		if (n > 0)
+			return true;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return false;
+		}
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+enum pvring_ctl_status pvring_ctl_client_send(struct pvring_ctl_client *c,
+					      struct json_object *request, int timeout_ms,
+					      char *err, size_t err_len)
+{
+	const char *text = json_object_to_json_string_ext(
+		request, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t len, done = 0;
+	char *line;
+
+	if (!text) {
+		snprintf(err, err_len, "out of memory");
+		return PVRING_CTL_UNREACHABLE;
+	}
+	len = strlen(text);
+	line = malloc(len + 1);
+	if (!line) {
+		snprintf(err, err_len, "out of memory");
+		return PVRING_CTL_UNREACHABLE;
+	}
+	memcpy(line, text, len);
+	line[len++] = '\n';
+	while (done < len) {
+		/* MSG_NOSIGNAL: a daemon that went away is an error to report, not a SIGPIPE. */
+		ssize_t n = send(c->fd, line + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR) && wait_for(c, POLLOUT, deadline))
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET)
+			snprintf(err, err_len, "pvringd closed the connection");
+		else
+			snprintf(err, err_len, "cannot send to pvringd: %s",
+				 errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		free(line);
+		return PVRING_CTL_UNREACHABLE;
+	}
+	free(line);
+	return PVRING_CTL_OK;
+}
+
+/* Take one line out of the buffer as a parsed reply; -1 if malformed. */
+static int parse_reply(struct pvring_ctl_client *c, size_t line_len, struct json_object **reply)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *obj = NULL, *ok;
+	size_t i;
+
+	if (tok) {
+		obj = json_tokener_parse_ex(tok, c->buf, (int)line_len);
+		if (obj && json_tokener_get_error(tok) != json_tokener_success) {
+			json_object_put(obj);
+			obj = NULL;
+		}
+		/* One object per line: anything but blanks after it is a broken stream. */
+		for (i = json_tokener_get_parse_end(tok); obj && i < line_len; i++) {
+			if (c->buf[i] != ' ' && c->buf[i] != '\t' && c->buf[i] != '\r') {
+				json_object_put(obj);
+				obj = NULL;
+			}
+		}
+		json_tokener_free(tok);
+	}
+	memmove(c->buf, c->buf + line_len + 1, c->len - line_len - 1);
+	c->len -= line_len + 1;
+	if (!obj || !json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "ok", &ok) ||
+	    !json_object_is_type(ok, json_type_boolean)) {
+		json_object_put(obj);
+		return -1;
+	}
+	*reply = obj;
+	return 0;
+}
+
+/* recv(); *silent says whether an UNREACHABLE came from no line arriving at all. */
+static enum pvring_ctl_status receive(struct pvring_ctl_client *c, int timeout_ms,
+				      struct json_object **reply, char *err, size_t err_len,
+				      bool *silent)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t scanned = 0;
+	struct json_object *ok, *msg;
+
+	*reply = NULL;
+	*silent = true;
+	for (;;) {
+		char *nl =
+			c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
+		ssize_t n;
+
+		if (nl)
+			break;
+		scanned = c->len;
+		if (c->len >= REPLY_MAX) {
+			*silent = false;
+			snprintf(err, err_len, "pvringd's reply is longer than %u MiB",
+				 REPLY_MAX / (1024u * 1024u));
+			return PVRING_CTL_UNREACHABLE;
+		}
+		if (c->cap - c->len < 64 * 1024) {
+			size_t cap = c->cap ? c->cap * 2 : 128 * 1024;
+			char *buf = realloc(c->buf, cap);
+
+			if (!buf) {
+				snprintf(err, err_len, "out of memory");
+				return PVRING_CTL_UNREACHABLE;
+			}
+			c->buf = buf;
+			c->cap = cap;
+		}
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		if (n > 0) {
+			c->len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			snprintf(err, err_len, "pvringd closed the connection without a reply");
+			return PVRING_CTL_UNREACHABLE;
+		}
+		if ((errno == EAGAIN || errno == EINTR) && wait_for(c, POLLIN, deadline))
+			continue;
+		snprintf(err, err_len, "no reply from pvringd: %s",
+			 errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		return PVRING_CTL_UNREACHABLE;
+	}
+	*silent = false;
+	if (parse_reply(c, (size_t)((char *)memchr(c->buf, '\n', c->len) - c->buf), reply)) {
+		snprintf(err, err_len, "malformed reply from pvringd");
+		return PVRING_CTL_UNREACHABLE;
+	}
+	json_object_object_get_ex(*reply, "ok", &ok);
+	if (json_object_get_boolean(ok))
+		return PVRING_CTL_OK;
+	if (json_object_object_get_ex(*reply, "error", &msg) &&
+	    json_object_is_type(msg, json_type_string))
+		snprintf(err, err_len, "%s", json_object_get_string(msg));
+	else
+		snprintf(err, err_len, "pvringd reported an error without saying what");
+	return PVRING_CTL_FAILED;
+}
+
+enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int timeout_ms,
+					      struct json_object **reply, char *err, size_t err_len)
+{
+	bool silent;
+
+	return receive(c, timeout_ms, reply, err, err_len, &silent);
+}
+
+enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
+					      struct json_object *request, int timeout_ms,
+					      struct json_object **reply, char *err, size_t err_len)
+{
+	enum pvring_ctl_status st = pvring_ctl_client_send(c, request, timeout_ms, err, err_len);
+	char recv_err[256];
+	bool silent;
+
+	*reply = NULL;
+	if (st == PVRING_CTL_OK)
+		return pvring_ctl_client_recv(c, timeout_ms, reply, err, err_len);
+	/*
+	 * A daemon that turns a client away (too many connections) says why and
+	 * closes at once: the send fails, and the reason is waiting to be read.
+	 */
+	st = receive(c, 0, reply, recv_err, sizeof(recv_err), &silent);
+	if (st == PVRING_CTL_UNREACHABLE && silent)
+		return st;
+	snprintf(err, err_len, "%s", recv_err);
+	return st;
+}
