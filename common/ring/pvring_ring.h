@@ -536,6 +536,23 @@ static inline void pvring_back_publish(struct pvring_back *back)
 }
 
 /*
+ * The back end polls the ring for a while instead of sleeping: the front end
+ * need not kick it meanwhile. Kicks are deferred, not lost: a back end that
+ * stops polling calls pvring_back_final_check() before it sleeps, which
+ * re-arms req_event and looks once more.
+ */
+static inline void pvring_back_poll_begin(struct pvring_back *back)
+{
+	/*
+	 * Half the index space away from anything consumed: outside every
+	 * (old, new] range a front end can push, so its push never kicks. No
+	 * ordering needed: a front end that still sees the old value kicks,
+	 * which costs a wake-up and nothing else.
+	 */
+	pvring_store_relaxed(&back->shape.sring->req_event, back->req_cons + 0x80000000u);
+}
+
+/*
  * Call when out of requests, before sleeping: true if there is work after all.
  * Otherwise req_event is armed and the front end will kick us, unless the ring
  * is faulted (pvring_back_fault()): then the peer must be disconnected.

@@ -620,6 +620,45 @@ static void test_orders(void **state)
 }
 
 /* A back end attaching to a ring with requests already published sees them. */
+/* A polling back end is not kicked; its final check re-arms the kick, also across 2^32. */
+static void test_back_poll_suppresses_kicks(void **state)
+{
+	static const uint32_t starts[] = { 0, 0xfffffff0u, 0x7ffffff8u };
+	struct ring_pair *p;
+	struct test_req req;
+	unsigned int i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		p = pair_new(0, starts[i]);
+		for (n = 0; n < 40; n++) {
+			round_trip(p, n * 3, 3);
+			assert_false(pvring_back_final_check(&p->back));
+			pvring_back_poll_begin(&p->back);
+			test_req_fill(&req, 1000 + n);
+			assert_true(pvring_front_produce(&p->front, &req));
+			/* Polling: no kick, and the request is there to be found. */
+			assert_false(pvring_front_push(&p->front));
+			assert_int_equal(pvring_back_unconsumed(&p->back), 1);
+			assert_true(pvring_back_consume(&p->back, &req));
+			assert_true(
+				pvring_back_produce(&p->back, &(struct test_rsp){ .id = req.id }));
+			pvring_back_push(&p->back);
+			assert_true(pvring_front_consume(&p->front, &(struct test_rsp){ 0 }));
+			/* The poll ends: re-armed, the next request kicks again. */
+			assert_false(pvring_back_final_check(&p->back));
+			assert_true(pvring_front_produce(&p->front, &req));
+			assert_true(pvring_front_push(&p->front));
+			assert_true(pvring_back_consume(&p->back, &req));
+			assert_true(
+				pvring_back_produce(&p->back, &(struct test_rsp){ .id = req.id }));
+			pvring_back_push(&p->back);
+			assert_true(pvring_front_consume(&p->front, &(struct test_rsp){ 0 }));
+		}
+		pair_free(p);
+	}
+}
+
 static void test_back_attach_with_pending(void **state)
 {
 	static uint8_t page[PVRING_PAGE_SIZE] __attribute__((aligned(PVRING_PAGE_SIZE)));
@@ -659,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_consume_copies),
 		cmocka_unit_test(test_batch_split_at_ring_end),
 		cmocka_unit_test(test_orders),
+		cmocka_unit_test(test_back_poll_suppresses_kicks),
 		cmocka_unit_test(test_back_attach_with_pending),
 	};
 
