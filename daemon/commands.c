@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket's commands (doc/pvringd-control.md): what pvringctl
+ * sees of devices and rings, and attach/detach. Ring indices are read from
+ * the shared page as they are now; everything else is pvringd's own state.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "daemon/ctl.h"
+#include "daemon/pvringd.h"
+
+static void add_int(struct json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void add_str(struct json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static struct json_object *device_summary(const struct pvringd_device *dev)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_str(o, "device", dev->name);
+	add_str(o, "disk", dev->disk->name);
+	add_str(o, "image", dev->disk->image.path);
+	add_str(o, "type", PVRINGD_DEVICE_TYPE);
+	add_int(o, "domid", dev->domid);
+	add_int(o, "devid", dev->devid);
+	add_str(o, "state", pvringd_state_name(dev->state));
+	add_str(o, "frontend_state", pvringd_state_name(dev->fe_state));
+	add_int(o, "sectors", (int64_t)dev->disk->image.sectors);
+	add_int(o, "sector_size", dev->disk->image.sector_size);
+	json_object_object_add(o, "read_only", json_object_new_boolean(dev->limits.read_only));
+	add_int(o, "queues", dev->nr_rings);
+	add_int(o, "ring_order", dev->order);
+	json_object_object_add(o, "persistent", json_object_new_boolean(dev->persistent));
+	if (dev->reason[0])
+		add_str(o, "reason", dev->reason);
+	return o;
+}
+
+static struct json_object *counters_json(const struct pvringd_counters *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_int(o, "requests", (int64_t)c->requests);
+	add_int(o, "read", (int64_t)c->by_op[PVRING_BLKIF_OP_READ]);
+	add_int(o, "write", (int64_t)c->by_op[PVRING_BLKIF_OP_WRITE]);
+	add_int(o, "flush", (int64_t)c->by_op[PVRING_BLKIF_OP_FLUSH_DISKCACHE]);
+	add_int(o, "barrier", (int64_t)c->by_op[PVRING_BLKIF_OP_WRITE_BARRIER]);
+	add_int(o, "discard", (int64_t)c->by_op[PVRING_BLKIF_OP_DISCARD]);
+	add_int(o, "indirect", (int64_t)c->by_op[PVRING_BLKIF_OP_INDIRECT]);
+	add_int(o, "responses", (int64_t)c->responses);
+	add_int(o, "errors", (int64_t)c->errors);
+	add_int(o, "kicks_in", (int64_t)c->kicks_in);
+	add_int(o, "kicks_out", (int64_t)c->kicks_out);
+	add_int(o, "batches", (int64_t)c->batches);
+	add_int(o, "batch_max", (int64_t)c->batch_max);
+	add_int(o, "bytes_read", (int64_t)c->bytes_read);
+	add_int(o, "bytes_written", (int64_t)c->bytes_written);
+	return o;
+}
+
+static struct json_object *ring_json(const struct pvringd_ring *ring)
+{
+	struct json_object *o = json_object_new_object();
+	const struct pvring_sring *s = ring->shared;
+	const struct pvring_back *b = &ring->back;
+
+	add_int(o, "queue", ring->queue);
+	add_int(o, "order", ring->order);
+	add_int(o, "slots", s ? pvring_back_nr_slots(b) : 0);
+	if (s) {
+		/* A snapshot for people, not for the data plane: plain reads are enough. */
+		add_int(o, "req_prod", *(const volatile uint32_t *)&s->req_prod);
+		add_int(o, "req_event", *(const volatile uint32_t *)&s->req_event);
+		add_int(o, "rsp_prod", *(const volatile uint32_t *)&s->rsp_prod);
+		add_int(o, "rsp_event", *(const volatile uint32_t *)&s->rsp_event);
+	}
+	add_int(o, "req_cons", b->req_cons);
+	add_int(o, "rsp_prod_pvt", b->rsp_prod_pvt);
+	add_int(o, "in_flight", ring->in_flight);
+	json_object_object_add(
+		o, "fault",
+		b->shape.fault ? json_object_new_string(pvring_fault_str(b->shape.fault)) : NULL);
+	json_object_object_add(o, "counters", counters_json(&ring->counters));
+	return o;
+}
+
+static struct pvringd_device *device_arg(struct pvringd *d, struct json_object *req, char *err,
+					 unsigned int err_len)
+{
+	struct json_object *v;
+	struct pvringd_device *dev;
+
+	if (!json_object_object_get_ex(req, "device", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		snprintf(err, err_len, "\"device\" (a string) is required");
+		return NULL;
+	}
+	dev = pvringd_device_find(d, json_object_get_string(v));
+	if (!dev)
+		snprintf(err, err_len, "no device %s", json_object_get_string(v));
+	return dev;
+}
+
+static int cmd_list(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	struct pvringd *d = arg;
+	struct json_object *list = json_object_new_array();
+	struct pvringd_device *dev;
+
+	(void)req;
+	(void)err;
+	(void)err_len;
+	for (dev = d->devices; dev; dev = dev->next)
+		json_object_array_add(list, device_summary(dev));
+	json_object_object_add(reply, "devices", list);
+	return 0;
+}
+
+static int cmd_show(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	struct pvringd_device *dev = device_arg(arg, req, err, err_len);
+	struct json_object *o, *rings;
+	uint32_t i;
+
+	if (!dev)
+		return -1;
+	o = device_summary(dev);
+	rings = json_object_new_array();
+	for (i = 0; i < dev->nr_rings; i++)
+		json_object_array_add(rings, ring_json(&dev->rings[i]));
+	json_object_object_add(o, "rings", rings);
+	json_object_object_add(reply, "device", o);
+	return 0;
+}
+
+static struct json_object *slot_json(const struct pvringd_ring *ring,
+				     const struct pvringd_request *r)
+{
+	struct json_object *o = json_object_new_object(), *segs;
+	const char *op = pvring_blkif_op_name(r->req.op);
+	uint32_t i, n = 0;
+
+	add_int(o, "index", r->index);
+	add_int(o, "slot", r->index & (pvring_back_nr_slots(&ring->back) - 1));
+	add_int(o, "id", (int64_t)r->req.rw.id);
+	if (op)
+		add_str(o, "op", op);
+	else
+		add_int(o, "op", r->req.op);
+	add_int(o, "sector", (int64_t)r->req.rw.sector);
+	if (r->req.op == PVRING_BLKIF_OP_DISCARD) {
+		add_int(o, "nr_sectors", (int64_t)r->req.discard.nr_sectors);
+		return o;
+	}
+	if (r->req.op == PVRING_BLKIF_OP_INDIRECT) {
+		add_int(o, "nr_segments", r->req.indirect.nr_segments);
+		return o; /* its segments live in the guest's indirect pages */
+	}
+	n = r->req.rw.nr_segments <= PVRING_BLKIF_MAX_SEGMENTS ? r->req.rw.nr_segments : 0;
+	add_int(o, "nr_segments", r->req.rw.nr_segments);
+	segs = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *s = json_object_new_object();
+
+		add_int(s, "gref", r->req.rw.seg[i].gref);
+		add_int(s, "first_sect", r->req.rw.seg[i].first_sect);
+		add_int(s, "last_sect", r->req.rw.seg[i].last_sect);
+		json_object_array_add(segs, s);
+	}
+	json_object_object_add(o, "segments", segs);
+	return o;
+}
+
+static int cmd_dump(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		    unsigned int err_len)
+{
+	struct pvringd_device *dev = device_arg(arg, req, err, err_len);
+	struct json_object *v, *slots;
+	const struct pvringd_ring *ring;
+	int64_t n = 0;
+	uint32_t i;
+
+	if (!dev)
+		return -1;
+	if (json_object_object_get_ex(req, "ring", &v))
+		n = json_object_get_int64(v);
+	if (n < 0 || n >= dev->nr_rings) {
+		snprintf(err, err_len, "%s has no ring %lld (it has %u)", dev->name, (long long)n,
+			 dev->nr_rings);
+		return -1;
+	}
+	ring = &dev->rings[n];
+	slots = json_object_new_array();
+	for (i = 0; ring->reqs && i < pvring_back_nr_slots(&ring->back); i++)
+		if (ring->reqs[i].in_use)
+			json_object_array_add(slots, slot_json(ring, &ring->reqs[i]));
+	add_str(reply, "device", dev->name);
+	add_int(reply, "ring", n);
+	json_object_object_add(reply, "slots", slots);
+	return 0;
+}
+
+static int cmd_attach(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		      unsigned int err_len)
+{
+	struct pvringd *d = arg;
+	struct json_object *disk_v, *domid_v, *devid_v;
+	struct pvringd_disk *disk = NULL;
+	int64_t domid, devid = 0;
+	struct pvringd_device *dev;
+	unsigned int i;
+
+	if (!json_object_object_get_ex(req, "disk", &disk_v) ||
+	    !json_object_is_type(disk_v, json_type_string) ||
+	    !json_object_object_get_ex(req, "domid", &domid_v) ||
+	    !json_object_is_type(domid_v, json_type_int)) {
+		snprintf(err, err_len,
+			 "attach needs \"disk\" (a string) and \"domid\" (an integer)");
+		return -1;
+	}
+	domid = json_object_get_int64(domid_v);
+	if (json_object_object_get_ex(req, "devid", &devid_v))
+		devid = json_object_get_int64(devid_v);
+	if (domid <= 0 || domid >= 0x7ff0 || devid < 0 || devid > 0xfffffff) {
+		snprintf(err, err_len, "domid or devid out of range");
+		return -1;
+	}
+	for (i = 0; i < d->nr_disks; i++)
+		if (!strcmp(d->disks[i].name, json_object_get_string(disk_v)))
+			disk = &d->disks[i];
+	if (!disk) {
+		snprintf(err, err_len, "no disk named %s", json_object_get_string(disk_v));
+		return -1;
+	}
+	if (pvringd_device_attach(d, disk, (uint32_t)domid, (uint32_t)devid, err, err_len))
+		return -1;
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->domid == domid && dev->disk == disk) {
+			add_str(reply, "device", dev->name);
+			add_str(reply, "backend", dev->backend);
+			add_str(reply, "frontend", dev->frontend);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int cmd_detach(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		      unsigned int err_len)
+{
+	struct pvringd_device *dev = device_arg(arg, req, err, err_len);
+
+	(void)reply;
+	if (!dev)
+		return -1;
+	return pvringd_device_detach(dev, err, err_len);
+}
+
+int pvringd_commands_register(struct pvringd *d)
+{
+	return pvringd_ctl_register(d->ctl, "list", cmd_list, d) ||
+	       pvringd_ctl_register(d->ctl, "show", cmd_show, d) ||
+	       pvringd_ctl_register(d->ctl, "dump", cmd_dump, d) ||
+	       pvringd_ctl_register(d->ctl, "attach", cmd_attach, d) ||
+	       pvringd_ctl_register(d->ctl, "detach", cmd_detach, d);
+}

@@ -1,0 +1,758 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvringd's control plane: the xenbus state machine of every device.
+ *
+ * A device appears when its back-end directory does
+ * (/local/domain/0/backend/vbd/<domid>/<devid>, written by the toolstack: xl
+ * on Xen, pvringd's own attach command on the local platform). pvringd then
+ * offers its features and waits in InitWait; when the front end is
+ * Initialised it reads the rings and event channels, negotiates, maps, binds
+ * and goes Connected. Closing or Closed from the front end, a fault in a ring,
+ * a detach or the guest's death disconnect it: rings stop, I/O in flight
+ * completes (no acknowledged write is lost), grants are unmapped, and the
+ * back end goes Closed. A front end that comes back (Initialising) finds the
+ * back end in InitWait again.
+ *
+ * Everything the front end wrote is read once, checked, and refused with a
+ * logged reason when it is not what the protocol allows.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <xenstore.h>
+
+#include "common/proto/pvring_xenbus.h"
+#include "daemon/aio.h"
+#include "daemon/pvringd_config.h"
+#include "daemon/log.h"
+#include "daemon/platform/platform.h"
+#include "daemon/pvringd.h"
+
+#define WATCH_BACKEND "backend"
+#define WATCH_RELEASE "release"
+#define WATCH_FRONTEND "fe:" /* followed by the device's name */
+/* The first virtual device number pvringd hands out: xvda. */
+#define FIRST_DEVID 51712u
+#define DEVID_STEP 16u
+
+static struct xs_handle *xs_of(const struct pvringd *d)
+{
+	return pvring_platform_store(d->plat);
+}
+
+const char *pvringd_state_name(uint32_t state)
+{
+	const char *name = pvring_xenbus_state_name(state);
+
+	return name ? name : "Unknown";
+}
+
+/* ---- store helpers ---- */
+
+static char *read_key(struct pvringd *d, const char *dir, const char *key)
+{
+	char path[256];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_read(xs_of(d), XBT_NULL, path, &len);
+}
+
+/* 1 and *val if present and a number below limit, 0 if absent, -1 if malformed. */
+static int read_uint(struct pvringd *d, const char *dir, const char *key, uint64_t limit,
+		     uint64_t *val)
+{
+	char *s = read_key(d, dir, key), *end;
+	int ret = 1;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	*val = strtoull(s, &end, 10);
+	if (!*s || *end || errno || *s == '-' || *val >= limit)
+		ret = -1;
+	free(s);
+	return ret;
+}
+
+static bool write_key(struct pvringd *d, xs_transaction_t t, const char *dir, const char *key,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static bool write_key(struct pvringd *d, xs_transaction_t t, const char *dir, const char *key,
+		      const char *fmt, ...)
+{
+	char path[256], value[160];
+	va_list ap;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	return xs_write(xs_of(d), t, path, value, (unsigned int)strlen(value));
+}
+
+static void set_state(struct pvringd_device *dev, uint32_t state)
+{
+	if (dev->state == state)
+		return;
+	pvring_info("%s: %s -> %s", dev->name, pvringd_state_name(dev->state),
+		    pvringd_state_name(state));
+	dev->state = state;
+	if (!write_key(dev->d, XBT_NULL, dev->backend, PVRING_XS_STATE, "%u", state))
+		pvring_warn("%s: cannot write state: %s", dev->name, strerror(errno));
+}
+
+/* ---- disconnecting ---- */
+
+static void device_free(struct pvringd_device *dev)
+{
+	struct pvringd_device **link;
+
+	for (link = &dev->d->devices; *link != dev; link = &(*link)->next)
+		;
+	*link = dev->next;
+	free(dev->rings);
+	free(dev->backend);
+	free(dev->frontend);
+	free(dev->fe_state_path);
+	free(dev);
+}
+
+static void remove_store_dirs(struct pvringd_device *dev)
+{
+	struct xs_handle *xs = xs_of(dev->d);
+
+	xs_unwatch(xs, dev->fe_state_path, dev->fe_state_path);
+	xs_rm(xs, XBT_NULL, dev->backend);
+	xs_rm(xs, XBT_NULL, dev->frontend);
+}
+
+static void frontend_changed(struct pvringd_device *dev);
+
+/* All rings are stopped and idle: unmap everything, settle the state. */
+static void finish_disconnect(struct pvringd_device *dev)
+{
+	uint32_t i;
+
+	dev->finish_pending = false;
+
+	for (i = 0; i < dev->nr_rings; i++)
+		pvringd_ring_release(&dev->rings[i]);
+	free(dev->rings);
+	dev->rings = NULL;
+	dev->nr_rings = 0;
+	dev->order = 0;
+	if (dev->remove_when_idle) {
+		pvring_info("%s: removed", dev->name);
+		remove_store_dirs(dev);
+		device_free(dev);
+		return;
+	}
+	set_state(dev, PVRING_XENBUS_CLOSED);
+	/* The front end may have moved on while we waited for its I/O. */
+	if (!dev->d->stopping)
+		frontend_changed(dev);
+}
+
+/*
+ * Finishing is deferred to the loop: a disconnect can start deep inside a
+ * ring pass or a completion, whose ring must outlive the call.
+ */
+static void schedule_finish(struct pvringd_device *dev)
+{
+	dev->finish_pending = true;
+	event_active(dev->d->reap_ev, 0, 0);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd *d = arg;
+	struct pvringd_device *dev, *next;
+
+	(void)fd;
+	(void)what;
+	for (dev = d->devices; dev; dev = next) {
+		next = dev->next;
+		if (dev->finish_pending)
+			finish_disconnect(dev);
+	}
+}
+
+/* Stop the rings; the rest happens once the last request in flight completes. */
+static void disconnect(struct pvringd_device *dev)
+{
+	uint32_t i;
+
+	for (i = 0; i < dev->nr_rings; i++)
+		if (!dev->rings[i].dead && !pvringd_ring_stop(&dev->rings[i]))
+			dev->rings_in_flight++;
+	if (!dev->rings_in_flight)
+		schedule_finish(dev);
+}
+
+void pvringd_device_ring_idle(struct pvringd_ring *ring)
+{
+	struct pvringd_device *dev = ring->dev;
+
+	if (dev->rings_in_flight && --dev->rings_in_flight == 0)
+		schedule_finish(dev);
+}
+
+void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dev->reason, sizeof(dev->reason), fmt, ap);
+	va_end(ap);
+	pvring_err("%s: disconnecting the front end: %s", dev->name, dev->reason);
+	write_key(dev->d, XBT_NULL, dev->backend, "pvring-error", "%s", dev->reason);
+	set_state(dev, PVRING_XENBUS_CLOSING);
+	disconnect(dev);
+}
+
+/* The guest died or the attachment was withdrawn: disconnect, then forget it. */
+static void device_remove(struct pvringd_device *dev, const char *why)
+{
+	pvring_info("%s: removing (%s)", dev->name, why);
+	dev->remove_when_idle = true;
+	if (dev->state != PVRING_XENBUS_CLOSED)
+		set_state(dev, PVRING_XENBUS_CLOSING);
+	disconnect(dev);
+}
+
+/* ---- connecting ---- */
+
+static int read_queue(struct pvringd_device *dev, struct pvringd_ring *ring, const char *dir,
+		      bool has_order, char *why, size_t why_len)
+{
+	uint32_t pages = 1u << dev->order, i;
+	uint64_t v;
+	char key[32];
+	int r;
+
+	for (i = 0; i < pages; i++) {
+		if (has_order)
+			snprintf(key, sizeof(key), "%s%u", PVRING_XS_RING_REF, i);
+		else
+			snprintf(key, sizeof(key), "%s", PVRING_XS_RING_REF);
+		r = read_uint(dev->d, dir, key, UINT32_MAX, &v);
+		if (r <= 0) {
+			snprintf(why, why_len, "%.96s/%s: %s", dir, key,
+				 r ? "not a grant reference" : "missing");
+			return -1;
+		}
+		ring->refs[i] = (uint32_t)v;
+	}
+	r = read_uint(dev->d, dir, PVRING_XS_EVENT_CHANNEL, UINT32_MAX, &v);
+	if (r <= 0) {
+		snprintf(why, why_len, "%.96s/%s: %s", dir, PVRING_XS_EVENT_CHANNEL,
+			 r ? "not a port number" : "missing");
+		return -1;
+	}
+	ring->remote_port = (uint32_t)v;
+	return 0;
+}
+
+/* Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable. */
+static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
+{
+	const struct pvringd_config *cfg = dev->d->cfg;
+	uint64_t order = 0, queues = 1, persistent = 0;
+	uint32_t use_order, use_queues, q;
+	char *protocol, dir[256];
+	int has_order, has_queues;
+
+	protocol = read_key(dev->d, dev->frontend, PVRING_XS_PROTOCOL);
+	if (protocol && strcmp(protocol, PVRING_XS_PROTOCOL_X86_64)) {
+		snprintf(why, why_len, "unsupported protocol \"%.32s\"", protocol);
+		free(protocol);
+		return -1;
+	}
+	free(protocol);
+	has_order = read_uint(dev->d, dev->frontend, PVRING_XS_RING_PAGE_ORDER, 32, &order);
+	has_queues = read_uint(dev->d, dev->frontend, PVRING_XS_NUM_QUEUES, 1u << 16, &queues);
+	if (has_order < 0 || has_queues < 0) {
+		snprintf(why, why_len, "%s is not a number",
+			 has_order < 0 ? PVRING_XS_RING_PAGE_ORDER : PVRING_XS_NUM_QUEUES);
+		return -1;
+	}
+	if (pvring_negotiate_ring_order(cfg->max_ring_order, has_order, (uint32_t)order,
+					&use_order)) {
+		snprintf(why, why_len, "ring-page-order %" PRIu64 " is above the %u offered", order,
+			 cfg->max_ring_order);
+		return -1;
+	}
+	if (pvring_negotiate_queues(cfg->max_queues, has_queues, (uint32_t)queues, &use_queues)) {
+		snprintf(why, why_len, "%" PRIu64 " queues asked, %u offered", queues,
+			 cfg->max_queues);
+		return -1;
+	}
+	if (read_uint(dev->d, dev->frontend, PVRING_XS_FEATURE_PERSISTENT, 2, &persistent) < 0) {
+		snprintf(why, why_len, "feature-persistent is not 0 or 1");
+		return -1;
+	}
+	dev->persistent = persistent == 1;
+	dev->order = use_order;
+	dev->rings = calloc(use_queues, sizeof(*dev->rings));
+	if (!dev->rings) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	dev->nr_rings = use_queues;
+	for (q = 0; q < use_queues; q++) {
+		struct pvringd_ring *ring = &dev->rings[q];
+
+		ring->dev = dev;
+		ring->queue = q;
+		ring->order = use_order;
+		ring->port = -1;
+		if (has_queues)
+			snprintf(dir, sizeof(dir), "%s/%s%u", dev->frontend, PVRING_XS_QUEUE_DIR,
+				 q);
+		else
+			snprintf(dir, sizeof(dir), "%s", dev->frontend);
+		if (read_queue(dev, ring, dir, has_order, why, why_len))
+			return -1;
+	}
+	for (q = 0; q < use_queues; q++)
+		if (pvringd_ring_connect(&dev->rings[q], why, (unsigned int)why_len))
+			return -1;
+	return 0;
+}
+
+static void connect_device(struct pvringd_device *dev)
+{
+	const struct pvring_image *img = &dev->disk->image;
+	struct pvringd *d = dev->d;
+	char why[160] = "";
+	xs_transaction_t t;
+	bool ok;
+
+	dev->reason[0] = '\0';
+	if (connect_rings(dev, why, sizeof(why))) {
+		/* Nothing is in flight yet: undo at once and say why. */
+		pvringd_device_fail(dev, "%s", why);
+		return;
+	}
+	do {
+		t = xs_transaction_start(xs_of(d));
+		ok = t != XBT_NULL &&
+		     write_key(d, t, dev->backend, PVRING_XS_SECTORS, "%" PRIu64, img->sectors) &&
+		     write_key(d, t, dev->backend, PVRING_XS_SECTOR_SIZE, "%u", img->sector_size) &&
+		     write_key(d, t, dev->backend, PVRING_XS_PHYSICAL_SECTOR_SIZE, "%u",
+			       img->physical_sector_size) &&
+		     write_key(d, t, dev->backend, PVRING_XS_INFO, "%u",
+			       dev->limits.read_only ? PVRING_VDISK_READONLY : 0) &&
+		     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_CONNECTED);
+		if (t == XBT_NULL)
+			break;
+		if (!xs_transaction_end(xs_of(d), t, !ok) && errno == EAGAIN)
+			continue;
+		break;
+	} while (1);
+	if (!ok) {
+		pvringd_device_fail(dev, "cannot write the disk's size to the store: %s",
+				    strerror(errno));
+		return;
+	}
+	pvring_info("%s: %s -> Connected: %u queue%s of order %u, %spersistent grants, %s",
+		    dev->name, pvringd_state_name(dev->state), dev->nr_rings,
+		    dev->nr_rings > 1 ? "s" : "", dev->order, dev->persistent ? "" : "no ",
+		    dev->disk->image.path);
+	dev->state = PVRING_XENBUS_CONNECTED;
+}
+
+/* ---- the state machine ---- */
+
+static void frontend_changed(struct pvringd_device *dev)
+{
+	uint64_t state = PVRING_XENBUS_UNKNOWN;
+	int r = read_uint(dev->d, dev->frontend, PVRING_XS_STATE, 16, &state);
+
+	if (r == 0 && !xs_read(xs_of(dev->d), XBT_NULL, dev->frontend, NULL)) {
+		device_remove(dev, "the front end's directory is gone");
+		return;
+	}
+	if (r < 0)
+		state = PVRING_XENBUS_UNKNOWN;
+	if (dev->fe_state != state)
+		pvring_debug("%s: front end %s", dev->name, pvringd_state_name((uint32_t)state));
+	dev->fe_state = (uint32_t)state;
+	if (dev->rings_in_flight || dev->finish_pending)
+		return; /* still disconnecting: the state is looked at again when done */
+
+	switch (state) {
+	case PVRING_XENBUS_INITIALISING:
+		if (dev->state == PVRING_XENBUS_CLOSED) {
+			dev->reason[0] = '\0';
+			set_state(dev, PVRING_XENBUS_INIT_WAIT);
+		}
+		break;
+	case PVRING_XENBUS_INITIALISED:
+	case PVRING_XENBUS_CONNECTED:
+		if (dev->state == PVRING_XENBUS_INIT_WAIT)
+			connect_device(dev);
+		break;
+	case PVRING_XENBUS_CLOSING:
+	case PVRING_XENBUS_CLOSED:
+		if (dev->state != PVRING_XENBUS_CLOSED) {
+			set_state(dev, PVRING_XENBUS_CLOSING);
+			disconnect(dev);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static struct pvringd_disk *disk_by_name(struct pvringd *d, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_disks; i++)
+		if (!strcmp(d->disks[i].name, name))
+			return &d->disks[i];
+	return NULL;
+}
+
+struct pvringd_device *pvringd_device_find(struct pvringd *d, const char *name)
+{
+	struct pvringd_device *dev, *by_disk = NULL;
+	unsigned int matches = 0;
+
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (!strcmp(dev->name, name))
+			return dev;
+		if (!strcmp(dev->disk->name, name)) {
+			by_disk = dev;
+			matches++;
+		}
+	}
+	return matches == 1 ? by_disk : NULL;
+}
+
+static struct pvringd_device *find_by_id(struct pvringd *d, uint32_t domid, uint32_t devid)
+{
+	struct pvringd_device *dev;
+
+	for (dev = d->devices; dev; dev = dev->next)
+		if (dev->domid == domid && dev->devid == devid)
+			return dev;
+	return NULL;
+}
+
+/* Offer what this back end and this disk can do, then wait in InitWait. */
+static bool write_offer(struct pvringd_device *dev)
+{
+	const struct pvringd_config *cfg = dev->d->cfg;
+	struct pvringd *d = dev->d;
+	xs_transaction_t t;
+	bool ok;
+
+	do {
+		t = xs_transaction_start(xs_of(d));
+		if (t == XBT_NULL)
+			return false;
+		ok = write_key(d, t, dev->backend, PVRING_XS_MAX_RING_PAGE_ORDER, "%u",
+			       cfg->max_ring_order) &&
+		     write_key(d, t, dev->backend, PVRING_XS_MAX_QUEUES, "%u", cfg->max_queues) &&
+		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_FLUSH, "1") &&
+		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_BARRIER, "1") &&
+		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_PERSISTENT, "1") &&
+		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_DISCARD, "%d",
+			       dev->limits.discard) &&
+		     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_INIT_WAIT);
+		if (ok && dev->limits.discard)
+			ok = write_key(d, t, dev->backend, PVRING_XS_DISCARD_GRANULARITY, "%u",
+				       PVRING_PAGE_SIZE) &&
+			     write_key(d, t, dev->backend, PVRING_XS_DISCARD_ALIGNMENT, "0") &&
+			     write_key(d, t, dev->backend, PVRING_XS_DISCARD_SECURE, "0");
+		if (ok && cfg->max_indirect_segments)
+			ok = write_key(d, t, dev->backend, PVRING_XS_FEATURE_MAX_INDIRECT, "%u",
+				       cfg->max_indirect_segments);
+	} while (!xs_transaction_end(xs_of(d), t, !ok) && ok && errno == EAGAIN);
+	return ok;
+}
+
+/* A back-end directory appeared (or changed): take it on if it is new and complete. */
+static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
+{
+	char dir[128], *params, *frontend, *mode;
+	struct pvringd_device *dev = find_by_id(d, domid, devid);
+	struct pvringd_disk *disk;
+	uint64_t fe_id;
+
+	snprintf(dir, sizeof(dir), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
+	if (dev) {
+		char *probe = xs_read(xs_of(d), XBT_NULL, dir, NULL);
+
+		if (!probe && errno == ENOENT && !dev->remove_when_idle)
+			device_remove(dev, "its back-end directory was removed");
+		free(probe);
+		return;
+	}
+	if (d->stopping)
+		return;
+	params = read_key(d, dir, PVRING_XS_PARAMS);
+	frontend = read_key(d, dir, PVRING_XS_FRONTEND);
+	mode = read_key(d, dir, PVRING_XS_MODE);
+	if (!params || !frontend || read_uint(d, dir, PVRING_XS_FRONTEND_ID, 1u << 16, &fe_id) <= 0)
+		goto out; /* not written completely yet */
+	if (fe_id != domid) {
+		pvring_err("%s: frontend-id %" PRIu64 " is not the domain %u: ignored", dir, fe_id,
+			   domid);
+		goto out;
+	}
+	disk = disk_by_name(d, params);
+	if (!disk) {
+		pvring_err("%s: no disk named \"%s\" is configured: ignored", dir, params);
+		goto out;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		goto out;
+	dev->d = d;
+	dev->disk = disk;
+	dev->domid = domid;
+	dev->devid = devid;
+	snprintf(dev->name, sizeof(dev->name), "%u/%u", domid, devid);
+	dev->backend = strdup(dir);
+	dev->frontend = frontend;
+	frontend = NULL;
+	if (asprintf(&dev->fe_state_path, "%s/%s", dev->frontend, PVRING_XS_STATE) < 0)
+		dev->fe_state_path = NULL;
+	dev->state = PVRING_XENBUS_INITIALISING;
+	dev->limits.sectors = disk->image.sectors;
+	dev->limits.read_only = disk->image.read_only || (mode && strcmp(mode, "w"));
+	dev->limits.flush = true;
+	dev->limits.barrier = true;
+	dev->limits.discard = disk->image.discard && !dev->limits.read_only;
+	dev->limits.max_indirect_segments = d->cfg->max_indirect_segments;
+	dev->next = d->devices;
+	d->devices = dev;
+	if (!dev->backend || !dev->fe_state_path || !write_offer(dev)) {
+		pvring_err("%s: cannot offer the back end's features: %s", dir, strerror(errno));
+		dev->remove_when_idle = true;
+		schedule_finish(dev);
+		goto out;
+	}
+	pvring_info("%s: %s (%s%s) -> InitWait", dev->name, disk->image.path,
+		    dev->limits.read_only ? "read-only" : "read-write",
+		    disk->image.direct ? ", O_DIRECT" : "");
+	dev->state = PVRING_XENBUS_INIT_WAIT;
+	/* Its first event (fired at once) runs the state machine. */
+	if (!xs_watch(xs_of(d), dev->fe_state_path, dev->fe_state_path))
+		device_remove(dev, "cannot watch the front end's state");
+out:
+	free(params);
+	free(frontend);
+	free(mode);
+}
+
+static void scan_backends(struct pvringd *d)
+{
+	unsigned int nr_doms, nr_devs, i, j;
+	char **doms, **devs, dir[128];
+
+	doms = xs_directory(xs_of(d), XBT_NULL, PVRINGD_BACKEND_ROOT, &nr_doms);
+	for (i = 0; doms && i < nr_doms; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", PVRINGD_BACKEND_ROOT, doms[i]);
+		devs = xs_directory(xs_of(d), XBT_NULL, dir, &nr_devs);
+		for (j = 0; devs && j < nr_devs; j++)
+			backend_changed(d, (uint32_t)strtoul(doms[i], NULL, 10),
+					(uint32_t)strtoul(devs[j], NULL, 10));
+		free(devs);
+	}
+	free(doms);
+}
+
+/* Devices of guests that no longer exist go. */
+static void domains_released(struct pvringd *d)
+{
+	struct pvringd_device *dev, *next;
+
+	for (dev = d->devices; dev; dev = next) {
+		next = dev->next;
+		if (!dev->remove_when_idle && !xs_is_domain_introduced(xs_of(d), dev->domid))
+			device_remove(dev, "the guest is gone");
+	}
+}
+
+static void on_watch(struct pvringd *d, const char *path, const char *token)
+{
+	struct pvringd_device *dev;
+	unsigned int domid, devid;
+
+	if (!strcmp(token, WATCH_RELEASE)) {
+		domains_released(d);
+		return;
+	}
+	if (!strcmp(token, WATCH_BACKEND)) {
+		if (sscanf(path, PVRINGD_BACKEND_ROOT "/%u/%u", &domid, &devid) == 2)
+			backend_changed(d, domid, devid);
+		else if (!strcmp(path, PVRINGD_BACKEND_ROOT))
+			scan_backends(d);
+		return;
+	}
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->fe_state_path && !strcmp(token, dev->fe_state_path)) {
+			if (!dev->remove_when_idle)
+				frontend_changed(dev);
+			return;
+		}
+	}
+}
+
+static void on_store(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd *d = arg;
+	char **vec;
+
+	(void)fd;
+	(void)what;
+	while ((vec = xs_check_watch(xs_of(d)))) {
+		on_watch(d, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
+		free(vec);
+	}
+}
+
+int pvringd_control_start(struct pvringd *d, const char **why)
+{
+	struct xs_handle *xs = xs_of(d);
+
+	/* On the local platform pvringd is the toolstack: the root may not exist yet. */
+	xs_mkdir(xs, XBT_NULL, PVRINGD_BACKEND_ROOT);
+	if (!xs_watch(xs, PVRINGD_BACKEND_ROOT, WATCH_BACKEND) ||
+	    !xs_watch(xs, "@releaseDomain", WATCH_RELEASE)) {
+		*why = "cannot watch the store";
+		return -1;
+	}
+	d->reap_ev = event_new(d->base, -1, 0, on_reap, d);
+	d->store_ev = event_new(d->base, xs_fileno(xs), EV_READ | EV_PERSIST, on_store, d);
+	if (!d->reap_ev || !d->store_ev || event_add(d->store_ev, NULL)) {
+		*why = "cannot watch the store's descriptor";
+		return -1;
+	}
+	scan_backends(d);
+	return 0;
+}
+
+/*
+ * Shutdown: tell every front end (Closing), let I/O in flight complete so no
+ * acknowledged write is lost, unmap, and leave the back ends Closed.
+ */
+void pvringd_control_stop(struct pvringd *d)
+{
+	struct pvringd_device *dev;
+
+	d->stopping = true;
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->state == PVRING_XENBUS_CONNECTED || dev->state == PVRING_XENBUS_INIT_WAIT)
+			set_state(dev, PVRING_XENBUS_CLOSING);
+		dev->remove_when_idle = false;
+		disconnect(dev);
+	}
+	pvring_aio_drain(d->aio);
+	while (d->devices) {
+		dev = d->devices;
+		finish_disconnect(dev);
+		xs_unwatch(xs_of(d), dev->fe_state_path, dev->fe_state_path);
+		device_free(dev);
+	}
+	if (d->store_ev)
+		event_free(d->store_ev);
+	if (d->reap_ev)
+		event_free(d->reap_ev);
+	d->store_ev = d->reap_ev = NULL;
+}
+
+/* ---- toolstack work (local platform; xl does this on Xen) ---- */
+
+static bool make_dir(struct pvringd *d, xs_transaction_t t, const char *dir, uint32_t owner,
+		     uint32_t reader)
+{
+	struct xs_permissions perms[2] = { { .id = owner, .perms = XS_PERM_NONE },
+					   { .id = reader, .perms = XS_PERM_READ } };
+
+	return xs_mkdir(xs_of(d), t, dir) && xs_set_permissions(xs_of(d), t, dir, perms, 2);
+}
+
+int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t domid,
+			  uint32_t devid, char *err, unsigned int err_len)
+{
+	struct pvringd_device *dev;
+	char be[128], fe[128], *probe;
+	xs_transaction_t t;
+	bool ok;
+
+	if (!xs_is_domain_introduced(xs_of(d), domid)) {
+		snprintf(err, err_len, "no domain %u", domid);
+		return -1;
+	}
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->disk == disk && !disk->image.read_only && !dev->remove_when_idle) {
+			snprintf(err, err_len, "disk %s is already attached read-write to %s",
+				 disk->name, dev->name);
+			return -1;
+		}
+	}
+	if (!devid) {
+		for (devid = FIRST_DEVID; find_by_id(d, domid, devid); devid += DEVID_STEP)
+			;
+	}
+	snprintf(be, sizeof(be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
+		 devid);
+	probe = xs_read(xs_of(d), XBT_NULL, be, NULL);
+	if (probe || find_by_id(d, domid, devid)) {
+		free(probe);
+		snprintf(err, err_len, "device %u/%u exists", domid, devid);
+		return -1;
+	}
+	do {
+		t = xs_transaction_start(xs_of(d));
+		if (t == XBT_NULL)
+			break;
+		/* The front end's directory is the guest's; the back end's is dom0's, readable. */
+		ok = make_dir(d, t, fe, domid, 0) &&
+		     write_key(d, t, fe, PVRING_XS_BACKEND, "%s", be) &&
+		     write_key(d, t, fe, PVRING_XS_BACKEND_ID, "0") &&
+		     write_key(d, t, fe, "virtual-device", "%u", devid) &&
+		     write_key(d, t, fe, "device-type", "disk") &&
+		     write_key(d, t, fe, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING) &&
+		     make_dir(d, t, be, 0, domid) &&
+		     write_key(d, t, be, PVRING_XS_FRONTEND, "%s", fe) &&
+		     write_key(d, t, be, PVRING_XS_FRONTEND_ID, "%u", domid) &&
+		     write_key(d, t, be, PVRING_XS_PARAMS, "%s", disk->name) &&
+		     write_key(d, t, be, PVRING_XS_MODE, "%s", disk->image.read_only ? "r" : "w") &&
+		     write_key(d, t, be, "online", "1") &&
+		     write_key(d, t, be, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING);
+	} while (!xs_transaction_end(xs_of(d), t, !ok) && ok && errno == EAGAIN);
+	if (t == XBT_NULL || !ok) {
+		snprintf(err, err_len, "cannot write the device to the store: %s", strerror(errno));
+		return -1;
+	}
+	/* Taken on now rather than on the watch event, so the reply can name it. */
+	backend_changed(d, domid, devid);
+	if (!find_by_id(d, domid, devid)) {
+		snprintf(err, err_len, "the device could not be set up (see pvringd's log)");
+		return -1;
+	}
+	return 0;
+}
+
+int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len)
+{
+	(void)err;
+	(void)err_len;
+	device_remove(dev, "detached");
+	return 0;
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvringd: the userspace block back end. Opens the configured images, the
+ * platform (xen or local), the asynchronous I/O ring and the control socket,
+ * then runs one event loop until SIGTERM or SIGINT, when it tells every front
+ * end (Closing), lets I/O in flight complete, syncs the images and exits 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/aio.h"
+#include "daemon/pvringd_config.h"
+#include "daemon/ctl.h"
+#include "daemon/log.h"
+#include "daemon/platform/platform.h"
+#include "daemon/platform/platform_local.h"
+#include "daemon/pvringd.h"
+#include "daemon/sd_notify.h"
+
+/* io_uring entries: enough for every slot of several order-4 rings at once. */
+#define AIO_ENTRIES 4096u
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct pvringd *d = arg;
+
+	(void)what;
+	pvring_info("%s: shutting down", strsignal((int)sig));
+	pvring_sd_notify("STOPPING=1");
+	event_base_loopbreak(d->base);
+}
+
+static int open_disks(struct pvringd *d, const struct pvringd_config *cfg)
+{
+	unsigned int i;
+	char why[256];
+
+	d->disks = calloc(cfg->nr_disks ? cfg->nr_disks : 1, sizeof(*d->disks));
+	if (!d->disks)
+		return -1;
+	for (i = 0; i < cfg->nr_disks; i++) {
+		const struct pvringd_disk_config *dc = &cfg->disks[i];
+
+		if (pvring_image_open(&d->disks[i].image, dc->path, dc->read_only, dc->direct, why,
+				      sizeof(why))) {
+			pvring_err("disk %s: %s", dc->name, why);
+			return -1;
+		}
+		d->disks[i].name = dc->name;
+		d->nr_disks++;
+		pvring_info("disk %s: %s, %llu sectors, %s%s", dc->name, dc->path,
+			    (unsigned long long)d->disks[i].image.sectors,
+			    dc->read_only ? "read-only" : "read-write",
+			    dc->direct ? ", O_DIRECT" : "");
+	}
+	return 0;
+}
+
+static void close_disks(struct pvringd *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_disks; i++) {
+		struct pvring_image *img = &d->disks[i].image;
+
+		/* Acknowledged writes are in the page cache: make them durable before leaving. */
+		if (!img->read_only && fdatasync(img->fd))
+			pvring_err("disk %s: fdatasync: %s", d->disks[i].name, strerror(errno));
+		pvring_image_close(img);
+	}
+	free(d->disks);
+}
+
+static struct pvring_platform *open_platform(struct pvringd *d, const struct pvringd_config *cfg,
+					     const char **why)
+{
+	if (!strcmp(cfg->platform, "xen"))
+		return pvring_platform_xen_open(why);
+	if (mkdir(cfg->rundir, 0700) && errno != EEXIST) {
+		*why = "cannot create the run directory";
+		return NULL;
+	}
+	return pvring_platform_local_open(d->base, cfg->registry_socket, cfg->store_rundir, why);
+}
+
+int main(int argc, char **argv)
+{
+	struct pvringd_config cfg;
+	struct pvringd d = { 0 };
+	struct event *sigterm = NULL, *sigint = NULL;
+	const char *why = NULL;
+	char err[512];
+	int ret = 1, r;
+
+	r = pvringd_config_parse(&cfg, argc, argv, err, sizeof(err));
+	if (r) {
+		if (r < 0)
+			fprintf(stderr, "pvringd: %s\n", err);
+		return r < 0 ? 2 : 0;
+	}
+	pvring_log_setup("pvringd", (enum pvring_log_level)cfg.log_level, cfg.syslog);
+	signal(SIGPIPE, SIG_IGN);
+	d.cfg = &cfg;
+	if (open_disks(&d, &cfg))
+		goto out;
+	d.base = event_base_new();
+	if (!d.base) {
+		pvring_err("cannot create the event loop");
+		goto out;
+	}
+	d.plat = open_platform(&d, &cfg, &why);
+	if (!d.plat) {
+		pvring_err("%s platform: %s", cfg.platform, why);
+		goto out;
+	}
+	d.aio = pvring_aio_create(d.base, AIO_ENTRIES, &why);
+	if (!d.aio) {
+		pvring_err("asynchronous I/O: %s", why);
+		goto out;
+	}
+	if (pvringd_dataplane_start(&d, &why) || pvringd_control_start(&d, &why)) {
+		pvring_err("%s", why);
+		goto out;
+	}
+	d.ctl = pvringd_ctl_open(d.base, cfg.control_socket, &why);
+	if (!d.ctl || pvringd_commands_register(&d)) {
+		pvring_err("control socket %s: %s", cfg.control_socket,
+			   why ? why : "out of memory");
+		goto out;
+	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (!sigterm || !sigint || event_add(sigterm, NULL) || event_add(sigint, NULL)) {
+		pvring_err("cannot handle signals");
+		goto out;
+	}
+	pvring_info("ready: %s platform, %u disk%s, control socket %s", cfg.platform, d.nr_disks,
+		    d.nr_disks == 1 ? "" : "s", cfg.control_socket);
+	/* The store watch is armed: front ends that show up now are served. */
+	pvring_sd_notify("READY=1");
+	if (event_base_dispatch(d.base) < 0)
+		pvring_err("event loop failed");
+	else
+		ret = 0;
+out:
+	if (d.store_ev || d.reap_ev)
+		pvringd_control_stop(&d);
+	if (d.ctl)
+		pvringd_ctl_close(d.ctl);
+	pvringd_dataplane_stop(&d);
+	if (d.aio)
+		pvring_aio_destroy(d.aio);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (d.plat)
+		pvring_platform_destroy(d.plat);
+	if (d.base)
+		event_base_free(d.base);
+	close_disks(&d);
+	pvringd_config_free(&cfg);
+	if (!ret)
+		pvring_info("stopped cleanly");
+	return ret;
+}
