@@ -1,0 +1,723 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvringd as a real process on the local platform: pvring-stored and pvringd
+ * run as programs, started as systemd would (ready on READY=1), and this
+ * process is their guest, through the same userspace frontend library as
+ * pvring-io.
+ *
+ * Service: data written, the daemon stopped cleanly and started again, the
+ * data read back identical; several queues; multi-page rings; indirect
+ * requests; flush and barrier; discard; a read-only image.
+ *
+ * Bad input, each its own test: a garbage ring ref, an ungranted ring ref, an
+ * ungranted segment, a read-only grant as a read destination, sectors past
+ * the end, an unknown op code, a producer index far ahead, a frontend that
+ * dies with I/O in flight. Each gets an error response or a disconnect with a
+ * logged reason, while a second frontend on another disk keeps doing verified
+ * I/O throughout, and pvringd keeps running.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/proto/pvring_blkif.h"
+#include "tests/lib/daemon_process.h"
+#include "tools/front/local_front.h"
+
+#define DISK_BYTES (16u << 20)
+#define RO_BYTES (1u << 20)
+#define SECTORS_PER_PAGE 8u
+
+struct peer {
+	pthread_t thread;
+	struct pvring_local_front front;
+	atomic_bool stop;
+	atomic_ulong rounds;
+	int error;
+	char why[256];
+};
+
+struct fixture {
+	struct daemon_process dp;
+	char d0[96], d1[96], ro[96];
+	char disk_args[3][128];
+	struct peer peer;
+	bool peer_running;
+};
+
+/* ---- data patterns ---- */
+
+static uint64_t pattern_word(uint64_t sector, uint64_t seed, uint32_t i)
+{
+	uint64_t x = (sector << 20) ^ (seed * 0x9e3779b97f4a7c15ull) ^ i;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void fill_sector(void *buf, uint64_t sector, uint64_t seed)
+{
+	uint64_t *w = buf;
+	uint32_t i;
+
+	for (i = 0; i < 512 / 8; i++)
+		w[i] = pattern_word(sector, seed, i);
+}
+
+static bool sector_matches(const void *buf, uint64_t sector, uint64_t seed)
+{
+	uint64_t expect[64];
+
+	fill_sector(expect, sector, seed);
+	return !memcmp(buf, expect, 512);
+}
+
+/* ---- the fixture: store + pvringd with three disks ---- */
+
+static int make_image(const char *path, size_t bytes, uint64_t seed)
+{
+	char *buf = malloc(bytes);
+	int fd, ret = 0;
+	size_t s;
+
+	if (!buf)
+		return -1;
+	for (s = 0; s < bytes / 512; s++)
+		fill_sector(buf + s * 512, s, seed);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, buf, bytes) != (ssize_t)bytes)
+		ret = -1;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+static int start_daemon(struct fixture *f)
+{
+	/* More queues than this machine may have CPUs: the negotiation is what is tested. */
+	const char *args[] = { "--disk", f->disk_args[0], "--disk",	  f->disk_args[1],
+			       "--disk", f->disk_args[2], "--max-queues", "4",
+			       NULL };
+
+	return daemon_process_start(&f->dp, args);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	*state = f;
+	/* The store first, so the images can live in its directory. */
+	if (store_process_start(&f->dp.store))
+		return -1;
+	snprintf(f->dp.rundir, sizeof(f->dp.rundir), "%s", f->dp.store.dir);
+	snprintf(f->dp.log, sizeof(f->dp.log), "%s/pvringd.log", f->dp.rundir);
+	daemon_process_path(&f->dp, "d0.img", f->d0, sizeof(f->d0));
+	daemon_process_path(&f->dp, "d1.img", f->d1, sizeof(f->d1));
+	daemon_process_path(&f->dp, "ro.img", f->ro, sizeof(f->ro));
+	if (make_image(f->d0, DISK_BYTES, 1) || make_image(f->d1, DISK_BYTES, 2) ||
+	    make_image(f->ro, RO_BYTES, 3))
+		return -1;
+	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s", f->d0);
+	snprintf(f->disk_args[1], sizeof(f->disk_args[1]), "d1=%s", f->d1);
+	snprintf(f->disk_args[2], sizeof(f->disk_args[2]), "ro=%s,ro", f->ro);
+	return start_daemon(f);
+}
+
+static void peer_stop(struct fixture *f);
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int ret = 0;
+
+	if (f->peer_running)
+		peer_stop(f);
+	if (f->dp.pid)
+		ret = daemon_process_stop(&f->dp);
+	if (ret)
+		fprintf(stderr, "pvringd did not stop cleanly (%d)\n", ret);
+	if (ret || getenv("PVRING_TEST_SHOW_LOG")) {
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", f->dp.log);
+		if (system(cmd))
+			fprintf(stderr, "(no log)\n");
+	}
+	if (daemon_process_destroy(&f->dp))
+		ret = -1;
+	free(f);
+	return ret ? -1 : 0;
+}
+
+/* ---- frontend helpers ---- */
+
+static int front_up(struct fixture *f, struct pvring_local_front *front, const char *disk,
+		    unsigned int queues, unsigned int order, unsigned int max_segments,
+		    int (*hook)(struct pvring_local_front *, xs_transaction_t, void *))
+{
+	struct pvring_local_front_opts opts;
+	int err;
+
+	pvring_local_front_opts_init(&opts);
+	opts.rundir = f->dp.rundir;
+	opts.disk = disk;
+	opts.queues = queues;
+	opts.ring_order = order;
+	opts.max_segments = max_segments;
+	opts.data_pages = 256;
+	opts.spare_frames = 4;
+	opts.timeout_ms = 10000;
+	opts.before_initialised = hook;
+	err = pvring_local_front_open(front, &opts);
+	if (!err)
+		err = pvring_local_front_connect(front);
+	return err;
+}
+
+/* One request, waited for; its status, or a negative errno from the library. */
+static int do_io(struct pvring_local_front *front, unsigned int q, uint8_t op, uint64_t sector,
+		 uint32_t nr_sectors, const uint32_t *pages)
+{
+	struct pvring_local_front_io io = { .op = op,
+					    .sector = sector,
+					    .nr_sectors = nr_sectors,
+					    .pages = pages,
+					    .cookie = 0x5eed };
+	struct pvring_local_front_completion done;
+	int n;
+
+	n = pvring_local_front_submit(front, q, &io);
+	if (n < 0)
+		return n;
+	n = pvring_local_front_poll(front, q, &done, 1, true);
+	if (n < 0)
+		return n;
+	if (n != 1 || done.cookie != 0x5eed)
+		return -EPROTO;
+	return done.status;
+}
+
+/* Write npages pages of pattern from sector, then read them back into other pages and compare. */
+static int write_verify(struct pvring_local_front *front, unsigned int q, uint64_t sector,
+			uint32_t npages, uint64_t seed, char *why, size_t why_len)
+{
+	uint32_t pages[64], i, s;
+	int st;
+
+	for (i = 0; i < npages; i++) {
+		pages[i] = i;
+		for (s = 0; s < SECTORS_PER_PAGE; s++)
+			fill_sector((uint8_t *)pvring_local_front_data(front, q, i) + s * 512,
+				    sector + i * SECTORS_PER_PAGE + s, seed);
+	}
+	st = do_io(front, q, PVRING_BLKIF_OP_WRITE, sector, npages * SECTORS_PER_PAGE, pages);
+	if (st) {
+		snprintf(why, why_len, "write at %llu: status %d (%s)", (unsigned long long)sector,
+			 st, pvring_local_front_error(front));
+		return -1;
+	}
+	for (i = 0; i < npages; i++) {
+		pages[i] = 64 + i;
+		memset(pvring_local_front_data(front, q, 64 + i), 0xa5, 4096);
+	}
+	st = do_io(front, q, PVRING_BLKIF_OP_READ, sector, npages * SECTORS_PER_PAGE, pages);
+	if (st) {
+		snprintf(why, why_len, "read at %llu: status %d (%s)", (unsigned long long)sector,
+			 st, pvring_local_front_error(front));
+		return -1;
+	}
+	for (i = 0; i < npages; i++) {
+		for (s = 0; s < SECTORS_PER_PAGE; s++) {
+			uint64_t at = sector + i * SECTORS_PER_PAGE + s;
+
+			if (!sector_matches((uint8_t *)pvring_local_front_data(front, q, 64 + i) +
+						    s * 512,
+					    at, seed)) {
+				snprintf(why, why_len, "sector %llu read back wrong",
+					 (unsigned long long)at);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- the second frontend, doing verified I/O on d1 the whole time ---- */
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	unsigned long round;
+
+	for (round = 0; !atomic_load(&p->stop); round++) {
+		if (write_verify(&p->front, 0, (round % 64) * 64, 8, round, p->why,
+				 sizeof(p->why))) {
+			p->error = 1;
+			break;
+		}
+		atomic_store(&p->rounds, round + 1);
+	}
+	return NULL;
+}
+
+static void peer_start(struct fixture *f)
+{
+	assert_int_equal(front_up(f, &f->peer.front, "d1", 1, 0, 11, NULL), 0);
+	assert_int_equal(pthread_create(&f->peer.thread, NULL, peer_main, &f->peer), 0);
+	f->peer_running = true;
+}
+
+/* The peer made progress after the misbehaviour was dealt with, and never failed. */
+static void peer_check(struct fixture *f)
+{
+	unsigned long start = atomic_load(&f->peer.rounds);
+	unsigned int waited = 0;
+
+	while (atomic_load(&f->peer.rounds) < start + 3 && !f->peer.error && waited < 10000) {
+		usleep(10000);
+		waited += 10;
+	}
+	assert_int_equal(f->peer.error, 0);
+	assert_true(atomic_load(&f->peer.rounds) >= start + 3);
+	assert_true(daemon_process_alive(&f->dp));
+}
+
+static void peer_stop(struct fixture *f)
+{
+	atomic_store(&f->peer.stop, true);
+	pthread_join(f->peer.thread, NULL);
+	f->peer_running = false;
+	if (f->peer.error)
+		fprintf(stderr, "peer: %s\n", f->peer.why);
+	assert_int_equal(f->peer.error, 0);
+	assert_int_equal(pvring_local_front_close(&f->peer.front), 0);
+}
+
+/* ---- raw requests, as a misbehaving frontend builds them ---- */
+
+static int16_t raw_request(struct pvring_local_front *front, const union pvring_blkif_request *req)
+{
+	struct pvring_front *ring = pvring_local_front_ring(front, 0);
+	const struct pvring_local_front_queue *q = pvring_local_front_stats(front, 0);
+	struct pvring_blkif_response rsp;
+	unsigned int waited;
+
+	assert_true(pvring_front_produce(ring, req));
+	if (pvring_front_push(ring))
+		assert_int_equal(pvring_local_front_kick(front, 0), 0);
+	for (waited = 0; waited < 10000; waited += 10) {
+		struct pollfd p = { .fd = q->port.kick_front, .events = POLLIN };
+
+		if (pvring_front_consume(ring, &rsp)) {
+			assert_int_equal(rsp.id, req->rw.id);
+			return rsp.status;
+		}
+		if (!pvring_front_final_check(ring))
+			poll(&p, 1, 10);
+		pvring_local_guest_port_ack(&q->port);
+	}
+	fail_msg("no response to a raw request in 10 s");
+	return 0;
+}
+
+static union pvring_blkif_request raw_rw(uint8_t op, uint64_t sector, uint32_t gref)
+{
+	union pvring_blkif_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.rw.op = op;
+	req.rw.nr_segments = 1;
+	req.rw.id = 0xbad0 + op;
+	req.rw.sector = sector;
+	req.rw.seg[0].gref = gref;
+	req.rw.seg[0].first_sect = 0;
+	req.rw.seg[0].last_sect = 7;
+	return req;
+}
+
+static char *backend_key(struct pvring_local_front *front, const char *key)
+{
+	unsigned int waited;
+	char *v = NULL;
+
+	for (waited = 0; waited < 5000 && !v; waited += 20) {
+		v = pvring_local_front_read_backend(front, key);
+		if (!v)
+			usleep(20000);
+	}
+	return v;
+}
+
+/* Whether the back end went Closing or Closed within 5 s. */
+static bool backend_closed(struct pvring_local_front *front)
+{
+	unsigned int waited;
+
+	for (waited = 0; waited < 5000; waited += 20) {
+		char *state = pvring_local_front_read_backend(front, "state");
+		bool closed = state && (!strcmp(state, "5") || !strcmp(state, "6"));
+
+		free(state);
+		if (closed)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* ---- service ---- */
+
+static void test_write_restart_read(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t pages[32], i, s;
+	char why[256];
+
+	assert_int_equal(front_up(f, &front, "d0", 2, 1, 32, NULL), 0);
+	for (i = 0; i < 32; i++) {
+		pages[i] = i;
+		for (s = 0; s < SECTORS_PER_PAGE; s++)
+			fill_sector((uint8_t *)pvring_local_front_data(&front, 1, i) + s * 512,
+				    4096 + i * SECTORS_PER_PAGE + s, 77);
+	}
+	assert_int_equal(
+		do_io(&front, 1, PVRING_BLKIF_OP_WRITE, 4096, 32 * SECTORS_PER_PAGE, pages), 0);
+	assert_int_equal(write_verify(&front, 0, 0, 8, 78, why, sizeof(why)), 0);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+
+	assert_int_equal(daemon_process_stop(&f->dp), 0);
+	assert_true(daemon_process_log_has(&f->dp, "stopped cleanly", 0));
+	assert_int_equal(start_daemon(f), 0);
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 32, NULL), 0);
+	for (i = 0; i < 32; i++)
+		memset(pvring_local_front_data(&front, 0, i), 0, 4096);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 4096, 32 * SECTORS_PER_PAGE, pages),
+			 0);
+	for (i = 0; i < 32; i++)
+		for (s = 0; s < SECTORS_PER_PAGE; s++)
+			assert_true(sector_matches(
+				(uint8_t *)pvring_local_front_data(&front, 0, i) + s * 512,
+				4096 + i * SECTORS_PER_PAGE + s, 77));
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_multi_queue_multi_page(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char why[256];
+	unsigned int q;
+
+	assert_int_equal(front_up(f, &front, "d0", 4, 2, 11, NULL), 0);
+	assert_int_equal(front.nr_queues, 4);
+	assert_int_equal(front.ring_order, 2);
+	assert_int_equal(pvring_front_nr_slots(pvring_local_front_ring(&front, 3)), 128);
+	for (q = 0; q < 4; q++) {
+		if (write_verify(&front, q, q * 1024, 11, q, why, sizeof(why)))
+			fail_msg("queue %u: %s", q, why);
+	}
+	assert_true(daemon_process_log_has(&f->dp, "Connected: 4 queues of order 2", 1000));
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_indirect(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char why[256];
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 64, NULL), 0);
+	assert_true(front.backend.max_indirect_segments >= 64);
+	assert_int_equal(front.max_segments, 64);
+	/* 64 pages in one request: only the indirect format carries that many. */
+	if (write_verify(&front, 0, 8192, 64, 5, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_flush_and_barrier(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t page = 3;
+	char why[256];
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	assert_true(front.backend.flush);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_FLUSH_DISKCACHE, 0, 0, NULL), 0);
+	/* A barrier with data: the cache is flushed, then the data written. */
+	fill_sector(pvring_local_front_data(&front, 0, page), 600, 9);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_WRITE_BARRIER, 600, 1, &page), 0);
+	memset(pvring_local_front_data(&front, 0, page), 0, 512);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 600, 1, &page), 0);
+	assert_true(sector_matches(pvring_local_front_data(&front, 0, page), 600, 9));
+	assert_int_equal(write_verify(&front, 0, 640, 4, 10, why, sizeof(why)), 0);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_discard(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t pages[64], i;
+	struct stat before, after;
+	char why[256];
+	uint8_t zero[4096] = { 0 };
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 64, NULL), 0);
+	assert_true(front.backend.discard);
+	assert_int_equal(write_verify(&front, 0, 16384, 64, 11, why, sizeof(why)), 0);
+	assert_int_equal(stat(f->d0, &before), 0);
+	assert_int_equal(
+		do_io(&front, 0, PVRING_BLKIF_OP_DISCARD, 16384, 64 * SECTORS_PER_PAGE, NULL), 0);
+	assert_int_equal(stat(f->d0, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_true(after.st_blocks < before.st_blocks);
+	for (i = 0; i < 64; i++)
+		pages[i] = i;
+	assert_int_equal(
+		do_io(&front, 0, PVRING_BLKIF_OP_READ, 16384, 64 * SECTORS_PER_PAGE, pages), 0);
+	for (i = 0; i < 64; i++)
+		assert_memory_equal(pvring_local_front_data(&front, 0, i), zero, 4096);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_read_only_image(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t page = 0;
+
+	assert_int_equal(front_up(f, &front, "ro", 1, 0, 11, NULL), 0);
+	assert_true(front.backend.read_only);
+	assert_false(front.backend.discard);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 16, 8, &page), 0);
+	assert_true(sector_matches(pvring_local_front_data(&front, 0, 0), 16, 3));
+	memset(pvring_local_front_data(&front, 0, 0), 0x11, 4096);
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_WRITE, 16, 8, &page),
+			 PVRING_BLKIF_RSP_ERROR);
+	/* The image is untouched. */
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 16, 8, &page), 0);
+	assert_true(sector_matches(pvring_local_front_data(&front, 0, 0), 16, 3));
+	assert_true(daemon_process_log_has(&f->dp, "read-only", 1000));
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+/* ---- bad input ---- */
+
+static int hook_garbage_ref(struct pvring_local_front *front, xs_transaction_t t, void *arg)
+{
+	(void)arg;
+	return pvring_local_front_write_key(front, t, "ring-ref", "garbage");
+}
+
+static int hook_ungranted_ref(struct pvring_local_front *front, xs_transaction_t t, void *arg)
+{
+	char ref[16];
+
+	(void)arg;
+	/* A spare frame's ref: in the table, never granted. */
+	snprintf(ref, sizeof(ref), "%u",
+		 pvring_local_front_frame_ref(front, pvring_local_front_spare_frame(front)));
+	return pvring_local_front_write_key(front, t, "ring-ref", ref);
+}
+
+static void expect_refused(struct fixture *f,
+			   int (*hook)(struct pvring_local_front *, xs_transaction_t, void *),
+			   const char *reason)
+{
+	struct pvring_local_front front;
+	char *error;
+
+	peer_start(f);
+	assert_int_not_equal(front_up(f, &front, "d0", 1, 0, 11, hook), 0);
+	assert_true(daemon_process_log_has(&f->dp, reason, 5000));
+	error = backend_key(&front, "pvring-error");
+	assert_non_null(error);
+	assert_non_null(strstr(error, reason));
+	free(error);
+	peer_check(f);
+	pvring_local_front_close(&front);
+	peer_stop(f);
+}
+
+static void test_bad_garbage_ring_ref(void **state)
+{
+	expect_refused(*state, hook_garbage_ref, "ring-ref: not a grant reference");
+}
+
+static void test_bad_ungranted_ring_ref(void **state)
+{
+	expect_refused(*state, hook_ungranted_ref, "cannot map the ring");
+}
+
+/* A connected frontend sends one bad request: it gets an error, and stays served. */
+static void expect_error_response(struct fixture *f, const union pvring_blkif_request *req,
+				  int16_t status, const char *logged, uint32_t spare_grant_ro)
+{
+	struct pvring_local_front front;
+	char why[256];
+
+	peer_start(f);
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	if (spare_grant_ro)
+		assert_int_equal(pvring_local_front_grant(&front, spare_grant_ro,
+							  pvring_local_front_spare_frame(&front),
+							  true),
+				 0);
+	assert_int_equal(raw_request(&front, req), status);
+	assert_true(daemon_process_log_has(&f->dp, logged, 5000));
+	/* Still connected and served. */
+	assert_int_equal(write_verify(&front, 0, 0, 4, 21, why, sizeof(why)), 0);
+	peer_check(f);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+	peer_stop(f);
+}
+
+static void test_bad_ungranted_segment(void **state)
+{
+	/* Ref 5: below the library's first ref, never granted. */
+	union pvring_blkif_request req = raw_rw(PVRING_BLKIF_OP_WRITE, 0, 5);
+
+	expect_error_response(*state, &req, PVRING_BLKIF_RSP_ERROR, "cannot map grant 5", 0);
+}
+
+static void test_bad_read_into_read_only_grant(void **state)
+{
+	union pvring_blkif_request req = raw_rw(PVRING_BLKIF_OP_READ, 0, 6);
+
+	expect_error_response(*state, &req, PVRING_BLKIF_RSP_ERROR, "cannot map grant 6 writable",
+			      6);
+}
+
+static void test_bad_sectors_past_end(void **state)
+{
+	union pvring_blkif_request req = raw_rw(PVRING_BLKIF_OP_READ, DISK_BYTES / 512 - 4, 5);
+
+	expect_error_response(*state, &req, PVRING_BLKIF_RSP_ERROR, "past the end", 0);
+}
+
+static void test_bad_unknown_op(void **state)
+{
+	union pvring_blkif_request req = raw_rw(42, 0, 5);
+
+	expect_error_response(*state, &req, PVRING_BLKIF_RSP_EOPNOTSUPP, "unknown operation", 0);
+}
+
+static void test_bad_producer_far_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	struct pvring_front *ring;
+	char *error;
+
+	peer_start(f);
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	ring = pvring_local_front_ring(&front, 0);
+	/* What no correct frontend can write: a thousand requests on a 32-slot ring. */
+	ring->shape.sring->req_prod += 1000;
+	assert_int_equal(pvring_local_front_kick(&front, 0), 0);
+	assert_true(daemon_process_log_has(&f->dp, "disconnecting the front end", 5000));
+	error = backend_key(&front, "pvring-error");
+	assert_non_null(error);
+	assert_non_null(strstr(error, "req_prod"));
+	free(error);
+	assert_true(backend_closed(&front));
+	peer_check(f);
+	pvring_local_front_close(&front);
+	peer_stop(f);
+}
+
+static void test_bad_frontend_dies_mid_io(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char why[256];
+	int status;
+	pid_t child;
+
+	peer_start(f);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct pvring_local_front dying;
+		uint32_t pages[11], i;
+
+		if (front_up(f, &dying, "d0", 1, 0, 11, NULL))
+			_exit(2);
+		for (i = 0; i < 11; i++)
+			pages[i] = i;
+		for (i = 0; i < 24; i++) {
+			struct pvring_local_front_io io = { .op = PVRING_BLKIF_OP_WRITE,
+							    .sector = i * 88,
+							    .nr_sectors = 88,
+							    .pages = pages,
+							    .cookie = i };
+
+			if (pvring_local_front_submit(&dying, 0, &io))
+				_exit(3);
+		}
+		pvring_local_front_flush(&dying, 0);
+		pvring_local_front_die(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The store drops the dead guest's nodes and fires @releaseDomain: the device goes. */
+	assert_true(daemon_process_log_has(&f->dp, "left (disconnected)", 5000));
+	assert_true(daemon_process_log_has(&f->dp, "/51712: removed", 5000));
+	peer_check(f);
+	/* d0 is free again: a new guest attaches it and is served. */
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	assert_int_equal(write_verify(&front, 0, 0, 8, 31, why, sizeof(why)), 0);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+	peer_stop(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_restart_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multi_queue_multi_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_and_barrier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_garbage_ring_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_ungranted_ring_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_ungranted_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_read_into_read_only_grant, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_sectors_past_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_unknown_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_producer_far_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_frontend_dies_mid_io, setup, teardown),
+	};
+
+	/* PVRING_TEST_FILTER=test_discard runs one test; PVRING_TEST_SHOW_LOG=1 prints pvringd's
+	 * log. */
+	if (getenv("PVRING_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("PVRING_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
