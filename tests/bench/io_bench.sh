@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The data path benchmark: 4 KiB random reads from an image in the page cache,
+# pvring-io through pvringd (local platform) against the same reads issued
+# directly by one process with io_uring on the same file, side by side in one
+# run, at queue depth 1 and 32, with 1 and 4 queues.
+#
+#   tests/bench/io_bench.sh BUILDDIR [SECONDS]      (make bench-io)
+#
+# The machines are shared and noisy: read the ratio, not the absolute figures.
+set -euo pipefail
+build=$(cd "${1:?usage: io_bench.sh BUILDDIR [SECONDS]}" && pwd)
+secs=${2:-3}
+dir=$(mktemp -d /tmp/pvring-bench-XXXXXX)
+store_pid= daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" || true
+	[ -n "$store_pid" ] && kill -TERM "$store_pid" 2>/dev/null && wait "$store_pid" || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Real data (not a sparse file), read once so every block is in the page cache.
+img=$dir/bench.img
+head -c $((256 << 20)) /dev/urandom >"$img"
+cat "$img" >/dev/null
+
+"$build/daemon/pvring-stored" --rundir "$dir/store" --log-level warning &
+store_pid=$!
+for _ in $(seq 100); do [ -S "$dir/store/socket" ] && break; sleep 0.05; done
+"$build/daemon/pvringd" --rundir "$dir" --disk "bench=$img" --max-queues 4 \
+	--log-level warning &
+daemon_pid=$!
+for _ in $(seq 100); do [ -S "$dir/pvringd.sock" ] && break; sleep 0.05; done
+
+field() { # field JSON KEY...: one number out of a JSON line
+	python3 -c 'import json,sys; o=json.loads(sys.argv[1])
+for k in sys.argv[2:]: o=o[k]
+print(o)' "$@"
+}
+
+printf '%-7s %-3s | %10s %8s %8s | %10s %8s %8s | %6s\n' \
+	queues qd "pvring" "p50 us" "p99 us" "io_uring" "p50 us" "p99 us" ratio
+for queues in 1 4; do
+	for qd in 1 32; do
+		ours=$("$build/tools/pvring-io" --rundir "$dir" --disk bench --rw randread --bs 4k \
+			--qd "$qd" --queues "$queues" --time "$secs" --json)
+		peer=$("$build/tests/bench/uring_direct" --file "$img" --bs 4k --qd "$qd" \
+			--queues "$queues" --time "$secs" --json)
+		oi=$(field "$ours" iops) pi=$(field "$peer" iops)
+		printf '%-7s %-3s | %10.0f %8.1f %8.1f | %10.0f %8.1f %8.1f | %6.2f\n' \
+			"$queues" "$qd" "$oi" "$(field "$ours" latency_us p50)" \
+			"$(field "$ours" latency_us p99)" "$pi" "$(field "$peer" latency_us p50)" \
+			"$(field "$peer" latency_us p99)" "$(python3 -c "print($oi / $pi)")"
+	done
+done
+echo "pvring: pvring-io -> pvringd (local platform, persistent grants, order-0 rings);"
+echo "io_uring: one process, one io_uring per queue, same file, same block size and depth."
