@@ -389,6 +389,13 @@ static void frontend_changed(struct pvringd_device *dev)
 	if (dev->rings_in_flight || dev->finish_pending)
 		return; /* still disconnecting: the state is looked at again when done */
 
+	if (dev->detaching) {
+		/* As xl block-detach: the device goes once the front end has let go. */
+		if (dev->state == PVRING_XENBUS_CLOSED &&
+		    (state == PVRING_XENBUS_CLOSED || state == PVRING_XENBUS_UNKNOWN))
+			device_remove(dev, "detached");
+		return;
+	}
 	switch (state) {
 	case PVRING_XENBUS_INITIALISING:
 		if (dev->state == PVRING_XENBUS_CLOSED) {
@@ -751,8 +758,19 @@ int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t
 
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len)
 {
-	(void)err;
-	(void)err_len;
-	device_remove(dev, "detached");
+	if (dev->detaching || dev->remove_when_idle) {
+		snprintf(err, err_len, "%s is already being detached", dev->name);
+		return -1;
+	}
+	pvring_info("%s: detaching", dev->name);
+	dev->detaching = true;
+	snprintf(dev->reason, sizeof(dev->reason), "detached by the administrator");
+	write_key(dev->d, XBT_NULL, dev->backend, "pvring-error", "%s", dev->reason);
+	if (dev->state == PVRING_XENBUS_CLOSED) {
+		frontend_changed(dev);
+		return 0;
+	}
+	set_state(dev, PVRING_XENBUS_CLOSING);
+	disconnect(dev);
 	return 0;
 }

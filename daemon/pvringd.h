@@ -115,6 +115,7 @@ struct pvringd_device {
 	uint32_t rings_in_flight; /* rings stopped but still waiting for I/O */
 	bool remove_when_idle; /* the guest or the attachment is gone */
 	bool finish_pending; /* idle: finish_disconnect on the next loop turn */
+	bool detaching; /* closing for good: removed once the front end is Closed */
 	char reason[160]; /* why the device was disconnected for a fault */
 };
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# pvringd, pvringctl and pvring-io as an operator and a script use them, all
+# real processes: startup errors are one clear line and a non-zero exit;
+# pvringctl's tables, JSON and exit codes against a live ring; detach of a
+# device in use ends the guest's I/O with pvringd's reason.
+set -u
+build=${BUILDDIR:-$(pwd)}
+pvringd=${PVRINGD:-$build/daemon/pvringd}
+stored=${PVRING_STORED:-$build/daemon/pvring-stored}
+ctl=${PVRINGCTL:-$build/tools/pvringctl}
+io=${PVRING_IO:-$build/tools/pvring-io}
+
+dir=$(mktemp -d /tmp/pvring-cli-XXXXXX)
+store_pid= daemon_pid= io_pid=
+failures=0
+cleanup() {
+	for p in $io_pid $daemon_pid $store_pid; do kill -TERM "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+check() { # check DESCRIPTION COMMAND...: the command must succeed
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok - $what"
+	else
+		echo "not ok - $what"
+		failures=$((failures + 1))
+	fi
+}
+
+# run EXPECTED_STATUS CMD...: run, keep stdout/stderr in $out/$err, compare the status
+run() {
+	local want=$1
+	shift
+	"$@" >"$dir/out" 2>"$dir/err"
+	status=$?
+	out=$(cat "$dir/out")
+	err=$(cat "$dir/err")
+	[ "$status" = "$want" ] || {
+		echo "# $* exited $status, expected $want; stderr: $err"
+		return 1
+	}
+}
+
+has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
+
+wait_for() { # wait_for FILE: up to 10 s for a socket to appear
+	for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+truncate -s 64M "$dir/disk0.img"
+"$stored" --rundir "$dir/store" --log-level warning &
+store_pid=$!
+wait_for "$dir/store/socket" || { echo "Bail out! pvring-stored did not start"; exit 1; }
+
+# ---- startup errors: one line, naming the problem, non-zero exit ----
+check "a missing image is refused with its path" \
+	run 1 "$pvringd" --rundir "$dir" --disk "d0=$dir/missing.img"
+check "  ... saying so" has "$err" "$dir/missing.img"
+check "  ... in one line" test "$(wc -l <"$dir/err")" = 1
+
+printf '{ "disks": [ { "name": "d0" } ] }\n' >"$dir/bad.json"
+check "a config without a disk path is refused" run 2 "$pvringd" --config "$dir/bad.json"
+check "  ... naming the file and the key" has "$err" "disks[0]: missing \"path\""
+
+printf '{ "max-queus": 2 }\n' >"$dir/typo.json"
+check "an unknown config key is refused" run 2 "$pvringd" --config "$dir/typo.json"
+check "  ... naming it" has "$err" "unknown key \"max-queus\""
+
+if [ "$(id -u)" = 0 ]; then
+	install -m 0600 /dev/null "$dir/private.img"
+	truncate -s 1M "$dir/private.img"
+	mkdir -m 0777 "$dir/nobody"
+	check "an image the daemon may not open is refused" \
+		run 1 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$pvringd" --rundir "$dir/nobody" --disk "p=$dir/private.img"
+	check "  ... as a permission problem" has "$err" "permission denied"
+else
+	echo "ok - # SKIP permission test needs root to switch users"
+fi
+
+# ---- a running daemon and pvringctl ----
+"$pvringd" --rundir "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 \
+	--log-level info 2>"$dir/pvringd.log" &
+daemon_pid=$!
+wait_for "$dir/pvringd.sock" || { echo "Bail out! pvringd did not start"; exit 1; }
+export PVRINGCTL_SOCKET=$dir/pvringd.sock
+
+check "the control socket is root's alone (0600)" test "$(stat -c %a "$dir/pvringd.sock")" = 600
+check "list with no devices" run 0 "$ctl" list
+check "  ... prints the header" has "$out" "DEVICE  DISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO"
+check "an unknown device is an error (exit 1)" run 1 "$ctl" show 9/9
+check "  ... with pvringd's reason" has "$err" "pvringctl: no device 9/9"
+check "a usage error exits 2" run 2 "$ctl" show
+check "an unknown option exits 2" run 2 "$ctl" --bogus list
+
+"$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 16k --qd 8 --queues 2 --order 1 \
+	--time 30 >"$dir/io.out" 2>"$dir/io.err" &
+io_pid=$!
+for _ in $(seq 200); do
+	"$ctl" list 2>/dev/null | grep -q 'disk0  Connected  Connected' && break
+	sleep 0.05
+done
+check "list shows the guest's device connected with 2 queues of order 1" run 0 "$ctl" list
+check "  ... row" bash -c "awk '\$2 == \"disk0\" && \$3 == \"Connected\" && \$5 == 2 &&
+	\$6 == 1 && \$7 == 131072 && \$8 == \"no\"' <<<'$out' | grep -q ."
+check "show by disk name" run 0 "$ctl" show disk0
+check "  ... the device" has "$out" "sectors     131072 (64.0 MiB)"
+check "  ... the ring state header" has "$out" \
+	"RING  ORDER  SLOTS  REQ-PROD  REQ-CONS  REQ-EVENT  RSP-PROD  RSP-PVT  RSP-EVENT  IN-FLIGHT  FAULT"
+check "  ... two rings of 64 slots" bash -c "grep -cE '^[01] +1 +64 ' <<<'$out' | grep -qx 2"
+check "--json show carries write counters" run 0 "$ctl" --json show disk0
+check "  ... that grow" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])["device"]
+assert d["state"] == "Connected" and len(d["rings"]) == 2
+assert sum(r["counters"]["write"] for r in d["rings"]) > 0
+assert all(r["counters"]["errors"] == 0 for r in d["rings"])' "$out"
+check "dump ring 0" run 0 "$ctl" dump disk0
+check "  ... names the device and ring" bash -c "grep -qE '^[0-9]+/51712 ring 0: ' <<<'$out'"
+check "dump of a ring that does not exist is an error" run 1 "$ctl" dump disk0 --ring 7
+check "  ... saying how many there are" has "$err" "has no ring 7 (it has 2)"
+check "watch prints rates" run 0 "$ctl" watch disk0 --interval 0.3 --count 2
+check "  ... a line per sample" test "$(grep -c '/51712' <<<"$out")" = 2
+
+# Detach while the guest writes: its I/O ends with pvringd's reason, pvringd goes on.
+check "detach the device in use" run 0 "$ctl" detach disk0
+wait "$io_pid"
+io_status=$?
+io_pid=
+check "the guest's workload stops with an error" test "$io_status" = 1
+check "  ... with pvringd's reason" has "$(cat "$dir/io.err")" "detached by the administrator"
+check "the device is gone" run 0 "$ctl" list
+check "  ... from the list" bash -c "! grep -q disk0 <<<'$out'"
+check "the disk can be attached again and serves verified I/O" \
+	run 0 "$io" --rundir "$dir" --disk disk0 --rw verify --bs 64k --qd 4 --size 4m
+
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+check "pvringd exits 0 on SIGTERM" test $? = 0
+daemon_pid=
+check "pvringctl cannot reach a stopped daemon (exit 3)" run 3 "$ctl" list
+check "  ... and says why" has "$err" "cannot reach pvringd"
+
+if [ "$failures" -ne 0 ]; then
+	echo "--- pvringd log"
+	tail -n 30 "$dir/pvringd.log"
+	echo "FAIL: $failures checks failed"
+	exit 1
+fi
+echo "PASS: pvringd, pvringctl and pvring-io from the command line"
