@@ -19,6 +19,11 @@ static void add_int(struct json_object *o, const char *key, int64_t v)
 	json_object_object_add(o, key, json_object_new_int64(v));
 }
 
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
 static void add_str(struct json_object *o, const char *key, const char *v)
 {
 	json_object_object_add(o, key, json_object_new_string(v));
@@ -36,7 +41,7 @@ static struct json_object *device_summary(const struct pvringd_device *dev)
 	add_int(o, "devid", dev->devid);
 	add_str(o, "state", pvringd_state_name(dev->state));
 	add_str(o, "frontend_state", pvringd_state_name(dev->fe_state));
-	add_int(o, "sectors", (int64_t)dev->disk->image.sectors);
+	add_u64(o, "sectors", dev->disk->image.sectors);
 	add_int(o, "sector_size", dev->disk->image.sector_size);
 	json_object_object_add(o, "read_only", json_object_new_boolean(dev->limits.read_only));
 	add_int(o, "queues", dev->nr_rings);
@@ -51,21 +56,21 @@ static struct json_object *counters_json(const struct pvringd_counters *c)
 {
 	struct json_object *o = json_object_new_object();
 
-	add_int(o, "requests", (int64_t)c->requests);
-	add_int(o, "read", (int64_t)c->by_op[PVRING_BLKIF_OP_READ]);
-	add_int(o, "write", (int64_t)c->by_op[PVRING_BLKIF_OP_WRITE]);
-	add_int(o, "flush", (int64_t)c->by_op[PVRING_BLKIF_OP_FLUSH_DISKCACHE]);
-	add_int(o, "barrier", (int64_t)c->by_op[PVRING_BLKIF_OP_WRITE_BARRIER]);
-	add_int(o, "discard", (int64_t)c->by_op[PVRING_BLKIF_OP_DISCARD]);
-	add_int(o, "indirect", (int64_t)c->by_op[PVRING_BLKIF_OP_INDIRECT]);
-	add_int(o, "responses", (int64_t)c->responses);
-	add_int(o, "errors", (int64_t)c->errors);
-	add_int(o, "kicks_in", (int64_t)c->kicks_in);
-	add_int(o, "kicks_out", (int64_t)c->kicks_out);
-	add_int(o, "batches", (int64_t)c->batches);
-	add_int(o, "batch_max", (int64_t)c->batch_max);
-	add_int(o, "bytes_read", (int64_t)c->bytes_read);
-	add_int(o, "bytes_written", (int64_t)c->bytes_written);
+	add_u64(o, "requests", c->requests);
+	add_u64(o, "read", c->by_op[PVRING_BLKIF_OP_READ]);
+	add_u64(o, "write", c->by_op[PVRING_BLKIF_OP_WRITE]);
+	add_u64(o, "flush", c->by_op[PVRING_BLKIF_OP_FLUSH_DISKCACHE]);
+	add_u64(o, "barrier", c->by_op[PVRING_BLKIF_OP_WRITE_BARRIER]);
+	add_u64(o, "discard", c->by_op[PVRING_BLKIF_OP_DISCARD]);
+	add_u64(o, "indirect", c->by_op[PVRING_BLKIF_OP_INDIRECT]);
+	add_u64(o, "responses", c->responses);
+	add_u64(o, "errors", c->errors);
+	add_u64(o, "kicks_in", c->kicks_in);
+	add_u64(o, "kicks_out", c->kicks_out);
+	add_u64(o, "batches", c->batches);
+	add_u64(o, "batch_max", c->batch_max);
+	add_u64(o, "bytes_read", c->bytes_read);
+	add_u64(o, "bytes_written", c->bytes_written);
 	return o;
 }
 
@@ -155,14 +160,14 @@ static struct json_object *slot_json(const struct pvringd_ring *ring,
 
 	add_int(o, "index", r->index);
 	add_int(o, "slot", r->index & (pvring_back_nr_slots(&ring->back) - 1));
-	add_int(o, "id", (int64_t)r->req.rw.id);
+	add_u64(o, "id", r->req.rw.id);
 	if (op)
 		add_str(o, "op", op);
 	else
 		add_int(o, "op", r->req.op);
-	add_int(o, "sector", (int64_t)r->req.rw.sector);
+	add_u64(o, "sector", r->req.rw.sector);
 	if (r->req.op == PVRING_BLKIF_OP_DISCARD) {
-		add_int(o, "nr_sectors", (int64_t)r->req.discard.nr_sectors);
+		add_u64(o, "nr_sectors", r->req.discard.nr_sectors);
 		return o;
 	}
 	if (r->req.op == PVRING_BLKIF_OP_INDIRECT) {
@@ -245,16 +250,12 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 		snprintf(err, err_len, "no disk named %s", json_object_get_string(disk_v));
 		return -1;
 	}
-	if (pvringd_device_attach(d, disk, (uint32_t)domid, (uint32_t)devid, err, err_len))
+	dev = pvringd_device_attach(d, disk, (uint32_t)domid, (uint32_t)devid, err, err_len);
+	if (!dev)
 		return -1;
-	for (dev = d->devices; dev; dev = dev->next) {
-		if (dev->domid == domid && dev->disk == disk) {
-			add_str(reply, "device", dev->name);
-			add_str(reply, "backend", dev->backend);
-			add_str(reply, "frontend", dev->frontend);
-			break;
-		}
-	}
+	add_str(reply, "device", dev->name);
+	add_str(reply, "backend", dev->backend);
+	add_str(reply, "frontend", dev->frontend);
 	return 0;
 }
 

@@ -489,6 +489,14 @@ static bool write_offer(struct pvringd_device *dev)
 	return ok;
 }
 
+static bool store_has(struct pvringd *d, const char *dir)
+{
+	char *probe = xs_read(xs_of(d), XBT_NULL, dir, NULL);
+
+	free(probe);
+	return probe != NULL;
+}
+
 /* A back-end directory appeared (or changed): take it on if it is new and complete. */
 static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 {
@@ -499,15 +507,18 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 
 	snprintf(dir, sizeof(dir), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
 	if (dev) {
-		char *probe = xs_read(xs_of(d), XBT_NULL, dir, NULL);
-
-		if (!probe && errno == ENOENT && !dev->remove_when_idle)
+		if (!dev->remove_when_idle && !store_has(d, dir))
 			device_remove(dev, "its back-end directory was removed");
-		free(probe);
 		return;
 	}
-	if (d->stopping)
+	if (d->stopping || !store_has(d, dir))
 		return;
+	if (!xs_is_domain_introduced(xs_of(d), domid)) {
+		/* Left by an earlier pvringd for a guest that is gone since. */
+		pvring_info("%s: its domain is gone: removing it", dir);
+		xs_rm(xs_of(d), XBT_NULL, dir);
+		return;
+	}
 	params = read_key(d, dir, PVRING_XS_PARAMS);
 	frontend = read_key(d, dir, PVRING_XS_FRONTEND);
 	mode = read_key(d, dir, PVRING_XS_MODE);
@@ -692,8 +703,9 @@ static bool make_dir(struct pvringd *d, xs_transaction_t t, const char *dir, uin
 	return xs_mkdir(xs_of(d), t, dir) && xs_set_permissions(xs_of(d), t, dir, perms, 2);
 }
 
-int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t domid,
-			  uint32_t devid, char *err, unsigned int err_len)
+struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk,
+					     uint32_t domid, uint32_t devid, char *err,
+					     unsigned int err_len)
 {
 	struct pvringd_device *dev;
 	char be[128], fe[128], *probe;
@@ -702,13 +714,13 @@ int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t
 
 	if (!xs_is_domain_introduced(xs_of(d), domid)) {
 		snprintf(err, err_len, "no domain %u", domid);
-		return -1;
+		return NULL;
 	}
 	for (dev = d->devices; dev; dev = dev->next) {
 		if (dev->disk == disk && !disk->image.read_only && !dev->remove_when_idle) {
 			snprintf(err, err_len, "disk %s is already attached read-write to %s",
 				 disk->name, dev->name);
-			return -1;
+			return NULL;
 		}
 	}
 	if (!devid) {
@@ -722,7 +734,7 @@ int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t
 	if (probe || find_by_id(d, domid, devid)) {
 		free(probe);
 		snprintf(err, err_len, "device %u/%u exists", domid, devid);
-		return -1;
+		return NULL;
 	}
 	do {
 		t = xs_transaction_start(xs_of(d));
@@ -745,15 +757,14 @@ int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t
 	} while (!xs_transaction_end(xs_of(d), t, !ok) && ok && errno == EAGAIN);
 	if (t == XBT_NULL || !ok) {
 		snprintf(err, err_len, "cannot write the device to the store: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
 	/* Taken on now rather than on the watch event, so the reply can name it. */
 	backend_changed(d, domid, devid);
-	if (!find_by_id(d, domid, devid)) {
+	dev = find_by_id(d, domid, devid);
+	if (!dev)
 		snprintf(err, err_len, "the device could not be set up (see pvringd's log)");
-		return -1;
-	}
-	return 0;
+	return dev;
 }
 
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len)

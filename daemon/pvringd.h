@@ -143,8 +143,10 @@ int pvringd_control_start(struct pvringd *d, const char **why);
 void pvringd_control_stop(struct pvringd *d);
 struct pvringd_device *pvringd_device_find(struct pvringd *d, const char *name);
 /* Toolstack work on the local platform: create the store directories. */
-int pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk, uint32_t domid,
-			  uint32_t devid, char *err, unsigned int err_len);
+/* The new device, or NULL with err set. */
+struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk,
+					     uint32_t domid, uint32_t devid, char *err,
+					     unsigned int err_len);
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len);
 /* A ring broke (bad producer index, unusable request): disconnect with a reason. */
 void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)

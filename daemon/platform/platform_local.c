@@ -295,7 +295,18 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 static void local_destroy(struct pvring_platform *p)
 {
 	struct local_platform *lp = local_of(p);
+	struct local_domain *d, *next;
 
+	/*
+	 * The guests' domains end with pvringd (their registry connections
+	 * close): release them in the store too, so that a pvringd started
+	 * later against the same store finds no guest that is not there.
+	 */
+	for (d = lp->domains; d; d = next) {
+		next = d->next; /* a domain with nothing mapped is freed at once */
+		if (!d->gone)
+			domain_gone(d, "pvringd is stopping");
+	}
 	while (lp->domains)
 		domain_free(lp->domains);
 	if (lp->accept_ev)

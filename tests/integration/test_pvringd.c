@@ -422,6 +422,54 @@ static void test_write_restart_read(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
+/*
+ * SIGTERM with a guest connected: every write acknowledged before the
+ * stop is in the image file, the guest is told (Closing, Closed), and
+ * a pvringd started later finds no stale device of the gone guest.
+ */
+static void test_stop_with_guest_connected(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t pages[11], i, s;
+	uint8_t sector[512];
+	char why[256];
+	int fd;
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	for (i = 0; i < 11; i++) {
+		pages[i] = i;
+		for (s = 0; s < SECTORS_PER_PAGE; s++)
+			fill_sector((uint8_t *)pvring_local_front_data(&front, 0, i) + s * 512,
+				    2048 + i * SECTORS_PER_PAGE + s, 55);
+	}
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_WRITE, 2048, 88, pages), 0);
+	assert_int_equal(daemon_process_stop(&f->dp), 0);
+	/*
+	 * The guest was told before its domain ended with pvringd (on the local
+	 * platform a guest lives only as long as its registry connection).
+	 */
+	assert_true(daemon_process_log_has(&f->dp, "1/51712: Connected -> Closing", 0));
+	assert_true(daemon_process_log_has(&f->dp, "1/51712: Closing -> Closed", 0));
+	assert_true(daemon_process_log_has(&f->dp, "dom1 left (pvringd is stopping)", 0));
+
+	/* Acknowledged is on disk: read the image itself. */
+	fd = open(f->d0, O_RDONLY);
+	assert_true(fd >= 0);
+	for (s = 0; s < 88; s++) {
+		assert_int_equal(pread(fd, sector, 512, (2048 + s) * 512), 512);
+		assert_true(sector_matches(sector, 2048 + s, 55));
+	}
+	close(fd);
+	pvring_local_front_close(&front);
+
+	assert_int_equal(start_daemon(f), 0);
+	assert_true(daemon_process_log_has(&f->dp, "its domain is gone: removing it", 5000));
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	assert_int_equal(write_verify(&front, 0, 0, 8, 56, why, sizeof(why)), 0);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
 static void test_multi_queue_multi_page(void **state)
 {
 	struct fixture *f = *state;
@@ -699,6 +747,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_restart_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_with_guest_connected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_queue_multi_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_barrier, setup, teardown),
