@@ -54,8 +54,9 @@ struct peer {
 
 struct fixture {
 	struct daemon_process dp;
-	char d0[96], d1[96], ro[96];
-	char disk_args[3][128];
+	char d0[96], d1[96], ro[96], dd[96], blk_img[96];
+	char blk_dev[32]; /* a loop device over blk_img, when losetup works here */
+	char disk_args[5][128];
 	struct peer peer;
 	bool peer_running;
 };
@@ -113,11 +114,46 @@ static int make_image(const char *path, size_t bytes, uint64_t seed)
 static int start_daemon(struct fixture *f)
 {
 	/* More queues than this machine may have CPUs: the negotiation is what is tested. */
-	const char *args[] = { "--disk", f->disk_args[0], "--disk",	  f->disk_args[1],
-			       "--disk", f->disk_args[2], "--max-queues", "4",
-			       NULL };
+	const char *args[16] = { "--max-queues", "4" };
+	unsigned int n = 2, i;
 
+	for (i = 0; i < 5; i++) {
+		if (!f->disk_args[i][0])
+			continue;
+		args[n++] = "--disk";
+		args[n++] = f->disk_args[i];
+	}
+	args[n] = NULL;
 	return daemon_process_start(&f->dp, args);
+}
+
+/* A loop device over path, for a block-device image; false (and why) where there is none. */
+static bool loop_attach(struct fixture *f, const char *path)
+{
+	char cmd[192];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "losetup --find --show '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return false;
+	if (!fgets(f->blk_dev, sizeof(f->blk_dev), p))
+		f->blk_dev[0] = '\0';
+	pclose(p);
+	f->blk_dev[strcspn(f->blk_dev, "\n")] = '\0';
+	return f->blk_dev[0] == '/';
+}
+
+static void loop_detach(struct fixture *f)
+{
+	char cmd[64];
+
+	if (!f->blk_dev[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", f->blk_dev);
+	if (system(cmd))
+		fprintf(stderr, "could not detach %s\n", f->blk_dev);
+	f->blk_dev[0] = '\0';
 }
 
 static int setup(void **state)
@@ -133,12 +169,18 @@ static int setup(void **state)
 	daemon_process_path(&f->dp, "d0.img", f->d0, sizeof(f->d0));
 	daemon_process_path(&f->dp, "d1.img", f->d1, sizeof(f->d1));
 	daemon_process_path(&f->dp, "ro.img", f->ro, sizeof(f->ro));
+	daemon_process_path(&f->dp, "dd.img", f->dd, sizeof(f->dd));
+	daemon_process_path(&f->dp, "blk.img", f->blk_img, sizeof(f->blk_img));
 	if (make_image(f->d0, DISK_BYTES, 1) || make_image(f->d1, DISK_BYTES, 2) ||
-	    make_image(f->ro, RO_BYTES, 3))
+	    make_image(f->ro, RO_BYTES, 3) || make_image(f->dd, RO_BYTES, 4) ||
+	    make_image(f->blk_img, RO_BYTES, 5))
 		return -1;
 	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s", f->d0);
 	snprintf(f->disk_args[1], sizeof(f->disk_args[1]), "d1=%s", f->d1);
 	snprintf(f->disk_args[2], sizeof(f->disk_args[2]), "ro=%s,ro", f->ro);
+	snprintf(f->disk_args[3], sizeof(f->disk_args[3]), "dd=%s,direct", f->dd);
+	if (loop_attach(f, f->blk_img))
+		snprintf(f->disk_args[4], sizeof(f->disk_args[4]), "blk=%s", f->blk_dev);
 	return start_daemon(f);
 }
 
@@ -164,6 +206,7 @@ static int teardown(void **state)
 	}
 	if (daemon_process_destroy(&f->dp))
 		ret = -1;
+	loop_detach(f);
 	free(f);
 	return ret ? -1 : 0;
 }
@@ -572,6 +615,43 @@ static void test_read_only_image(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
+static void test_direct_io(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char why[256];
+
+	assert_true(daemon_process_log_has(&f->dp, "disk dd: ", 0));
+	assert_true(daemon_process_log_has(&f->dp, "read-write, O_DIRECT", 0));
+	assert_int_equal(front_up(f, &front, "dd", 1, 0, 64, NULL), 0);
+	if (write_verify(&front, 0, 8, 1, 41, why, sizeof(why)) ||
+	    write_verify(&front, 0, 512, 64, 42, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+static void test_block_device(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	uint32_t page = 0;
+	char why[256];
+
+	if (!f->blk_dev[0]) {
+		fprintf(stderr, "no loop device here (losetup needs root and /dev/loop*)\n");
+		skip();
+	}
+	assert_int_equal(front_up(f, &front, "blk", 1, 0, 11, NULL), 0);
+	assert_int_equal(front.backend.sectors, RO_BYTES / 512);
+	/* What the image held before it became a block device... */
+	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 40, 8, &page), 0);
+	assert_true(sector_matches(pvring_local_front_data(&front, 0, 0), 40, 5));
+	/* ...and what is written through it. */
+	if (write_verify(&front, 0, 64, 11, 43, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
 /* ---- bad input ---- */
 
 static int hook_garbage_ref(struct pvring_local_front *front, xs_transaction_t t, void *arg)
@@ -753,6 +833,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_and_barrier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_garbage_ring_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ungranted_ring_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ungranted_segment, setup, teardown),
