@@ -41,6 +41,40 @@ static struct pvring_platform *plat_of(const struct pvringd_ring *ring)
 	return ring->dev->d->plat;
 }
 
+/*
+ * What a front end does wrong is logged, but a front end cannot flood the
+ * log: at most RING_WARN_BURST lines per ring per second, then one line
+ * saying how many were left out.
+ */
+#define RING_WARN_BURST 10u
+
+static bool ring_warn_allowed(struct pvringd_ring *ring)
+{
+	uint64_t second = (uint64_t)time(NULL);
+
+	if (second != ring->warn_second) {
+		if (ring->warn_dropped)
+			pvring_warn("%s: ring %u: %u more such messages left out", ring->dev->name,
+				    ring->queue, ring->warn_dropped);
+		ring->warn_second = second;
+		ring->warn_count = 0;
+		ring->warn_dropped = 0;
+	}
+	if (ring->warn_count < RING_WARN_BURST) {
+		ring->warn_count++;
+		return true;
+	}
+	ring->warn_dropped++;
+	return false;
+}
+
+#define ring_warn(ring, fmt, ...)                                                                  \
+	do {                                                                                       \
+		if (ring_warn_allowed(ring))                                                       \
+			pvring_warn("%s: ring %u: " fmt, (ring)->dev->name, (ring)->queue,         \
+				    __VA_ARGS__);                                                  \
+	} while (0)
+
 /* ---- persistent grants: an open-addressed table keyed by gref ---- */
 
 static struct pvringd_pgrant *pgrant_slot(struct pvringd_ring *ring, uint32_t gref)
@@ -57,7 +91,8 @@ static struct pvringd_pgrant *pgrant_slot(struct pvringd_ring *ring, uint32_t gr
  * The persistent mapping of gref, made on first use. It is made writable
  * when the grant allows, so a page first used for a write can later receive
  * a read. NULL with *why set when the grant refuses; NULL with *why NULL
- * when the table is full (the caller then maps for this request alone).
+ * when this request must map the page alone (the table is full, or the page
+ * is kept read-only and now needs writing).
  */
 static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable, const char **why)
 {
@@ -67,9 +102,14 @@ static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable,
 	void *addr;
 
 	*why = NULL;
-	if (pg->used && (pg->writable || !writable))
-		return pg->addr;
-	if (!pg->used && ring->nr_pgrants >= PGRANT_LIMIT)
+	if (pg->used) {
+		/*
+		 * Kept read-only, and now a read needs it writable: this request
+		 * maps it alone (requests in flight may still use the old mapping).
+		 */
+		return pg->writable || !writable ? pg->addr : NULL;
+	}
+	if (ring->nr_pgrants >= PGRANT_LIMIT)
 		return NULL;
 	addr = pvring_map_grants(plat_of(ring), dev->domid, 1, &gref, true, why);
 	if (!addr && !writable) {
@@ -78,16 +118,11 @@ static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable,
 	}
 	if (!addr)
 		return NULL;
-	if (pg->used) {
-		/* It was read-only and is now writable: the older mapping goes. */
-		pvring_unmap_grants(plat_of(ring), dev->domid, pg->addr, 1, &gref, false);
-	} else {
-		pg->used = true;
-		pg->gref = gref;
-		ring->nr_pgrants++;
-	}
-	pg->addr = addr;
+	pg->used = true;
+	pg->gref = gref;
 	pg->writable = mapped_writable;
+	pg->addr = addr;
+	ring->nr_pgrants++;
 	return addr;
 }
 
@@ -281,9 +316,9 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 			(seg[i].last_sect - seg[i].first_sect + 1u) * 512u);
 	return true;
 refused:
-	pvring_warn("%s: ring %u: request %llu: cannot map grant %u %s: %s", ring->dev->name,
-		    ring->queue, (unsigned long long)r->req.rw.id, seg[i].gref,
-		    writable ? "writable" : "read-only", why);
+	ring_warn(ring, "request %llu: cannot map grant %u %s: %s",
+		  (unsigned long long)r->req.rw.id, seg[i].gref,
+		  writable ? "writable" : "read-only", why);
 	return false;
 }
 
@@ -301,8 +336,8 @@ static bool copy_indirect_segments(struct pvringd_request *r)
 		r->map_refs[i] = ind->indirect_grefs[i];
 	base = pvring_map_grants(plat_of(ring), ring->dev->domid, pages, r->map_refs, false, &why);
 	if (!base) {
-		pvring_warn("%s: ring %u: request %llu: cannot map indirect page: %s",
-			    ring->dev->name, ring->queue, (unsigned long long)ind->id, why);
+		ring_warn(ring, "request %llu: cannot map indirect page: %s",
+			  (unsigned long long)ind->id, why);
 		return false;
 	}
 	/* Copied once: the front end can change its pages, not what is validated and used. */
@@ -333,6 +368,7 @@ static void on_io_done(void *arg, int64_t result)
 	int err;
 
 	if (result < 0) {
+		/* The image failed, not the front end: always said. */
 		pvring_warn("%s: ring %u: %s of %llu bytes at sector %llu failed: %s",
 			    ring->dev->name, ring->queue, pvring_blkif_op_name(r->req.op),
 			    (unsigned long long)r->bytes, (unsigned long long)r->sector,
@@ -374,7 +410,8 @@ static void handle_request(struct pvringd_request *r)
 	int err = 0;
 
 	ring->counters.requests++;
-	ring->counters.by_op[r->req.op & 7]++;
+	if (r->req.op < 8)
+		ring->counters.by_op[r->req.op]++;
 	r->op = r->req.op;
 	r->sector = r->req.rw.sector; /* same offset in every format */
 	r->nr_iov = 0;
@@ -419,13 +456,11 @@ static void handle_request(struct pvringd_request *r)
 queued:
 	if (!err)
 		return;
-	pvring_warn("%s: ring %u: cannot queue I/O: %s", dev->name, ring->queue, strerror(-err));
+	ring_warn(ring, "cannot queue I/O: %s", strerror(-err));
 	goto error;
 invalid:
-	pvring_warn("%s: ring %u: request %llu (%s): %s", dev->name, ring->queue,
-		    (unsigned long long)r->req.rw.id,
-		    pvring_blkif_op_name(r->req.op) ? pvring_blkif_op_name(r->req.op) : "?",
-		    pvring_blkif_error_str(bad));
+	ring_warn(ring, "request %llu (op %u): %s", (unsigned long long)r->req.rw.id, r->req.op,
+		  pvring_blkif_error_str(bad));
 	respond(r, pvring_blkif_error_status(bad));
 	return;
 error:

@@ -94,6 +94,8 @@ struct pvringd_ring {
 	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
 	uint32_t pgrant_slots, nr_pgrants;
 	struct pvringd_counters counters;
+	uint64_t warn_second; /* rate limit of what the front end did wrong */
+	uint32_t warn_count, warn_dropped;
 };
 
 struct pvringd_device {

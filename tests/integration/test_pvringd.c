@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -753,6 +754,48 @@ static void test_bad_unknown_op(void **state)
 	expect_error_response(*state, &req, PVRING_BLKIF_RSP_EOPNOTSUPP, "unknown operation", 0);
 }
 
+static unsigned int log_count(const struct daemon_process *dp, const char *text)
+{
+	FILE *f = fopen(dp->log, "r");
+	unsigned int n = 0;
+	char line[1024];
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A frontend sending bad requests by the hundred gets every answer, but cannot flood the log. */
+static void test_bad_request_flood(void **state)
+{
+	struct fixture *f = *state;
+	union pvring_blkif_request req = raw_rw(42, 0, 5);
+	struct pvring_local_front front;
+	unsigned int i, logged;
+
+	time_t start, end;
+
+	peer_start(f);
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	start = time(NULL);
+	for (i = 0; i < 200; i++)
+		assert_int_equal(raw_request(&front, &req), PVRING_BLKIF_RSP_EOPNOTSUPP);
+	end = time(NULL);
+	logged = log_count(&f->dp, "unknown operation");
+	assert_true(logged >= 1);
+	/* Ten in each second the flood touched, however long it took. */
+	assert_true(logged <= 10 * (unsigned int)(end - start + 1));
+	assert_true(logged < 200);
+	sleep(1);
+	assert_int_equal(raw_request(&front, &req), PVRING_BLKIF_RSP_EOPNOTSUPP);
+	assert_true(daemon_process_log_has(&f->dp, "more such messages left out", 5000));
+	peer_check(f);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+	peer_stop(f);
+}
+
 static void test_bad_producer_far_ahead(void **state)
 {
 	struct fixture *f = *state;
@@ -842,6 +885,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sectors_past_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_unknown_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_request_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_producer_far_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_frontend_dies_mid_io, setup, teardown),
 	};
