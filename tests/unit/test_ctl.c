@@ -9,12 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,19 +27,14 @@
 #include <json-c/json.h>
 
 #include "daemon/ctl.h"
+#include "tests/lib/ctl_server_thread.h"
 
 /* Only a guard against a hang: the server answers in microseconds. */
 #define IO_TIMEOUT_S 10
 #define BIG_REPLY (512u * 1024u)
 
 struct fixture {
-	char dir[64];
-	char path[PATH_MAX];
-	struct event_base *base;
-	struct event *tick;
-	struct pvringd_ctl *ctl;
-	pthread_t loop;
-	atomic_bool stop;
+	struct ctl_server_thread srv;
 };
 
 /* ---- the server side: handlers run on the loop thread ---- */
@@ -130,29 +121,9 @@ static int h_big(void *arg, struct json_object *req, struct json_object *reply, 
 	return 0;
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* The loop wakes every 10 ms to see whether the test wants it to stop. */
-static void *loop_main(void *arg)
-{
-	struct fixture *f = arg;
-
-	while (!atomic_load(&f->stop))
-		event_base_loop(f->base, EVLOOP_ONCE);
-	return NULL;
-}
-
 static int setup(void **state)
 {
-	static const struct {
-		const char *name;
-		pvringd_ctl_handler handler;
-	} cmds[] = {
+	static const struct ctl_server_command cmds[] = {
 		{ "list", h_list },
 		{ "echo", h_echo },
 		{ "sneaky", h_sneaky },
@@ -161,27 +132,13 @@ static int setup(void **state)
 		{ "fail-silent", h_fail_silent },
 		{ "big", h_big },
 	};
-	struct timeval ten_ms = { 0, 10000 };
 	struct fixture *f = test_calloc(1, sizeof(*f));
-	const char *why = NULL;
-	size_t i;
 
-	strcpy(f->dir, "/tmp/pvring-ctl-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/pvringd.sock", f->dir);
-	f->base = event_base_new();
-	assert_non_null(f->base);
-	f->tick = event_new(f->base, -1, EV_PERSIST, on_tick, NULL);
-	assert_non_null(f->tick);
-	event_add(f->tick, &ten_ms);
-	f->ctl = pvringd_ctl_open(f->base, f->path, &why);
-	if (!f->ctl)
-		fail_msg("pvringd_ctl_open: %s", why);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		assert_int_equal(pvringd_ctl_register(f->ctl, cmds[i].name, cmds[i].handler, NULL),
-				 0);
-	atomic_init(&f->stop, false);
-	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
+	if (ctl_server_thread_start(&f->srv, "/tmp/pvring-ctl-XXXXXX", cmds,
+				    sizeof(cmds) / sizeof(cmds[0]), NULL)) {
+		test_free(f);
+		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -190,14 +147,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	atomic_store(&f->stop, true);
-	pthread_join(f->loop, NULL);
-	pvringd_ctl_close(f->ctl);
-	/* Closing removes the socket file. */
-	assert_int_equal(access(f->path, F_OK), -1);
-	event_free(f->tick);
-	event_base_free(f->base);
-	rmdir(f->dir);
+	ctl_server_thread_stop(&f->srv);
+	/* Closing removes the socket file (else the directory could not go either). */
+	assert_int_equal(access(f->srv.path, F_OK), -1);
 	test_free(f);
 	return 0;
 }
@@ -306,7 +258,7 @@ static void request(int fd, const char *req, const char *expected)
 static void test_handler_replies(void **state)
 {
 	struct fixture *f = *state;
-	int fd = connect_to(f->path);
+	int fd = connect_to(f->srv.path);
 
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	request(fd, "{\"cmd\":\"echo\",\"arg\":{\"device\":\"1/51712\",\"n\":[1,2]}}\n",
@@ -320,7 +272,7 @@ static void test_handler_replies(void **state)
 static void test_error_replies_keep_the_connection(void **state)
 {
 	struct fixture *f = *state;
-	int fd = connect_to(f->path);
+	int fd = connect_to(f->srv.path);
 
 	request(fd, "{\"cmd\":\"fail\"}\n", "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
 	request(fd, "{\"cmd\":\"fail-multiline\"}\n", "{\"ok\":false,\"error\":\"two lines\"}");
@@ -332,7 +284,7 @@ static void test_error_replies_keep_the_connection(void **state)
 static void test_unknown_command(void **state)
 {
 	struct fixture *f = *state;
-	int fd = connect_to(f->path);
+	int fd = connect_to(f->srv.path);
 
 	request(fd, "{\"cmd\":\"frob\",\"device\":\"1/51712\"}\n",
 		"{\"ok\":false,\"error\":\"unknown command \\\"frob\\\" (commands: list echo "
@@ -370,7 +322,7 @@ static void test_malformed_lines_close(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int fd = connect_to(f->path);
+		int fd = connect_to(f->srv.path);
 		char both[128];
 
 		/* A good request after the bad one, in the same write: it must not be answered. */
@@ -386,7 +338,7 @@ static void test_deeply_nested_request(void **state)
 {
 	struct fixture *f = *state;
 	char line[512];
-	int fd = connect_to(f->path);
+	int fd = connect_to(f->srv.path);
 	size_t i;
 
 	/* Nesting beyond the parser's depth limit is refused, not recursed into. */
@@ -425,7 +377,7 @@ static void test_line_length_limit(void **state)
 	int fd;
 
 	/* Exactly 64 KiB before the newline: answered. */
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	line = echo_line(64 * 1024);
 	send_str(fd, line);
 	free(line);
@@ -436,7 +388,7 @@ static void test_line_length_limit(void **state)
 	close(fd);
 
 	/* One byte more: refused and closed. */
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	line = echo_line(64 * 1024 + 1);
 	send_str(fd, line);
 	free(line);
@@ -445,7 +397,7 @@ static void test_line_length_limit(void **state)
 	close(fd);
 
 	/* No newline at all: the server does not wait for one forever. */
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	line = echo_line(100 * 1024);
 	send_all(fd, line, 100 * 1024);
 	free(line);
@@ -457,7 +409,7 @@ static void test_line_length_limit(void **state)
 static void test_many_requests_on_one_connection(void **state)
 {
 	struct fixture *f = *state;
-	int fd = connect_to(f->path), i;
+	int fd = connect_to(f->srv.path), i;
 
 	/* Several requests in one write: answered in order. */
 	send_str(fd, "{\"cmd\":\"list\"}\n{\"cmd\":\"echo\",\"arg\":1}\n{\"cmd\":\"fail\"}\n"
@@ -483,7 +435,7 @@ static void test_half_closed_client_gets_its_replies(void **state)
 
 	/* As `socat` or `nc -N` do: the requests, end of file, then read the replies. */
 	for (i = 0; i < 20; i++) {
-		fd = connect_to(f->path);
+		fd = connect_to(f->srv.path);
 		send_str(fd, "{\"cmd\":\"list\"}\n{\"cmd\":\"big\"}\n{\"cmd\":\"fail\"}\n");
 		assert_int_equal(shutdown(fd, SHUT_WR), 0);
 		expect_line(fd, "{\"ok\":true,\"devices\":[]}");
@@ -525,13 +477,13 @@ static void test_socket_mode_and_cloexec(void **state)
 	struct stat st;
 	int fd;
 
-	assert_int_equal(lstat(f->path, &st), 0);
+	assert_int_equal(lstat(f->srv.path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0600);
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	/* The listener and the server's end of this connection. */
-	assert_true(check_cloexec(f->path) >= 2);
+	assert_true(check_cloexec(f->srv.path) >= 2);
 	close(fd);
 }
 
@@ -605,7 +557,7 @@ static void test_stale_socket_replaced(void **state)
 static void test_client_that_never_reads_is_cut_off(void **state)
 {
 	struct fixture *f = *state;
-	int fd = connect_to(f->path), i, lines = 0;
+	int fd = connect_to(f->srv.path), i, lines = 0;
 	char buf[65536], reqs[32 * 14 + 1] = "";
 	ssize_t n;
 
@@ -623,7 +575,7 @@ static void test_client_that_never_reads_is_cut_off(void **state)
 	assert_true(lines < 32);
 	close(fd);
 	/* Others are served as before. */
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	close(fd);
 }
@@ -634,11 +586,11 @@ static void test_client_limit(void **state)
 	int fds[64], fd, i;
 
 	for (i = 0; i < 64; i++) {
-		fds[i] = connect_to(f->path);
+		fds[i] = connect_to(f->srv.path);
 		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	}
 	/* The 65th is told why, then closed. */
-	fd = connect_to(f->path);
+	fd = connect_to(f->srv.path);
 	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\"}");
 	expect_closed(fd);
 	close(fd);
@@ -647,7 +599,7 @@ static void test_client_limit(void **state)
 	for (i = 0; i < 500; i++) {
 		char *line;
 
-		fd = connect_to(f->path);
+		fd = connect_to(f->srv.path);
 		/* A refused client may find the connection closed already: its reason waits. */
 		if (send(fd, "{\"cmd\":\"list\"}\n", 15, MSG_NOSIGNAL) < 0)
 			assert_int_equal(errno, EPIPE);
@@ -673,14 +625,11 @@ static void test_register(void **state)
 	struct fixture *f = *state;
 	int fd;
 
-	(void)f;
 	/* Registering a name again replaces its handler; the loop is stopped for this. */
-	atomic_store(&f->stop, true);
-	pthread_join(f->loop, NULL);
-	assert_int_equal(pvringd_ctl_register(f->ctl, "list", h_fail, NULL), 0);
-	atomic_store(&f->stop, false);
-	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
-	fd = connect_to(f->path);
+	ctl_server_thread_pause(&f->srv);
+	assert_int_equal(pvringd_ctl_register(f->srv.ctl, "list", h_fail, NULL), 0);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	fd = connect_to(f->srv.path);
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
 	close(fd);
 }

@@ -8,10 +8,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,10 +22,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "daemon/ctl.h"
+#include "tests/lib/ctl_server_thread.h"
 #include "tools/ctl_client.h"
 #include "tools/ctl_format.h"
 
@@ -80,13 +78,7 @@ static const char dump_reply[] =
 /* ---- the server: handlers run on the loop thread ---- */
 
 struct fixture {
-	char dir[64];
-	char path[PATH_MAX];
-	struct event_base *base;
-	struct event *tick;
-	struct pvringd_ctl *ctl;
-	pthread_t loop;
-	atomic_bool stop;
+	struct ctl_server_thread srv;
 	unsigned int shows; /* of device 3/1: its counters grow with every look */
 };
 
@@ -215,52 +207,19 @@ static int h_detach(void *arg, struct json_object *req, struct json_object *repl
 	return 0;
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* The loop wakes every 10 ms to see whether the test wants it to stop. */
-static void *loop_main(void *arg)
-{
-	struct fixture *f = arg;
-
-	while (!atomic_load(&f->stop))
-		event_base_loop(f->base, EVLOOP_ONCE);
-	return NULL;
-}
-
 static int setup(void **state)
 {
-	static const struct {
-		const char *name;
-		pvringd_ctl_handler handler;
-	} cmds[] = {
+	static const struct ctl_server_command cmds[] = {
 		{ "list", h_list },	{ "show", h_show },	{ "dump", h_dump },
 		{ "attach", h_attach }, { "detach", h_detach },
 	};
-	struct timeval ten_ms = { 0, 10000 };
 	struct fixture *f = test_calloc(1, sizeof(*f));
-	const char *why = NULL;
-	size_t i;
 
-	strcpy(f->dir, "/tmp/pvring-ctlc-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/pvringd.sock", f->dir);
-	f->base = event_base_new();
-	assert_non_null(f->base);
-	f->tick = event_new(f->base, -1, EV_PERSIST, on_tick, NULL);
-	assert_non_null(f->tick);
-	event_add(f->tick, &ten_ms);
-	f->ctl = pvringd_ctl_open(f->base, f->path, &why);
-	if (!f->ctl)
-		fail_msg("pvringd_ctl_open: %s", why);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		assert_int_equal(pvringd_ctl_register(f->ctl, cmds[i].name, cmds[i].handler, f), 0);
-	atomic_init(&f->stop, false);
-	assert_int_equal(pthread_create(&f->loop, NULL, loop_main, f), 0);
+	if (ctl_server_thread_start(&f->srv, "/tmp/pvring-ctlc-XXXXXX", cmds,
+				    sizeof(cmds) / sizeof(cmds[0]), f)) {
+		test_free(f);
+		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -269,12 +228,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	atomic_store(&f->stop, true);
-	pthread_join(f->loop, NULL);
-	pvringd_ctl_close(f->ctl);
-	event_free(f->tick);
-	event_base_free(f->base);
-	rmdir(f->dir);
+	ctl_server_thread_stop(&f->srv);
 	test_free(f);
 	return 0;
 }
@@ -401,7 +355,7 @@ static void test_cannot_connect(void **state)
 static void test_call_and_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *req, *reply, *v;
 	char err[256];
 
@@ -438,7 +392,7 @@ static void test_call_and_errors(void **state)
 static void test_pipelined(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *reqs[3], *reply, *v;
 	char err[256];
 	int i;
@@ -559,7 +513,7 @@ static void test_bad_daemon(void **state)
 static void test_format_list(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *reply = call_ok(c, "{\"cmd\":\"list\"}");
 
 	expect_text(pvring_fmt_list, reply,
@@ -577,7 +531,7 @@ static void test_format_list(void **state)
 static void test_format_show(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *reply = call_ok(c, "{\"cmd\":\"show\",\"device\":\"1/51712\"}");
 
 	expect_text(
@@ -642,7 +596,7 @@ static void test_format_show(void **state)
 static void test_format_dump(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *reply =
 		call_ok(c, "{\"cmd\":\"dump\",\"device\":\"1/51712\",\"ring\":0}");
 
@@ -678,7 +632,7 @@ static void test_format_dump(void **state)
 static void test_format_attach_and_json(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct json_object *reply =
 		call_ok(c, "{\"cmd\":\"attach\",\"disk\":\"disk0\",\"domid\":5,\"devid\":768}");
 	char *text = NULL;
@@ -741,7 +695,7 @@ static void test_format_malformed(void **state)
 static void test_format_watch(void **state)
 {
 	struct fixture *f = *state;
-	struct pvring_ctl_client *c = connect_ok(f->path);
+	struct pvring_ctl_client *c = connect_ok(f->srv.path);
 	struct pvring_ctl_sample a, b, later;
 	struct json_object *reply;
 	char *text = NULL;
