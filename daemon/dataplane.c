@@ -263,6 +263,7 @@ static void add_iov(struct pvringd_request *r, uint8_t *base, uint32_t len)
 {
 	struct iovec *last = r->nr_iov ? &r->iov[r->nr_iov - 1] : NULL;
 
+	r->bytes += len;
 	/* Pages mapped side by side make one transfer, not one per segment. */
 	if (last && (uint8_t *)last->iov_base + last->iov_len == base) {
 		last->iov_len += len;
@@ -287,6 +288,7 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	uint32_t i;
 
 	r->nr_iov = 0;
+	r->bytes = 0;
 	if (ring->pgrants) {
 		for (i = 0; i < n; i++) {
 			uint8_t *page = pgrant_get(ring, seg[i].gref, writable, &why);
@@ -300,8 +302,9 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 			return true;
 		if (why)
 			goto refused;
-		/* The persistent table is full: map this request's pages for it alone. */
+		/* Full table, or a read-only page now written to: map this request alone. */
 		r->nr_iov = 0;
+		r->bytes = 0;
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
@@ -439,14 +442,11 @@ static void handle_request(struct pvringd_request *r)
 					 on_io_done, r);
 		goto queued;
 	default:
+		/* pvring_blkif_check_request() has checked these segments already. */
 		nr_segs = r->req.rw.nr_segments;
-		bad = pvring_blkif_check_segments(seg, nr_segs, r->sector, &dev->limits,
-						  &nr_sectors);
-		if (bad)
-			goto invalid;
 		break;
 	}
-	r->bytes = nr_sectors << PVRING_BLKIF_SECTOR_SHIFT;
+	/* r->bytes adds up as the segments are mapped. */
 	if (nr_segs && !map_segments(r, seg, nr_segs, r->op == PVRING_BLKIF_OP_READ))
 		goto error;
 	if (r->op == PVRING_BLKIF_OP_FLUSH_DISKCACHE || r->op == PVRING_BLKIF_OP_WRITE_BARRIER)

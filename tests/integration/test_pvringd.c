@@ -548,6 +548,30 @@ static void test_indirect(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
+/* Every request grants its pages and ends the grants after the response. */
+static void test_without_persistent_grants(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front_opts opts;
+	struct pvring_local_front front;
+	char why[256];
+
+	pvring_local_front_opts_init(&opts);
+	opts.rundir = f->dp.rundir;
+	opts.disk = "d0";
+	opts.max_segments = 64;
+	opts.data_pages = 256;
+	opts.persistent = false;
+	assert_int_equal(pvring_local_front_open(&front, &opts), 0);
+	assert_int_equal(pvring_local_front_connect(&front), 0);
+	assert_false(front.persistent);
+	if (write_verify(&front, 0, 3000, 11, 61, why, sizeof(why)) ||
+	    write_verify(&front, 0, 4000, 64, 62, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_true(daemon_process_log_has(&f->dp, "no persistent grants", 0));
+	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
 static void test_flush_and_barrier(void **state)
 {
 	struct fixture *f = *state;
@@ -873,6 +897,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_with_guest_connected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_queue_multi_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_persistent_grants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_barrier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_image, setup, teardown),
