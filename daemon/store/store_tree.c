@@ -354,9 +354,16 @@ int pvring_store_mkdir(struct pvring_store_tree *tree, uint32_t caller, const ch
 {
 	bool created;
 	int err = 0;
+	struct pvring_store_node *node = find_or_create(tree, caller, path, &created, &err);
 
-	if (!find_or_create(tree, caller, path, &created, &err))
+	if (!node)
 		return err;
+	/*
+	 * As xenstored: making a node that exists needs the right to write it,
+	 * so a guest cannot learn by mkdir what it may not read.
+	 */
+	if (!created && !may_write(node, caller))
+		return -EACCES;
 	if (created)
 		tree->generation++;
 	return 0;

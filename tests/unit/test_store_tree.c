@@ -125,6 +125,9 @@ static void test_guest_permissions(void **state)
 			 -EACCES);
 	assert_int_equal(pvring_store_write(tree, OTHER, "/local/domain/3/x", "1", 1), -EACCES);
 	assert_int_equal(pvring_store_rm(tree, OTHER, "/local/domain/3/device"), -EACCES);
+	/* Not even whether a node exists: mkdir of what it may not write fails, made or not. */
+	assert_int_equal(pvring_store_mkdir(tree, OTHER, "/local/domain/3/device"), -EACCES);
+	assert_int_equal(pvring_store_mkdir(tree, OTHER, "/local/domain/3/nothing"), -EACCES);
 	/* The back-end directory: read, not write. */
 	assert_value(tree, GUEST, "/local/domain/0/backend/vbd/3/51712/state", "2");
 	assert_int_equal(pvring_store_write(tree, GUEST,
