@@ -8,6 +8,7 @@ packages=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libxen-dev libjson-c-dev libcmocka-dev liburing-dev
 	"linux-headers-$arch" kmod clang-format
+	clang libclang-rt-14-dev
 )
 
 missing=()

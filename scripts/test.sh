@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README command 2, and what .ci/run calls: install dependencies, then build
 # and run the whole test suite twice: a plain -Werror build (which also builds
-# common/ring as a kernel module) and an AddressSanitizer + UBSan build.
-# Prints every test's result line, then one summary line; exits non-zero on
-# any failure.
+# common/ring as a kernel module) and an AddressSanitizer + UBSan build; then
+# the libFuzzer targets for 20 s each, once, in the plain tree. Prints every
+# test's result line, then the summary; exits non-zero on any failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh" || exit 1
@@ -20,7 +20,7 @@ for entry in "${trees[@]}"; do
 		status=1
 		continue
 	fi
-	rm -f "$dir"/test-suite.log
+	rm -f "$dir"/test-suite.log "$dir"/tests/fuzz/fuzz.log
 	make -C "$dir" -j"$(nproc)" check || {
 		status=1
 		# Show what failed, not just that it failed.
@@ -29,6 +29,13 @@ for entry in "${trees[@]}"; do
 			tail -n 40 "$log"
 		done
 	}
+	# The fuzz targets, once: in the plain tree, about a minute in all.
+	if [ -z "$opts" ]; then
+		fuzz_log=$dir/tests/fuzz/fuzz.log
+		mkdir -p "$dir/tests/fuzz"
+		make -C "$dir" --no-print-directory fuzz FUZZ_SECONDS=20 2>&1 | tee "$fuzz_log"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+	fi
 done
 
 # One closing line over both trees: every CMocka test and every script test.
@@ -41,6 +48,18 @@ for dir in "$top/build/check" "$top/build/sanitize"; do
 	fail=$((fail + $(n FAIL) + $(n XPASS) + $(n ERROR)))
 	skip=$((skip + $(n SKIP)))
 done
+# Each fuzz target counts as one test; none ran if the fuzz log is missing.
+fuzz_log=$top/build/check/tests/fuzz/fuzz.log
+if [ -f "$fuzz_log" ]; then
+	fuzz_pass=$(grep -c '^PASS: fuzz ' "$fuzz_log")
+	fuzz_fail=$(grep -c '^FAIL: fuzz ' "$fuzz_log")
+	[ $((fuzz_pass + fuzz_fail)) -gt 0 ] || fuzz_fail=1
+else
+	fuzz_pass=0 fuzz_fail=1
+fi
+pass=$((pass + fuzz_pass))
+fail=$((fail + fuzz_fail))
 [ "$fail" -eq 0 ] || status=1
+echo "fuzz: $fuzz_pass targets passed, $fuzz_fail failed (build/check/tests/fuzz/fuzz.log)"
 echo "tests: $pass passed, $fail failed, $skip skipped"
 exit $status
