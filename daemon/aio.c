@@ -453,22 +453,13 @@ void pvring_aio_destroy(struct pvring_aio *aio)
 	free(aio);
 }
 
-static int queue_rw(struct pvring_aio *aio, enum aio_kind kind, int fd, const struct iovec *iov,
-		    unsigned int iovcnt, uint64_t offset, pvring_aio_done_fn fn, void *arg)
+/* One operation on the pending list; submit() hands it to the kernel. */
+static int queue_op(struct pvring_aio *aio, enum aio_kind kind, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t offset, uint64_t len, pvring_aio_done_fn fn,
+		    void *arg)
 {
-	struct aio_op *op;
-	uint64_t len = 0;
-	unsigned int i;
+	struct aio_op *op = op_get(aio);
 
-	if (iovcnt == 0 || iovcnt > IOV_MAX || offset > INT64_MAX)
-		return -EINVAL;
-	for (i = 0; i < iovcnt; i++) {
-		len += iov[i].iov_len;
-		/* The result must fit the callback's int64_t and the kernel's ssize_t. */
-		if (iov[i].iov_len > SSIZE_MAX || len > SSIZE_MAX)
-			return -EINVAL;
-	}
-	op = op_get(aio);
 	if (!op)
 		return -ENOMEM;
 	op->kind = kind;
@@ -482,6 +473,23 @@ static int queue_rw(struct pvring_aio *aio, enum aio_kind kind, int fd, const st
 	aio->in_flight++;
 	list_append(&aio->pending, op);
 	return 0;
+}
+
+static int queue_rw(struct pvring_aio *aio, enum aio_kind kind, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t offset, pvring_aio_done_fn fn, void *arg)
+{
+	uint64_t len = 0;
+	unsigned int i;
+
+	if (iovcnt == 0 || iovcnt > IOV_MAX || offset > INT64_MAX)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++) {
+		len += iov[i].iov_len;
+		/* The result must fit the callback's int64_t and the kernel's ssize_t. */
+		if (iov[i].iov_len > SSIZE_MAX || len > SSIZE_MAX)
+			return -EINVAL;
+	}
+	return queue_op(aio, kind, fd, iov, iovcnt, offset, len, fn, arg);
 }
 
 int pvring_aio_readv(struct pvring_aio *aio, int fd, const struct iovec *iov, unsigned int iovcnt,
@@ -499,21 +507,7 @@ int pvring_aio_writev(struct pvring_aio *aio, int fd, const struct iovec *iov, u
 static int queue_other(struct pvring_aio *aio, enum aio_kind kind, int fd, uint64_t offset,
 		       uint64_t len, pvring_aio_done_fn fn, void *arg)
 {
-	struct aio_op *op = op_get(aio);
-
-	if (!op)
-		return -ENOMEM;
-	op->kind = kind;
-	op->fd = fd;
-	op->user_iov = op->iov = NULL;
-	op->user_iovcnt = op->iovcnt = 0;
-	op->offset = offset;
-	op->len = len;
-	op->fn = fn;
-	op->arg = arg;
-	aio->in_flight++;
-	list_append(&aio->pending, op);
-	return 0;
+	return queue_op(aio, kind, fd, NULL, 0, offset, len, fn, arg);
 }
 
 int pvring_aio_fdatasync(struct pvring_aio *aio, int fd, pvring_aio_done_fn done, void *arg)
