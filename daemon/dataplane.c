@@ -175,52 +175,68 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * A ring that just answered everything it had is likely to get the front
- * end's next requests within microseconds: looking for them for a short
- * window costs less than the sleep and the kick that would otherwise wake
- * us (the ring benchmark's doorbell+poll mode shows by how much). Rings with
- * I/O still in flight do not poll: their completions wake the loop anyway.
- */
-static void poll_ring(struct pvringd_ring *ring)
+/* Publish a ring's responses; kick the front end only if it asked. */
+static void push_ring(struct pvringd_ring *ring)
 {
-	uint32_t poll_us = ring->dev->d->cfg->poll_us;
-	uint64_t deadline;
+	if (pvring_back_push(&ring->back)) {
+		pvring_evtchn_notify(ring->dev->d->plat, (uint32_t)ring->port);
+		ring->counters.kicks_out++;
+	}
+}
 
-	if (!poll_us || ring->dead || ring->in_flight)
-		return;
-	deadline = now_ns() + poll_us * 1000ull;
-	pvring_back_poll_begin(&ring->back);
-	while (!pvring_back_unconsumed(&ring->back) && !pvring_back_fault(&ring->back)) {
-		if (now_ns() >= deadline)
-			break;
+/* Rings one loop turn polls at most; more wait for their kicks as usual. */
+#define POLL_RINGS_MAX 16u
+
+/*
+ * Rings that just answered everything they had are likely to get their front
+ * ends' next requests within microseconds: looking for them for a short
+ * window costs less than the sleep and the kick that would otherwise wake
+ * us (the ring benchmark's doorbell+poll mode shows by how much). One window
+ * per loop turn, however many rings share it, so the loop is never held up
+ * longer than poll_us. Rings with I/O in flight do not poll: their
+ * completions wake the loop anyway.
+ */
+static void poll_rings(struct pvringd *d, struct pvringd_ring **rings, unsigned int n)
+{
+	uint64_t deadline = now_ns() + d->cfg->poll_us * 1000ull;
+	bool found = false;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		pvring_back_poll_begin(&rings[i]->back);
+	while (!found && now_ns() < deadline) {
+		for (i = 0; i < n && !found; i++)
+			found = pvring_back_unconsumed(&rings[i]->back) ||
+				pvring_back_fault(&rings[i]->back);
 		cpu_relax();
 	}
-	/* Work found, or the window is over: either way ring_process re-arms the kick. */
-	ring_process(ring);
+	/* Work found, or the window is over: either way ring_process re-arms the kicks. */
+	for (i = 0; i < n; i++)
+		ring_process(rings[i]);
 }
 
 /* Every response produced in this loop iteration is published here, once per ring. */
 static void on_push(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvringd *d = arg;
-	struct pvringd_ring *ring, *list = d->push_list;
+	struct pvringd_ring *ring, *list = d->push_list, *idle[POLL_RINGS_MAX];
+	unsigned int nr_idle = 0;
 
 	(void)fd;
 	(void)what;
-	/* Rings answered while this runs (poll_ring) wait for the next loop turn: no starving. */
+	/* Rings answered while this runs (poll_rings) wait for the next loop turn: no starving. */
 	d->push_list = NULL;
 	while ((ring = list)) {
 		list = ring->next_push;
 		ring->push_pending = false;
 		if (ring->dead)
 			continue;
-		if (pvring_back_push(&ring->back)) {
-			pvring_evtchn_notify(d->plat, (uint32_t)ring->port);
-			ring->counters.kicks_out++;
-		}
-		poll_ring(ring);
+		push_ring(ring);
+		if (d->cfg->poll_us && !ring->in_flight && nr_idle < POLL_RINGS_MAX)
+			idle[nr_idle++] = ring;
 	}
+	if (nr_idle)
+		poll_rings(d, idle, nr_idle);
 }
 
 static void request_unmap(struct pvringd_request *r)
@@ -245,9 +261,17 @@ static void respond(struct pvringd_request *r, int16_t status)
 	ring->counters.responses++;
 	if (status)
 		ring->counters.errors++;
-	if (!ring->dead) {
+	/*
+	 * A ring stopped for a reason other than a fault (the front end closing,
+	 * a detach, shutdown) still tells the front end what completed: the
+	 * write it acknowledges is on the image. Stopped rings are not batched.
+	 */
+	if (!pvring_back_fault(&ring->back)) {
 		pvring_back_produce(&ring->back, &rsp);
-		schedule_push(ring);
+		if (ring->dead)
+			push_ring(ring);
+		else
+			schedule_push(ring);
 	}
 	r->in_use = false;
 	r->next_free = ring->free_reqs;
@@ -325,7 +349,7 @@ refused:
 	return false;
 }
 
-/* Copy an indirect request's segments out of its (read-only) indirect pages. */
+/* Copy an indirect request's segments out of its indirect pages, once. */
 static bool copy_indirect_segments(struct pvringd_request *r)
 {
 	struct pvringd_ring *ring = r->ring;
@@ -335,18 +359,37 @@ static bool copy_indirect_segments(struct pvringd_request *r)
 	uint8_t *base;
 	uint32_t i;
 
+	if (ring->pgrants) {
+		/* Front ends with persistent grants keep their indirect pages too. */
+		for (i = 0; i < pages; i++) {
+			const uint8_t *page = pgrant_get(ring, ind->indirect_grefs[i], false, &why);
+			uint32_t n = ind->nr_segments - i * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE;
+
+			if (!page)
+				break;
+			if (n > PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE)
+				n = PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE;
+			memcpy(ring->indirect_segs + i * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE,
+			       page, n * sizeof(*ring->indirect_segs));
+		}
+		if (i == pages)
+			return true;
+		if (why)
+			goto refused;
+	}
 	for (i = 0; i < pages; i++)
 		r->map_refs[i] = ind->indirect_grefs[i];
 	base = pvring_map_grants(plat_of(ring), ring->dev->domid, pages, r->map_refs, false, &why);
-	if (!base) {
-		ring_warn(ring, "request %llu: cannot map indirect page: %s",
-			  (unsigned long long)ind->id, why);
-		return false;
-	}
+	if (!base)
+		goto refused;
 	/* Copied once: the front end can change its pages, not what is validated and used. */
 	memcpy(ring->indirect_segs, base, ind->nr_segments * sizeof(*ring->indirect_segs));
 	pvring_unmap_grants(plat_of(ring), ring->dev->domid, base, pages, r->map_refs, false);
 	return true;
+refused:
+	ring_warn(ring, "request %llu: cannot map indirect page: %s", (unsigned long long)ind->id,
+		  why);
+	return false;
 }
 
 /* ---- requests ---- */
