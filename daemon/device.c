@@ -98,6 +98,35 @@ static bool write_key(struct pvringd *d, xs_transaction_t t, const char *dir, co
 	return xs_write(xs_of(d), t, path, value, (unsigned int)strlen(value));
 }
 
+static bool store_has(struct pvringd *d, const char *path)
+{
+	char *probe = xs_read(xs_of(d), XBT_NULL, path, NULL);
+
+	free(probe);
+	return probe != NULL;
+}
+
+/*
+ * Run fill inside a store transaction, again while the store answers EAGAIN
+ * (another writer got in first). True only once the transaction committed.
+ */
+static bool in_transaction(struct pvringd *d, bool (*fill)(xs_transaction_t t, void *arg),
+			   void *arg)
+{
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(xs_of(d));
+		bool ok;
+
+		if (t == XBT_NULL)
+			return false;
+		ok = fill(t, arg);
+		if (xs_transaction_end(xs_of(d), t, !ok))
+			return ok;
+		if (!ok || errno != EAGAIN)
+			return false;
+	}
+}
+
 static void set_state(struct pvringd_device *dev, uint32_t state)
 {
 	if (dev->state == state)
@@ -328,13 +357,26 @@ static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 	return 0;
 }
 
-static void connect_device(struct pvringd_device *dev)
+/* What the front end reads once Connected: the disk as it must see it. */
+static bool fill_connected(xs_transaction_t t, void *arg)
 {
+	struct pvringd_device *dev = arg;
 	const struct pvring_image *img = &dev->disk->image;
 	struct pvringd *d = dev->d;
+
+	return write_key(d, t, dev->backend, PVRING_XS_SECTORS, "%" PRIu64, img->sectors) &&
+	       write_key(d, t, dev->backend, PVRING_XS_SECTOR_SIZE, "%u", img->sector_size) &&
+	       write_key(d, t, dev->backend, PVRING_XS_PHYSICAL_SECTOR_SIZE, "%u",
+			 img->physical_sector_size) &&
+	       write_key(d, t, dev->backend, PVRING_XS_INFO, "%u",
+			 dev->limits.read_only ? PVRING_VDISK_READONLY : 0) &&
+	       write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_CONNECTED);
+}
+
+static void connect_device(struct pvringd_device *dev)
+{
+	struct pvringd *d = dev->d;
 	char why[160] = "";
-	xs_transaction_t t;
-	bool ok;
 
 	dev->reason[0] = '\0';
 	if (connect_rings(dev, why, sizeof(why))) {
@@ -342,23 +384,7 @@ static void connect_device(struct pvringd_device *dev)
 		pvringd_device_fail(dev, "%s", why);
 		return;
 	}
-	do {
-		t = xs_transaction_start(xs_of(d));
-		ok = t != XBT_NULL &&
-		     write_key(d, t, dev->backend, PVRING_XS_SECTORS, "%" PRIu64, img->sectors) &&
-		     write_key(d, t, dev->backend, PVRING_XS_SECTOR_SIZE, "%u", img->sector_size) &&
-		     write_key(d, t, dev->backend, PVRING_XS_PHYSICAL_SECTOR_SIZE, "%u",
-			       img->physical_sector_size) &&
-		     write_key(d, t, dev->backend, PVRING_XS_INFO, "%u",
-			       dev->limits.read_only ? PVRING_VDISK_READONLY : 0) &&
-		     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_CONNECTED);
-		if (t == XBT_NULL)
-			break;
-		if (!xs_transaction_end(xs_of(d), t, !ok) && errno == EAGAIN)
-			continue;
-		break;
-	} while (1);
-	if (!ok) {
+	if (!in_transaction(d, fill_connected, dev)) {
 		pvringd_device_fail(dev, "cannot write the disk's size to the store: %s",
 				    strerror(errno));
 		return;
@@ -377,7 +403,7 @@ static void frontend_changed(struct pvringd_device *dev)
 	uint64_t state = PVRING_XENBUS_UNKNOWN;
 	int r = read_uint(dev->d, dev->frontend, PVRING_XS_STATE, 16, &state);
 
-	if (r == 0 && !xs_read(xs_of(dev->d), XBT_NULL, dev->frontend, NULL)) {
+	if (r == 0 && !store_has(dev->d, dev->frontend)) {
 		device_remove(dev, "the front end's directory is gone");
 		return;
 	}
@@ -457,44 +483,30 @@ static struct pvringd_device *find_by_id(struct pvringd *d, uint32_t domid, uint
 }
 
 /* Offer what this back end and this disk can do, then wait in InitWait. */
-static bool write_offer(struct pvringd_device *dev)
+static bool fill_offer(xs_transaction_t t, void *arg)
 {
+	struct pvringd_device *dev = arg;
 	const struct pvringd_config *cfg = dev->d->cfg;
 	struct pvringd *d = dev->d;
-	xs_transaction_t t;
 	bool ok;
 
-	do {
-		t = xs_transaction_start(xs_of(d));
-		if (t == XBT_NULL)
-			return false;
-		ok = write_key(d, t, dev->backend, PVRING_XS_MAX_RING_PAGE_ORDER, "%u",
-			       cfg->max_ring_order) &&
-		     write_key(d, t, dev->backend, PVRING_XS_MAX_QUEUES, "%u", cfg->max_queues) &&
-		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_FLUSH, "1") &&
-		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_BARRIER, "1") &&
-		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_PERSISTENT, "1") &&
-		     write_key(d, t, dev->backend, PVRING_XS_FEATURE_DISCARD, "%d",
-			       dev->limits.discard) &&
-		     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_INIT_WAIT);
-		if (ok && dev->limits.discard)
-			ok = write_key(d, t, dev->backend, PVRING_XS_DISCARD_GRANULARITY, "%u",
-				       PVRING_PAGE_SIZE) &&
-			     write_key(d, t, dev->backend, PVRING_XS_DISCARD_ALIGNMENT, "0") &&
-			     write_key(d, t, dev->backend, PVRING_XS_DISCARD_SECURE, "0");
-		if (ok && cfg->max_indirect_segments)
-			ok = write_key(d, t, dev->backend, PVRING_XS_FEATURE_MAX_INDIRECT, "%u",
-				       cfg->max_indirect_segments);
-	} while (!xs_transaction_end(xs_of(d), t, !ok) && ok && errno == EAGAIN);
+	ok = write_key(d, t, dev->backend, PVRING_XS_MAX_RING_PAGE_ORDER, "%u",
+		       cfg->max_ring_order) &&
+	     write_key(d, t, dev->backend, PVRING_XS_MAX_QUEUES, "%u", cfg->max_queues) &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_FLUSH, "1") &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_BARRIER, "1") &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_PERSISTENT, "1") &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_DISCARD, "%d", dev->limits.discard) &&
+	     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_INIT_WAIT);
+	if (ok && dev->limits.discard)
+		ok = write_key(d, t, dev->backend, PVRING_XS_DISCARD_GRANULARITY, "%u",
+			       PVRING_PAGE_SIZE) &&
+		     write_key(d, t, dev->backend, PVRING_XS_DISCARD_ALIGNMENT, "0") &&
+		     write_key(d, t, dev->backend, PVRING_XS_DISCARD_SECURE, "0");
+	if (ok && cfg->max_indirect_segments)
+		ok = write_key(d, t, dev->backend, PVRING_XS_FEATURE_MAX_INDIRECT, "%u",
+			       cfg->max_indirect_segments);
 	return ok;
-}
-
-static bool store_has(struct pvringd *d, const char *dir)
-{
-	char *probe = xs_read(xs_of(d), XBT_NULL, dir, NULL);
-
-	free(probe);
-	return probe != NULL;
 }
 
 /* A back-end directory appeared (or changed): take it on if it is new and complete. */
@@ -556,7 +568,7 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 	dev->limits.max_indirect_segments = d->cfg->max_indirect_segments;
 	dev->next = d->devices;
 	d->devices = dev;
-	if (!dev->backend || !dev->fe_state_path || !write_offer(dev)) {
+	if (!dev->backend || !dev->fe_state_path || !in_transaction(d, fill_offer, dev)) {
 		pvring_err("%s: cannot offer the back end's features: %s", dir, strerror(errno));
 		dev->remove_when_idle = true;
 		schedule_finish(dev);
@@ -703,14 +715,40 @@ static bool make_dir(struct pvringd *d, xs_transaction_t t, const char *dir, uin
 	return xs_mkdir(xs_of(d), t, dir) && xs_set_permissions(xs_of(d), t, dir, perms, 2);
 }
 
+struct attachment {
+	struct pvringd *d;
+	const struct pvringd_disk *disk;
+	uint32_t domid, devid;
+	char be[128], fe[128];
+};
+
+/* The front end's directory is the guest's; the back end's is dom0's, readable by the guest. */
+static bool fill_attachment(xs_transaction_t t, void *arg)
+{
+	const struct attachment *a = arg;
+	struct pvringd *d = a->d;
+
+	return make_dir(d, t, a->fe, a->domid, 0) &&
+	       write_key(d, t, a->fe, PVRING_XS_BACKEND, "%s", a->be) &&
+	       write_key(d, t, a->fe, PVRING_XS_BACKEND_ID, "0") &&
+	       write_key(d, t, a->fe, "virtual-device", "%u", a->devid) &&
+	       write_key(d, t, a->fe, "device-type", "disk") &&
+	       write_key(d, t, a->fe, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING) &&
+	       make_dir(d, t, a->be, 0, a->domid) &&
+	       write_key(d, t, a->be, PVRING_XS_FRONTEND, "%s", a->fe) &&
+	       write_key(d, t, a->be, PVRING_XS_FRONTEND_ID, "%u", a->domid) &&
+	       write_key(d, t, a->be, PVRING_XS_PARAMS, "%s", a->disk->name) &&
+	       write_key(d, t, a->be, PVRING_XS_MODE, "%s", a->disk->image.read_only ? "r" : "w") &&
+	       write_key(d, t, a->be, "online", "1") &&
+	       write_key(d, t, a->be, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING);
+}
+
 struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk,
 					     uint32_t domid, uint32_t devid, char *err,
 					     unsigned int err_len)
 {
+	struct attachment a = { .d = d, .disk = disk, .domid = domid };
 	struct pvringd_device *dev;
-	char be[128], fe[128], *probe;
-	xs_transaction_t t;
-	bool ok;
 
 	if (!xs_is_domain_introduced(xs_of(d), domid)) {
 		snprintf(err, err_len, "no domain %u", domid);
@@ -727,35 +765,15 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_d
 		for (devid = FIRST_DEVID; find_by_id(d, domid, devid); devid += DEVID_STEP)
 			;
 	}
-	snprintf(be, sizeof(be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
+	a.devid = devid;
+	snprintf(a.be, sizeof(a.be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
+	snprintf(a.fe, sizeof(a.fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
 		 devid);
-	probe = xs_read(xs_of(d), XBT_NULL, be, NULL);
-	if (probe || find_by_id(d, domid, devid)) {
-		free(probe);
+	if (find_by_id(d, domid, devid) || store_has(d, a.be)) {
 		snprintf(err, err_len, "device %u/%u exists", domid, devid);
 		return NULL;
 	}
-	do {
-		t = xs_transaction_start(xs_of(d));
-		if (t == XBT_NULL)
-			break;
-		/* The front end's directory is the guest's; the back end's is dom0's, readable. */
-		ok = make_dir(d, t, fe, domid, 0) &&
-		     write_key(d, t, fe, PVRING_XS_BACKEND, "%s", be) &&
-		     write_key(d, t, fe, PVRING_XS_BACKEND_ID, "0") &&
-		     write_key(d, t, fe, "virtual-device", "%u", devid) &&
-		     write_key(d, t, fe, "device-type", "disk") &&
-		     write_key(d, t, fe, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING) &&
-		     make_dir(d, t, be, 0, domid) &&
-		     write_key(d, t, be, PVRING_XS_FRONTEND, "%s", fe) &&
-		     write_key(d, t, be, PVRING_XS_FRONTEND_ID, "%u", domid) &&
-		     write_key(d, t, be, PVRING_XS_PARAMS, "%s", disk->name) &&
-		     write_key(d, t, be, PVRING_XS_MODE, "%s", disk->image.read_only ? "r" : "w") &&
-		     write_key(d, t, be, "online", "1") &&
-		     write_key(d, t, be, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING);
-	} while (!xs_transaction_end(xs_of(d), t, !ok) && ok && errno == EAGAIN);
-	if (t == XBT_NULL || !ok) {
+	if (!in_transaction(d, fill_attachment, &a)) {
 		snprintf(err, err_len, "cannot write the device to the store: %s", strerror(errno));
 		return NULL;
 	}
