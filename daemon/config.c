@@ -5,6 +5,7 @@
 #include "daemon/pvringd_config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -30,11 +32,47 @@
 /* A config file is a few hundred bytes: a huge one is a mistake, not a config. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
+/*
+ * The numeric settings: each is both an option --NAME and a file key "NAME", an integer 0..max
+ * stored in a uint32_t of struct pvringd_config. Everything about them is driven by this table.
+ */
+struct number_setting {
+	const char *name;
+	uint32_t max, def;
+	size_t offset; /* of the uint32_t in struct pvringd_config */
+};
+
+/* offsetof, refusing to compile unless the field is a uint32_t. */
+#define CONFIG_U32_OFFSET(field)                                                                   \
+	(offsetof(struct pvringd_config, field) +                                                  \
+	 0 * sizeof(char[__builtin_types_compatible_p(                                             \
+				 __typeof__(((struct pvringd_config *)0)->field), uint32_t)        \
+				 ? 1                                                               \
+				 : -1]))
+
+static const struct number_setting numbers[] = {
+	{ "max-ring-page-order", MAX_RING_ORDER, MAX_RING_ORDER,
+	  CONFIG_U32_OFFSET(max_ring_order) },
+	/* 0: one per CPU, resolved by derive(). */
+	{ "max-queues", MAX_QUEUES, 0, CONFIG_U32_OFFSET(max_queues) },
+	{ "max-indirect-segments", MAX_INDIRECT_SEGMENTS, DEFAULT_INDIRECT_SEGMENTS,
+	  CONFIG_U32_OFFSET(max_indirect_segments) },
+	{ "poll-us", MAX_POLL_US, DEFAULT_POLL_US, CONFIG_U32_OFFSET(poll_us) },
+};
+
+#define NR_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
+
+static uint32_t *number_field(struct pvringd_config *cfg, const struct number_setting *n)
+{
+	return (uint32_t *)((char *)cfg + n->offset);
+}
+
 /* What the command line set; NULL / -1: not given, the file or the default decides. */
 struct cli {
-	const char *config_file, *platform, *rundir, *control_socket, *log_level;
+	const char *config_file, *platform, *rundir, *control_socket;
+	int log_level;
 	bool syslog;
-	long max_ring_order, max_queues, max_indirect_segments, poll_us;
+	long numbers[NR_NUMBERS]; /* indexed like numbers[] */
 	const char **disks;
 	unsigned int nr_disks;
 };
@@ -136,12 +174,6 @@ static struct pvringd_disk_config *find_disk(struct pvringd_config *cfg, const c
 	return NULL;
 }
 
-const struct pvringd_disk_config *pvringd_config_disk(const struct pvringd_config *cfg,
-						      const char *name)
-{
-	return find_disk((struct pvringd_config *)cfg, name);
-}
-
 static struct pvringd_disk_config *add_disk(struct pvringd_config *cfg)
 {
 	struct pvringd_disk_config *disks;
@@ -168,7 +200,6 @@ void pvringd_config_free(struct pvringd_config *cfg)
 	for (i = 0; i < cfg->nr_disks; i++)
 		free_disk(&cfg->disks[i]);
 	free(cfg->disks);
-	free(cfg->config_file);
 	free(cfg->platform);
 	free(cfg->rundir);
 	free(cfg->registry_socket);
@@ -325,15 +356,10 @@ static int file_key(struct file_ctx *ctx, const char *key, struct json_object *v
 	}
 	if (!strcmp(key, "syslog"))
 		return file_bool(ctx, "", key, val, &cfg->syslog);
-	if (!strcmp(key, "max-ring-page-order"))
-		return file_number(ctx, key, val, MAX_RING_ORDER, &cfg->max_ring_order);
-	if (!strcmp(key, "max-queues"))
-		return file_number(ctx, key, val, MAX_QUEUES, &cfg->max_queues);
-	if (!strcmp(key, "max-indirect-segments"))
-		return file_number(ctx, key, val, MAX_INDIRECT_SEGMENTS,
-				   &cfg->max_indirect_segments);
-	if (!strcmp(key, "poll-us"))
-		return file_number(ctx, key, val, MAX_POLL_US, &cfg->poll_us);
+	for (i = 0; i < NR_NUMBERS; i++)
+		if (!strcmp(key, numbers[i].name))
+			return file_number(ctx, key, val, numbers[i].max,
+					   number_field(cfg, &numbers[i]));
 	if (!strcmp(key, "disks")) {
 		if (!json_object_is_type(val, json_type_array)) {
 			file_fail(ctx, "\"disks\" must be an array");
@@ -360,42 +386,62 @@ static unsigned int line_of(const char *buf, size_t offset)
 	return line;
 }
 
-/* The whole file in a NUL-terminated buffer, or NULL with errno set. */
+/*
+ * The whole file in a NUL-terminated buffer, or NULL with errno set (0: not a regular file).
+ * Opened non-blocking so that a FIFO (or a device) cannot hang the daemon before it has even
+ * started: only a regular file is read.
+ */
 static char *read_file(const char *file, size_t *len)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = NULL, *grown;
-	FILE *f;
+	struct stat st;
+	ssize_t r;
+	int fd, saved;
 
-	f = fopen(file, "re");
-	if (!f)
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st))
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		/* A directory keeps its usual "Is a directory". */
+		errno = S_ISDIR(st.st_mode) ? EISDIR : 0;
+		goto fail;
+	}
+	buf = malloc(cap + 1);
+	if (!buf)
+		goto fail;
 	for (;;) {
-		grown = realloc(buf, cap + 1);
-		if (!grown)
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			goto fail;
-		buf = grown;
-		n += fread(buf + n, 1, cap - n, f);
-		if (ferror(f))
-			goto fail;
-		if (n < cap)
+		if (!r)
 			break;
+		n += (size_t)r;
+		if (n < cap)
+			continue;
 		if (cap >= CONFIG_FILE_MAX) {
 			errno = EFBIG;
 			goto fail;
 		}
 		cap *= 2;
+		grown = realloc(buf, cap + 1);
+		if (!grown)
+			goto fail;
+		buf = grown;
 	}
-	fclose(f);
+	close(fd);
 	buf[n] = '\0';
 	*len = n;
 	return buf;
 fail:
-	/* fread sets errno on a read error; keep it across fclose. */
-	n = (size_t)errno;
+	saved = errno;
 	free(buf);
-	fclose(f);
-	errno = (int)n;
+	close(fd);
+	errno = saved;
 	return NULL;
 }
 
@@ -410,6 +456,10 @@ static int load_file(struct pvringd_config *cfg, const char *file, char *err, si
 	int ret = -1;
 
 	buf = read_file(file, &len);
+	if (!buf && !errno) {
+		file_fail(&ctx, "not a regular file");
+		return -1;
+	}
 	if (!buf) {
 		file_fail(&ctx, "cannot read: %s", strerror(errno));
 		return -1;
@@ -424,9 +474,18 @@ static int load_file(struct pvringd_config *cfg, const char *file, char *err, si
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
-		/* Includes the empty file: the value never ended. */
-		file_fail(&ctx, "line %u: unexpected end of file", line_of(buf, len));
-		goto out;
+		/*
+		 * The tokener cannot tell where a value ends at the end of its input (a number
+		 * might go on): feed it the terminating NUL, which ends a complete value ("5").
+		 * Whatever it still lacks (the empty file included) is an unexpected end.
+		 */
+		root = json_tokener_parse_ex(tok, "", 1);
+		if (json_tokener_get_error(tok) != json_tokener_success) {
+			file_fail(&ctx, "line %u: unexpected end of file", line_of(buf, len));
+			goto out;
+		}
+		jerr = json_tokener_success;
+		end = len;
 	}
 	if (jerr != json_tokener_success) {
 		/* parse_end is just past the offending character. */
@@ -519,110 +578,129 @@ fail:
 	return -1;
 }
 
+/*
+ * getopt_long values: above any character, so that optopt tells an unknown short option (its
+ * character) from a long option given an argument it does not take (its value, not a character).
+ */
+enum {
+	OPT_CONFIG = 0x100,
+	OPT_PLATFORM,
+	OPT_RUNDIR,
+	OPT_CONTROL_SOCKET,
+	OPT_LOG_LEVEL,
+	OPT_SYSLOG,
+	OPT_DISK,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_NUMBER, /* OPT_NUMBER + i: numbers[i] */
+};
+
+static const struct option fixed_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	{ "rundir", required_argument, NULL, OPT_RUNDIR },
+	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+};
+
+#define NR_FIXED_OPTIONS (sizeof(fixed_options) / sizeof(fixed_options[0]))
+
+/*
+ * The option getopt_long has just refused, as given: the short option's character when there
+ * is one (within a cluster like -xy, argv[optind - 1] is not the option at all), else the long
+ * option's whole argument, which getopt_long has just stepped past.
+ */
+static const char *refused_option(char **argv, char name[3])
+{
+	if (optopt > 0 && optopt < OPT_CONFIG) {
+		name[0] = '-';
+		name[1] = (char)optopt;
+		name[2] = '\0';
+		return name;
+	}
+	return argv[optind - 1];
+}
+
 static int parse_options(struct cli *cli, int argc, char **argv, char *err, size_t err_len)
 {
-	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "platform", required_argument, NULL, 'p' },
-		{ "rundir", required_argument, NULL, 'r' },
-		{ "control-socket", required_argument, NULL, 'S' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "max-ring-page-order", required_argument, NULL, 'o' },
-		{ "max-queues", required_argument, NULL, 'q' },
-		{ "max-indirect-segments", required_argument, NULL, 'i' },
-		{ "poll-us", required_argument, NULL, 'P' },
-		{ "disk", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option options[NR_FIXED_OPTIONS + NR_NUMBERS + 1];
+	const struct number_setting *n;
+	char name[3];
+	size_t i;
 	int opt;
+
+	memcpy(options, fixed_options, sizeof(fixed_options));
+	for (i = 0; i < NR_NUMBERS; i++)
+		options[NR_FIXED_OPTIONS + i] = (struct option){ numbers[i].name, required_argument,
+								 NULL, OPT_NUMBER + (int)i };
+	options[NR_FIXED_OPTIONS + NR_NUMBERS] = (struct option){ NULL, 0, NULL, 0 };
 
 	/* 0, not 1: a full reset, so that parsing twice in one process works. */
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c':
+		case OPT_CONFIG:
 			cli->config_file = optarg;
 			break;
-		case 'p':
+		case OPT_PLATFORM:
 			if (strcmp(optarg, "local") && strcmp(optarg, "xen")) {
 				fail(err, err_len, "--platform %s: must be local or xen", optarg);
 				return -1;
 			}
 			cli->platform = optarg;
 			break;
-		case 'r':
-		case 'S':
+		case OPT_RUNDIR:
+		case OPT_CONTROL_SOCKET:
 			if (!*optarg) {
 				fail(err, err_len, "--%s: empty path",
-				     opt == 'r' ? "rundir" : "control-socket");
+				     opt == OPT_RUNDIR ? "rundir" : "control-socket");
 				return -1;
 			}
-			*(opt == 'r' ? &cli->rundir : &cli->control_socket) = optarg;
+			*(opt == OPT_RUNDIR ? &cli->rundir : &cli->control_socket) = optarg;
 			break;
-		case 'l':
-			if (pvring_log_level_parse(optarg) < 0) {
+		case OPT_LOG_LEVEL:
+			cli->log_level = pvring_log_level_parse(optarg);
+			if (cli->log_level < 0) {
 				fail(err, err_len,
 				     "--log-level %s: must be err, warning, info or debug", optarg);
 				return -1;
 			}
-			cli->log_level = optarg;
 			break;
-		case 's':
+		case OPT_SYSLOG:
 			cli->syslog = true;
 			break;
-		case 'o':
-			cli->max_ring_order = parse_number(optarg, MAX_RING_ORDER);
-			if (cli->max_ring_order < 0) {
-				fail(err, err_len,
-				     "--max-ring-page-order %s: must be an integer 0..%d", optarg,
-				     MAX_RING_ORDER);
-				return -1;
-			}
-			break;
-		case 'q':
-			cli->max_queues = parse_number(optarg, MAX_QUEUES);
-			if (cli->max_queues < 0) {
-				fail(err, err_len, "--max-queues %s: must be an integer 0..%d",
-				     optarg, MAX_QUEUES);
-				return -1;
-			}
-			break;
-		case 'i':
-			cli->max_indirect_segments = parse_number(optarg, MAX_INDIRECT_SEGMENTS);
-			if (cli->max_indirect_segments < 0) {
-				fail(err, err_len,
-				     "--max-indirect-segments %s: must be an integer 0..%d", optarg,
-				     MAX_INDIRECT_SEGMENTS);
-				return -1;
-			}
-			break;
-		case 'P':
-			cli->poll_us = parse_number(optarg, MAX_POLL_US);
-			if (cli->poll_us < 0) {
-				fail(err, err_len, "--poll-us %s: must be an integer 0..%d", optarg,
-				     MAX_POLL_US);
-				return -1;
-			}
-			break;
-		case 'd':
+		case OPT_DISK:
 			cli->disks[cli->nr_disks++] = optarg;
 			break;
-		case 'h':
+		case OPT_HELP:
 			usage(stdout);
 			return 1;
-		case 'V':
+		case OPT_VERSION:
 			printf("pvringd %s\n", PACKAGE_VERSION);
 			return 1;
 		case ':':
-			fail(err, err_len, "option %s requires an argument", argv[optind - 1]);
+			fail(err, err_len, "option %s requires an argument",
+			     refused_option(argv, name));
 			return -1;
 		default:
-			fail(err, err_len, "unknown option %s (see --help)", argv[optind - 1]);
-			return -1;
+			if (opt < OPT_NUMBER || opt >= OPT_NUMBER + (int)NR_NUMBERS) {
+				fail(err, err_len, "unknown option %s (see --help)",
+				     refused_option(argv, name));
+				return -1;
+			}
+			n = &numbers[opt - OPT_NUMBER];
+			cli->numbers[opt - OPT_NUMBER] = parse_number(optarg, n->max);
+			if (cli->numbers[opt - OPT_NUMBER] < 0) {
+				fail(err, err_len, "--%s %s: must be an integer 0..%u", n->name,
+				     optarg, n->max);
+				return -1;
+			}
+			break;
 		}
 	}
 	if (optind < argc) {
@@ -641,18 +719,13 @@ static int apply_options(struct pvringd_config *cfg, const struct cli *cli, char
 	    (cli->rundir && replace_string(&cfg->rundir, cli->rundir)) ||
 	    (cli->control_socket && replace_string(&cfg->control_socket, cli->control_socket)))
 		goto nomem;
-	if (cli->log_level)
-		cfg->log_level = pvring_log_level_parse(cli->log_level);
+	if (cli->log_level >= 0)
+		cfg->log_level = cli->log_level;
 	if (cli->syslog)
 		cfg->syslog = true;
-	if (cli->max_ring_order >= 0)
-		cfg->max_ring_order = (uint32_t)cli->max_ring_order;
-	if (cli->max_queues >= 0)
-		cfg->max_queues = (uint32_t)cli->max_queues;
-	if (cli->max_indirect_segments >= 0)
-		cfg->max_indirect_segments = (uint32_t)cli->max_indirect_segments;
-	if (cli->poll_us >= 0)
-		cfg->poll_us = (uint32_t)cli->poll_us;
+	for (i = 0; i < NR_NUMBERS; i++)
+		if (cli->numbers[i] >= 0)
+			*number_field(cfg, &numbers[i]) = (uint32_t)cli->numbers[i];
 	for (i = 0; i < cli->nr_disks; i++) {
 		unsigned int j;
 
@@ -699,16 +772,16 @@ static int derive(struct pvringd_config *cfg)
 int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char *err,
 			 size_t err_len)
 {
-	struct cli cli = {
-		.max_ring_order = -1, .max_queues = -1, .max_indirect_segments = -1, .poll_us = -1
-	};
+	struct cli cli = { .log_level = -1 };
+	size_t i;
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = PVRING_LOG_INFO;
-	cfg->max_ring_order = MAX_RING_ORDER;
-	cfg->max_indirect_segments = DEFAULT_INDIRECT_SEGMENTS;
-	cfg->poll_us = DEFAULT_POLL_US;
+	for (i = 0; i < NR_NUMBERS; i++) {
+		*number_field(cfg, &numbers[i]) = numbers[i].def;
+		cli.numbers[i] = -1;
+	}
 	/* At most every argument is a --disk. */
 	cli.disks = calloc((size_t)argc + 1, sizeof(*cli.disks));
 	if (!cli.disks) {
@@ -719,14 +792,8 @@ int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char
 	if (ret)
 		goto out;
 	ret = -1;
-	if (cli.config_file) {
-		if (replace_string(&cfg->config_file, cli.config_file)) {
-			fail(err, err_len, "%s", strerror(ENOMEM));
-			goto out;
-		}
-		if (load_file(cfg, cli.config_file, err, err_len))
-			goto out;
-	}
+	if (cli.config_file && load_file(cfg, cli.config_file, err, err_len))
+		goto out;
 	if (apply_options(cfg, &cli, err, err_len))
 		goto out;
 	if (derive(cfg)) {

@@ -40,12 +40,12 @@ struct pvringd_disk_config {
 };
 
 struct pvringd_config {
-	char *config_file; /* NULL: none given */
 	char *platform; /* "local" or "xen" */
 	char *rundir;
-	/* derived from rundir unless set: */
+	/* always derived from rundir: */
 	char *registry_socket; /* rundir/registry */
 	char *store_rundir; /* rundir/store */
+	/* derived from rundir unless set: */
 	char *control_socket; /* rundir/pvringd.sock */
 	int log_level; /* enum pvring_log_level */
 	bool syslog;
@@ -66,9 +66,5 @@ struct pvringd_config {
 int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char *err,
 			 size_t err_len);
 void pvringd_config_free(struct pvringd_config *cfg);
-
-/* The disk named name, or NULL. */
-const struct pvringd_disk_config *pvringd_config_disk(const struct pvringd_config *cfg,
-						      const char *name);
 
 #endif /* PVRINGD_CONFIG_H */

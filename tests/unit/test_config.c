@@ -12,10 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "daemon/pvringd_config.h"
 #include "daemon/log.h"
+
+#ifndef PVRING_SRCDIR
+#error "PVRING_SRCDIR (the source tree, for the example config) comes from mk/config.am"
+#endif
 
 #define MAX_ARGS 32
 
@@ -103,7 +108,6 @@ static void test_defaults(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(parse_args(f, (const char *const[]){ NULL }), 0);
-	assert_null(f->cfg.config_file);
 	assert_string_equal(f->cfg.platform, "local");
 	assert_string_equal(f->cfg.rundir, "/run/pvring");
 	assert_string_equal(f->cfg.registry_socket, "/run/pvring/registry");
@@ -114,14 +118,28 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg.max_ring_order, 4);
 	assert_int_equal(f->cfg.max_queues, expected_cpu_queues());
 	assert_int_equal(f->cfg.max_indirect_segments, 256);
+	assert_int_equal(f->cfg.poll_us, 50);
 	assert_int_equal(f->cfg.nr_disks, 0);
-	assert_null(pvringd_config_disk(&f->cfg, "disk0"));
+	assert_null(f->cfg.disks);
+}
+
+/* disks[idx] is exactly this. */
+static void assert_disk(struct fixture *f, unsigned int idx, const char *name, const char *path,
+			bool ro, bool direct)
+{
+	const struct pvringd_disk_config *d;
+
+	assert_true(idx < f->cfg.nr_disks);
+	d = &f->cfg.disks[idx];
+	assert_string_equal(d->name, name);
+	assert_string_equal(d->path, path);
+	assert_int_equal(d->read_only, ro);
+	assert_int_equal(d->direct, direct);
 }
 
 static void test_full_file(void **state)
 {
 	struct fixture *f = *state;
-	const struct pvringd_disk_config *d;
 
 	write_config(f, "{\n"
 			"  \"platform\": \"xen\",\n"
@@ -132,6 +150,7 @@ static void test_full_file(void **state)
 			"  \"max-ring-page-order\": 2,\n"
 			"  \"max-queues\": 3,\n"
 			"  \"max-indirect-segments\": 0,\n"
+			"  \"poll-us\": 1000,\n"
 			"  \"disks\": [\n"
 			"    { \"name\": \"disk0\", \"path\": \"/img/0\" },\n"
 			"    { \"name\": \"d_1.x-y\", \"path\": \"/img/1\", \"read-only\": true,\n"
@@ -139,7 +158,6 @@ static void test_full_file(void **state)
 			"  ]\n"
 			"}\n");
 	assert_int_equal(parse(f, "--config", f->path), 0);
-	assert_string_equal(f->cfg.config_file, f->path);
 	assert_string_equal(f->cfg.platform, "xen");
 	assert_string_equal(f->cfg.rundir, "/var/run/pv");
 	assert_string_equal(f->cfg.registry_socket, "/var/run/pv/registry");
@@ -151,18 +169,10 @@ static void test_full_file(void **state)
 	assert_int_equal(f->cfg.max_ring_order, 2);
 	assert_int_equal(f->cfg.max_queues, 3);
 	assert_int_equal(f->cfg.max_indirect_segments, 0);
+	assert_int_equal(f->cfg.poll_us, 1000);
 	assert_int_equal(f->cfg.nr_disks, 2);
-	d = pvringd_config_disk(&f->cfg, "disk0");
-	assert_non_null(d);
-	assert_string_equal(d->path, "/img/0");
-	assert_false(d->read_only);
-	assert_false(d->direct);
-	d = pvringd_config_disk(&f->cfg, "d_1.x-y");
-	assert_non_null(d);
-	assert_string_equal(d->path, "/img/1");
-	assert_true(d->read_only);
-	assert_true(d->direct);
-	assert_null(pvringd_config_disk(&f->cfg, "disk"));
+	assert_disk(f, 0, "disk0", "/img/0", false, false);
+	assert_disk(f, 1, "d_1.x-y", "/img/1", true, true);
 }
 
 static void test_options_win(void **state)
@@ -234,17 +244,6 @@ static void test_cpu_queues(void **state)
 	assert_true(f->cfg.max_queues >= 1 && f->cfg.max_queues <= 16);
 }
 
-static void assert_disk(struct fixture *f, const char *name, const char *path, bool ro, bool direct)
-{
-	const struct pvringd_disk_config *d = pvringd_config_disk(&f->cfg, name);
-
-	assert_non_null(d);
-	assert_string_equal(d->name, name);
-	assert_string_equal(d->path, path);
-	assert_int_equal(d->read_only, ro);
-	assert_int_equal(d->direct, direct);
-}
-
 static void test_disk_option(void **state)
 {
 	struct fixture *f = *state;
@@ -257,18 +256,14 @@ static void test_disk_option(void **state)
 			       "d=/img/d,direct,ro", "--disk", "disk0=/opt/0"),
 			 0);
 	assert_int_equal(f->cfg.nr_disks, 6);
-	/* Replaced as a whole: the file's flags do not survive. */
-	assert_disk(f, "disk0", "/opt/0", false, false);
-	assert_disk(f, "disk1", "/file/1", false, false);
-	assert_disk(f, "a", "/img/a", false, false);
-	assert_disk(f, "b", "/img/b", true, false);
-	assert_disk(f, "c", "/img/c", false, true);
-	assert_disk(f, "d", "/img/d", true, true);
-	/* The file's order first, then the options'. */
-	assert_string_equal(f->cfg.disks[0].name, "disk0");
-	assert_string_equal(f->cfg.disks[1].name, "disk1");
-	assert_string_equal(f->cfg.disks[2].name, "a");
-	assert_string_equal(f->cfg.disks[5].name, "d");
+	/* The file's order first, then the options'. Replaced in place and as a whole: the
+	 * file's flags do not survive. */
+	assert_disk(f, 0, "disk0", "/opt/0", false, false);
+	assert_disk(f, 1, "disk1", "/file/1", false, false);
+	assert_disk(f, 2, "a", "/img/a", false, false);
+	assert_disk(f, 3, "b", "/img/b", true, false);
+	assert_disk(f, 4, "c", "/img/c", false, true);
+	assert_disk(f, 5, "d", "/img/d", true, true);
 }
 
 static void assert_option_error(struct fixture *f, const char *const *args, const char *expected)
@@ -332,6 +327,13 @@ static void test_option_errors(void **state)
 	option_error(f, "--control-socket: empty path", "--control-socket", "");
 	option_error(f, "unknown option --bogus (see --help)", "--bogus");
 	option_error(f, "unknown option -x (see --help)", "-x");
+	/* Within a cluster: the option's character, not the argument before the cluster. */
+	option_error(f, "unknown option -x (see --help)", "-xy");
+	option_error(f, "unknown option -x (see --help)", "--syslog", "-xy");
+	option_error(f, "unknown option -y (see --help)", "--syslog", "-y", "--bogus");
+	/* A long option given an argument it does not take: the option as given, not a letter. */
+	option_error(f, "unknown option --syslog=1 (see --help)", "--syslog=1");
+	option_error(f, "unknown option --help=x (see --help)", "--help=x");
 	option_error(f, "unexpected argument extra (see --help)", "--syslog", "extra");
 	option_error(f, "option --config requires an argument", "--config");
 }
@@ -351,6 +353,13 @@ static void test_file_syntax_errors(void **state)
 	assert_file_error(f, "", "line 1: unexpected end of file");
 	assert_file_error(f, "{}\n\n{}\n", "line 3: unexpected data after the top-level object");
 	assert_file_error(f, "[ 1 ]", "the top level must be an object");
+	/* A value that ends with the file (a number might go on): not an unexpected end. */
+	assert_file_error(f, "5", "the top level must be an object");
+	assert_file_error(f, "\n\n-12", "the top level must be an object");
+	assert_file_error(f, "true", "the top level must be an object");
+	assert_file_error(f, "5\n", "the top level must be an object");
+	assert_file_error(f, "5 6", "line 1: unexpected data after the top-level object");
+	assert_file_error(f, "\n-", "line 2: unexpected end of file");
 }
 
 static void test_file_value_errors(void **state)
@@ -373,6 +382,9 @@ static void test_file_value_errors(void **state)
 		  "\"max-indirect-segments\" must be an integer 0..4096" },
 		{ "{ \"max-indirect-segments\": 99999999999999999999 }",
 		  "\"max-indirect-segments\" must be an integer 0..4096" },
+		{ "{ \"poll-us\": 1001 }", "\"poll-us\" must be an integer 0..1000" },
+		{ "{ \"poll-us\": -1 }", "\"poll-us\" must be an integer 0..1000" },
+		{ "{ \"poll-us\": true }", "\"poll-us\" must be an integer 0..1000" },
 		{ "{ \"platform\": \"kvm\" }", "\"platform\" must be \"local\" or \"xen\"" },
 		{ "{ \"platform\": null }", "\"platform\" must be \"local\" or \"xen\"" },
 		{ "{ \"log-level\": \"loud\" }",
@@ -425,6 +437,51 @@ static void test_file_unreadable(void **state)
 	assert_int_equal(parse(f, "--config", f->dir), -1);
 	snprintf(want, sizeof(want), "config %s: cannot read: Is a directory", f->dir);
 	assert_string_equal(f->err, want);
+	assert_int_equal(parse(f, "--config", "/dev/null"), -1);
+	assert_string_equal(f->err, "config /dev/null: not a regular file");
+}
+
+/* A FIFO with no writer must be refused at once, not block the daemon's start for ever. */
+static void test_file_fifo(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[600], want[1024];
+	int ret;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* A regression hangs in open: SIGALRM kills the test instead. */
+	alarm(10);
+	ret = parse(f, "--config", fifo);
+	alarm(0);
+	unlink(fifo);
+	assert_int_equal(ret, -1);
+	snprintf(want, sizeof(want), "config %s: not a regular file", fifo);
+	assert_string_equal(f->err, want);
+	assert_null(f->cfg.platform);
+}
+
+static void test_poll_us(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(parse_args(f, (const char *const[]){ NULL }), 0);
+	assert_int_equal(f->cfg.poll_us, 50);
+	write_config(f, "{ \"poll-us\": 200 }");
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.poll_us, 200);
+	/* The option wins over the file, 0 (never poll) included. */
+	assert_int_equal(parse(f, "--config", f->path, "--poll-us", "1000"), 0);
+	assert_int_equal(f->cfg.poll_us, 1000);
+	assert_int_equal(parse(f, "--poll-us=0", "--config", f->path), 0);
+	assert_int_equal(f->cfg.poll_us, 0);
+	/* Only poll-us: the other numbers keep their defaults. */
+	assert_int_equal(f->cfg.max_ring_order, 4);
+	assert_int_equal(f->cfg.max_indirect_segments, 256);
+	option_error(f, "--poll-us 1001: must be an integer 0..1000", "--poll-us", "1001");
+	option_error(f, "--poll-us -1: must be an integer 0..1000", "--poll-us", "-1");
+	option_error(f, "option --poll-us requires an argument", "--poll-us");
+	assert_file_error(f, "{ \"poll-us\": 1001 }", "\"poll-us\" must be an integer 0..1000");
 }
 
 /* Run a parse with stdout going to a file; return what was printed (test_free it). */
@@ -490,17 +547,15 @@ static void test_free_twice(void **state)
 static void test_example(void **state)
 {
 	struct fixture *f = *state;
-	const char *srcdir = getenv("srcdir");
-	char example[600];
+	const char *example = PVRING_SRCDIR "/daemon/pvringd.json.example";
 
-	if (!srcdir)
-		skip(); /* make check sets it; run by hand: srcdir=/path/to/pvring */
-	snprintf(example, sizeof(example), "%s/daemon/pvringd.json.example", srcdir);
 	assert_int_equal(parse(f, "--config", example), 0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cfg.platform, "local");
 	assert_string_equal(f->cfg.store_rundir, "/run/pvring/store");
-	assert_non_null(pvringd_config_disk(&f->cfg, "disk0"));
+	assert_int_equal(f->cfg.poll_us, 50);
+	assert_int_equal(f->cfg.nr_disks, 1);
+	assert_disk(f, 0, "disk0", "/var/lib/pvring/disk0.img", false, false);
 }
 
 int main(void)
@@ -517,6 +572,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_syntax_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_value_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_us, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
