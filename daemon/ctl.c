@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "daemon/log.h"
+#include "daemon/unix_listen.h"
 
 /* A request line, without its '\n', at most. */
 #define LINE_MAX_BYTES (64u * 1024u)
@@ -330,64 +331,6 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* Bind path (0600), replacing a socket file left over from a crash; a listening fd or -1. */
-static int bind_socket(const char *path, struct stat *st, const char **why)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old_umask;
-	int fd, err;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*why = "control socket path too long";
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		*why = "cannot create a socket";
-		return -1;
-	}
-	if (lstat(path, st) == 0) {
-		if (!S_ISSOCK(st->st_mode)) {
-			*why = "the control socket path exists and is not a socket";
-			goto fail;
-		}
-		/* A socket file nobody answers on is stale; one that answers is not ours. */
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			*why = "another pvringd is serving the control socket";
-			goto fail;
-		}
-		if (unlink(path) && errno != ENOENT) {
-			*why = "cannot remove the stale control socket";
-			goto fail;
-		}
-		/* connect() may have left the socket unusable for bind: start afresh. */
-		close(fd);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			*why = "cannot create a socket";
-			return -1;
-		}
-	}
-	/* The mode comes from bind(): umask, not a chmod() after, leaves no window. */
-	old_umask = umask(0177);
-	err = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_umask);
-	if (err) {
-		*why = "cannot bind the control socket";
-		goto fail;
-	}
-	if (listen(fd, (int)MAX_CLIENTS) || lstat(path, st)) {
-		*why = "cannot listen on the control socket";
-		unlink(path);
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, const char **why)
 {
 	struct pvringd_ctl *ctl = calloc(1, sizeof(*ctl));
@@ -400,7 +343,9 @@ struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, 
 		return NULL;
 	}
 	ctl->base = base;
-	fd = bind_socket(path, &st, why);
+	fd = pvring_unix_listen(path, SOCK_STREAM, (int)MAX_CLIENTS, &st, why);
+	if (fd == -EADDRINUSE)
+		*why = "another pvringd is serving the control socket";
 	if (fd < 0) {
 		free(ctl->path);
 		free(ctl);

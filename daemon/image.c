@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -43,7 +44,9 @@ static const char *open_error(int err, bool direct)
 		/* The only flag open(2) can reject on an existing image is O_DIRECT. */
 		return direct ? "the file system does not support O_DIRECT" : "invalid argument";
 	case EBUSY:
-		return "device busy";
+		return "in use (mounted, or opened exclusively by another program)";
+	case ENXIO:
+		return "not a regular file or block device";
 	case ELOOP:
 		return "too many symbolic links";
 	default:
@@ -181,15 +184,27 @@ int pvring_image_open(struct pvring_image *img, const char *path, bool read_only
 	flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	if (direct)
 		flags |= O_DIRECT;
+	/* A block device written by pvringd must not be mounted or written by anyone else. */
+	if (!read_only && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= O_EXCL;
 	img->fd = open(path, flags);
 	if (img->fd < 0) {
-		err = errno;
-		fail(why, why_len, -err, path, open_error(err, direct));
+		err = fail(why, why_len, -errno, path, open_error(errno, direct));
 		goto out;
 	}
 	if (fstat(img->fd, &st) < 0) {
-		err = errno;
-		fail(why, why_len, -err, path, strerror(err));
+		err = fail(why, why_len, -errno, path, strerror(errno));
+		goto out;
+	}
+	/*
+	 * Two servers of one image corrupt it: a writer takes the lock alone, a
+	 * reader shares it with other readers (another pvringd, or any tool that
+	 * locks as flock(1) does).
+	 */
+	if (flock(img->fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		err = fail(why, why_len, -errno, path,
+			   errno == EWOULDBLOCK ? "in use: another process holds a lock on it"
+						: strerror(errno));
 		goto out;
 	}
 	if (S_ISREG(st.st_mode)) {
@@ -210,7 +225,7 @@ int pvring_image_open(struct pvring_image *img, const char *path, bool read_only
 	return 0;
 out:
 	pvring_image_close(img);
-	return err < 0 ? err : -err;
+	return err;
 }
 
 void pvring_image_close(struct pvring_image *img)

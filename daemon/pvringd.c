@@ -85,10 +85,6 @@ static struct pvring_platform *open_platform(struct pvringd *d, const struct pvr
 {
 	if (!strcmp(cfg->platform, "xen"))
 		return pvring_platform_xen_open(why);
-	if (mkdir(cfg->rundir, 0700) && errno != EEXIST) {
-		*why = "cannot create the run directory";
-		return NULL;
-	}
 	return pvring_platform_local_open(d->base, cfg->registry_socket, cfg->store_rundir, why);
 }
 
@@ -97,6 +93,7 @@ int main(int argc, char **argv)
 	struct pvringd_config cfg;
 	struct pvringd d = { 0 };
 	struct event *sigterm = NULL, *sigint = NULL;
+	sigset_t stop_signals;
 	const char *why = NULL;
 	char err[512];
 	int ret = 1, r;
@@ -109,14 +106,39 @@ int main(int argc, char **argv)
 	}
 	pvring_log_setup("pvringd", (enum pvring_log_level)cfg.log_level, cfg.syslog);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGTERM and SIGINT wait until the loop runs: one that comes while
+	 * pvringd starts then stops it cleanly, instead of killing it with
+	 * sockets half made.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	d.cfg = &cfg;
-	if (open_disks(&d, &cfg))
-		goto out;
 	d.base = event_base_new();
 	if (!d.base) {
 		pvring_err("cannot create the event loop");
 		goto out;
 	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (!sigterm || !sigint || event_add(sigterm, NULL) || event_add(sigint, NULL)) {
+		pvring_err("cannot handle signals");
+		goto out;
+	}
+	if (mkdir(cfg.rundir, 0700) && errno != EEXIST) {
+		pvring_err("cannot create the run directory %s: %s", cfg.rundir, strerror(errno));
+		goto out;
+	}
+	/* First: a pvringd already serving here is left alone, sockets and images both. */
+	d.ctl = pvringd_ctl_open(d.base, cfg.control_socket, &why);
+	if (!d.ctl) {
+		pvring_err("control socket %s: %s", cfg.control_socket, why);
+		goto out;
+	}
+	if (open_disks(&d, &cfg))
+		goto out;
 	d.plat = open_platform(&d, &cfg, &why);
 	if (!d.plat) {
 		pvring_err("%s platform: %s", cfg.platform, why);
@@ -131,18 +153,11 @@ int main(int argc, char **argv)
 		pvring_err("%s", why);
 		goto out;
 	}
-	d.ctl = pvringd_ctl_open(d.base, cfg.control_socket, &why);
-	if (!d.ctl || pvringd_commands_register(&d)) {
-		pvring_err("control socket %s: %s", cfg.control_socket,
-			   why ? why : "out of memory");
+	if (pvringd_commands_register(&d)) {
+		pvring_err("control socket: out of memory");
 		goto out;
 	}
-	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
-	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-	if (!sigterm || !sigint || event_add(sigterm, NULL) || event_add(sigint, NULL)) {
-		pvring_err("cannot handle signals");
-		goto out;
-	}
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	pvring_info("ready: %s platform, %u disk%s, control socket %s", cfg.platform, d.nr_disks,
 		    d.nr_disks == 1 ? "" : "s", cfg.control_socket);
 	/* The store watch is armed: front ends that show up now are served. */
@@ -154,8 +169,7 @@ int main(int argc, char **argv)
 out:
 	if (d.store_ev || d.reap_ev)
 		pvringd_control_stop(&d);
-	if (d.ctl)
-		pvringd_ctl_close(d.ctl);
+	pvringd_ctl_close(d.ctl);
 	pvringd_dataplane_stop(&d);
 	if (d.aio)
 		pvring_aio_destroy(d.aio);

@@ -10,10 +10,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/build/release
 
 run=$(mktemp -d /tmp/pvring-demo-XXXXXX)
-store_pid= daemon_pid=
+# shellcheck source=processes.sh
+. "$top/scripts/processes.sh"
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null || true
-	[ -n "$store_pid" ] && kill -TERM "$store_pid" 2>/dev/null || true
+	pvring_stop_all || true
 	wait 2>/dev/null || true
 	rm -rf "$run"
 }
@@ -25,12 +25,8 @@ truncate -s 64M "$run/disk0.img"
 ls -ls "$run/disk0.img"
 
 step "pvring-stored (the local store) and pvringd (the back end), run directory $run"
-"$bin/daemon/pvring-stored" --rundir "$run/store" --log-level warning &
-store_pid=$!
-for _ in $(seq 100); do [ -S "$run/store/socket" ] && break; sleep 0.05; done
-"$bin/daemon/pvringd" --rundir "$run" --disk "disk0=$run/disk0.img" --max-queues 2 &
-daemon_pid=$!
-for _ in $(seq 100); do [ -S "$run/pvringd.sock" ] && break; sleep 0.05; done
+pvring_start_store "$run"
+pvring_start_daemon "$run" --disk "disk0=$run/disk0.img" --max-queues 2
 export PVRINGCTL_SOCKET=$run/pvringd.sock
 
 step "pvring-io: a guest writes 32 MiB in 64 KiB requests on 2 queues, reads it back, checks every byte"
@@ -41,16 +37,21 @@ step "pvring-io: 4 KiB random reads for 6 s, while pvringctl looks at the live r
 "$bin/tools/pvring-io" --rundir "$run" --disk disk0 --rw randread --bs 4k --qd 32 --queues 2 \
 	--size 32m --time 6 >"$run/randread.out" &
 io_pid=$!
-sleep 1
+# The guest's device, once it is connected.
+dev=
+for _ in $(seq 200); do
+	dev=$("$bin/tools/pvringctl" --json list | python3 -c 'import json, sys
+print(next((d["device"] for d in json.load(sys.stdin)["devices"]
+            if d["state"] == "Connected"), ""))')
+	[ -n "$dev" ] && break
+	sleep 0.05
+done
+[ -n "$dev" ] || { echo "the guest never connected"; exit 1; }
 "$bin/tools/pvringctl" list
-dev=$("$bin/tools/pvringctl" --json list | python3 -c \
-	'import json,sys; print(json.load(sys.stdin)["devices"][0]["device"])')
 "$bin/tools/pvringctl" show "$dev"
 "$bin/tools/pvringctl" watch "$dev" --interval 1 --count 2
 wait "$io_pid"
 cat "$run/randread.out"
 
 step "pvringd stops cleanly on SIGTERM (front ends told, I/O drained, images synced)"
-kill -TERM "$daemon_pid"
-wait "$daemon_pid" && echo "pvringd exited 0"
-daemon_pid=
+pvring_stop_all && echo "pvringd exited 0"

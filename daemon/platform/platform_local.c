@@ -25,6 +25,7 @@
 #include "local_registry.h"
 #include "platform.h"
 #include "platform_local.h"
+#include "daemon/unix_listen.h"
 
 /* Bounds on what a registering guest may ask for: 4 GiB of memory, 1M grants. */
 #define MAX_GUEST_FRAMES (1u << 20)
@@ -406,29 +407,17 @@ static const struct pvring_platform_ops local_ops = {
 
 static int listen_registry(struct local_platform *lp, const char *path, const char **why)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old_umask;
+	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	if (strlen(path) >= sizeof(lp->registry_path)) {
 		*why = "registry socket path too long";
 		return -ENAMETOOLONG;
 	}
-	strcpy(sun.sun_path, path);
+	fd = pvring_unix_listen(path, SOCK_SEQPACKET, 16, NULL, why);
+	if (fd < 0)
+		return fd;
 	strcpy(lp->registry_path, path);
-	lp->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (lp->listen_fd < 0) {
-		*why = "cannot create the registry socket";
-		return -errno;
-	}
-	unlink(path);
-	old_umask = umask(077);
-	if (bind(lp->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    listen(lp->listen_fd, 16)) {
-		umask(old_umask);
-		*why = "cannot listen on the registry socket";
-		return -errno;
-	}
-	umask(old_umask);
+	lp->listen_fd = fd;
 	lp->accept_ev = event_new(lp->evbase, lp->listen_fd, EV_READ | EV_PERSIST, on_accept, lp);
 	if (!lp->accept_ev || event_add(lp->accept_ev, NULL)) {
 		*why = "cannot watch the registry socket";

@@ -20,6 +20,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "daemon/log.h"
+#include "daemon/unix_listen.h"
 #include "store_tree.h"
 
 /* Xen's DOMID_FIRST_RESERVED: domain ids at or above it are not guests. */
@@ -781,33 +782,17 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 /* Listen on path for domain d; the socket is created 0600, replacing a stale one. */
 static int listen_on(struct domain *d, const char *path, const char **why)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old_umask;
-	int probe;
+	int fd = pvring_unix_listen(path, SOCK_STREAM, 16, NULL, why);
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*why = "socket path too long";
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, path);
-	/* A socket file nobody answers on is left over from a crash: replace it. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(probe);
-		*why = "another store is serving this socket";
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	old_umask = umask(077);
-	d->listener = evconnlistener_new_bind(d->srv->base, on_accept, d,
-					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-					      (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_umask);
+	if (fd < 0)
+		return fd;
+	d->listener = evconnlistener_new(d->srv->base, on_accept, d,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!d->listener) {
+		close(fd);
+		unlink(path);
 		*why = "cannot listen on the socket";
-		return -errno ? -errno : -EIO;
+		return -ENOMEM;
 	}
 	d->socket_path = strdup(path);
 	return d->socket_path ? 0 : -ENOMEM;

@@ -12,10 +12,11 @@ build=$(cd "${1:?usage: io_bench.sh BUILDDIR [SECONDS [REPEAT]]}" && pwd)
 secs=${2:-3}
 repeat=${3:-3}
 dir=$(mktemp -d /tmp/pvring-bench-XXXXXX)
-store_pid= daemon_pid=
+bin=$build
+# shellcheck source=../../scripts/processes.sh
+. "$(dirname "$0")/../../scripts/processes.sh"
 cleanup() {
-	[ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" || true
-	[ -n "$store_pid" ] && kill -TERM "$store_pid" 2>/dev/null && wait "$store_pid" || true
+	pvring_stop_all
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -25,13 +26,8 @@ img=$dir/bench.img
 head -c $((256 << 20)) /dev/urandom >"$img"
 cat "$img" >/dev/null
 
-"$build/daemon/pvring-stored" --rundir "$dir/store" --log-level warning &
-store_pid=$!
-for _ in $(seq 100); do [ -S "$dir/store/socket" ] && break; sleep 0.05; done
-"$build/daemon/pvringd" --rundir "$dir" --disk "bench=$img" --max-queues 4 \
-	--log-level warning &
-daemon_pid=$!
-for _ in $(seq 100); do [ -S "$dir/pvringd.sock" ] && break; sleep 0.05; done
+pvring_start_store "$dir"
+pvring_start_daemon "$dir" --disk "bench=$img" --max-queues 4 --log-level warning
 
 field() { # field JSON KEY...: one number out of a JSON line
 	python3 -c 'import json,sys; o=json.loads(sys.argv[1])

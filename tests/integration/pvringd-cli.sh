@@ -4,17 +4,19 @@
 # pvringctl's tables, JSON and exit codes against a live ring; detach of a
 # device in use ends the guest's I/O with pvringd's reason.
 set -u
-build=${BUILDDIR:-$(pwd)}
-pvringd=${PVRINGD:-$build/daemon/pvringd}
-stored=${PVRING_STORED:-$build/daemon/pvring-stored}
-ctl=${PVRINGCTL:-$build/tools/pvringctl}
-io=${PVRING_IO:-$build/tools/pvring-io}
+bin=${BUILDDIR:-$(pwd)}
+pvringd=$bin/daemon/pvringd
+ctl=$bin/tools/pvringctl
+io=$bin/tools/pvring-io
+# shellcheck source=../../scripts/processes.sh
+. "$(dirname "$0")/../../scripts/processes.sh"
 
 dir=$(mktemp -d /tmp/pvring-cli-XXXXXX)
-store_pid= daemon_pid= io_pid=
+io_pid=
 failures=0
 cleanup() {
-	for p in $io_pid $daemon_pid $store_pid; do kill -TERM "$p" 2>/dev/null; done
+	[ -n "$io_pid" ] && kill -TERM "$io_pid" 2>/dev/null
+	pvring_stop_all
 	wait 2>/dev/null
 	rm -rf "$dir"
 }
@@ -47,15 +49,9 @@ run() {
 
 has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
 
-wait_for() { # wait_for FILE: up to 10 s for a socket to appear
-	for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done
-	return 1
-}
-
 truncate -s 64M "$dir/disk0.img"
-"$stored" --rundir "$dir/store" --log-level warning &
-store_pid=$!
-wait_for "$dir/store/socket" || { echo "Bail out! pvring-stored did not start"; exit 1; }
+truncate -s 1M "$dir/other.img"
+pvring_start_store "$dir" || { echo "Bail out! pvring-stored did not start"; exit 1; }
 
 # ---- startup errors: one line, naming the problem, non-zero exit ----
 check "a missing image is refused with its path" \
@@ -75,6 +71,8 @@ if [ "$(id -u)" = 0 ]; then
 	install -m 0600 /dev/null "$dir/private.img"
 	truncate -s 1M "$dir/private.img"
 	mkdir -m 0777 "$dir/nobody"
+	# Nobody may pass through the test's directory, not read the image in it.
+	chmod 0711 "$dir"
 	check "an image the daemon may not open is refused" \
 		run 1 setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$pvringd" --rundir "$dir/nobody" --disk "p=$dir/private.img"
@@ -84,11 +82,19 @@ else
 fi
 
 # ---- a running daemon and pvringctl ----
-"$pvringd" --rundir "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 \
-	--log-level info 2>"$dir/pvringd.log" &
-daemon_pid=$!
-wait_for "$dir/pvringd.sock" || { echo "Bail out! pvringd did not start"; exit 1; }
+pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 --log-level info \
+	2>"$dir/pvringd.log" || { echo "Bail out! pvringd did not start"; exit 1; }
 export PVRINGCTL_SOCKET=$dir/pvringd.sock
+
+# A second pvringd must neither take over nor break the one serving.
+check "a second pvringd on the same run directory is refused" \
+	run 1 "$pvringd" --rundir "$dir" --disk "other=$dir/other.img"
+check "  ... saying why" has "$err" "another pvringd is serving the control socket"
+check "  ... and the first keeps its sockets" test -S "$dir/registry" -a -S "$dir/pvringd.sock"
+mkdir "$dir/second"
+check "a second pvringd serving the same image read-write is refused" \
+	run 1 "$pvringd" --rundir "$dir/second" --disk "disk0=$dir/disk0.img"
+check "  ... as an image in use" has "$err" "in use: another process holds a lock on it"
 
 check "the control socket is root's alone (0600)" test "$(stat -c %a "$dir/pvringd.sock")" = 600
 check "list with no devices" run 0 "$ctl" list
@@ -139,10 +145,8 @@ check "  ... from the list" bash -c "! grep -q disk0 <<<'$out'"
 check "the disk can be attached again and serves verified I/O" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw verify --bs 64k --qd 4 --size 4m
 
-kill -TERM "$daemon_pid"
-wait "$daemon_pid"
+pvring_stop_all
 check "pvringd exits 0 on SIGTERM" test $? = 0
-daemon_pid=
 check "pvringctl cannot reach a stopped daemon (exit 3)" run 3 "$ctl" list
 check "  ... and says why" has "$err" "cannot reach pvringd"
 

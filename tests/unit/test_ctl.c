@@ -528,7 +528,7 @@ static void test_stale_socket_replaced(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	assert_null(pvringd_ctl_open(base, sun.sun_path, &why));
-	assert_string_equal(why, "the control socket path exists and is not a socket");
+	assert_string_equal(why, "the path exists and is not a socket");
 
 	/* close() removes its own socket only, not one that replaced it. */
 	unlink(sun.sun_path);
@@ -548,7 +548,7 @@ static void test_stale_socket_replaced(void **state)
 		memset(path, 'a', sizeof(path) - 1);
 		path[sizeof(path) - 1] = '\0';
 		assert_null(pvringd_ctl_open(base, path, &why));
-		assert_string_equal(why, "control socket path too long");
+		assert_string_equal(why, "socket path too long");
 	}
 	rmdir(dir);
 	event_base_free(base);
