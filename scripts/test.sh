@@ -14,13 +14,14 @@ for entry in "${trees[@]}"; do
 	dir=$top/${entry%%:*}
 	opts=${entry#*:}
 	echo "=== ${entry%%:*} ${opts:-(plain)} ==="
+	# Results of an earlier run must not be counted as this one's (a failed build leaves none).
+	rm -f "$dir"/test-suite.log "$dir"/tests/fuzz/fuzz.log
 	# shellcheck disable=SC2086
 	if ! "$top/scripts/build.sh" "$dir" $opts; then
 		echo "build failed in $dir"
 		status=1
 		continue
 	fi
-	rm -f "$dir"/test-suite.log "$dir"/tests/fuzz/fuzz.log
 	make -C "$dir" -j"$(nproc)" check || {
 		status=1
 		# Show what failed, not just that it failed.
