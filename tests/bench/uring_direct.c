@@ -16,7 +16,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +80,10 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	const struct job *job = w->job;
-	uint64_t rnd = 0x9e3779b97f4a7c15ull * (w->index + 1), end, i;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (w->index + 1), end, i, in_flight = 0;
 	struct slot *slots = calloc(job->qd, sizeof(*slots));
 	struct io_uring ring;
+	int err;
 
 	if (!slots || io_uring_queue_init((unsigned int)job->qd, &ring, 0)) {
 		w->error = 1;
@@ -89,21 +92,39 @@ static void *worker_main(void *arg)
 	}
 	for (i = 0; i < job->qd; i++) {
 		if (posix_memalign(&slots[i].buf, 4096, job->bs)) {
+			slots[i].buf = NULL;
 			w->error = 1;
-			return NULL;
+			goto out; /* nothing submitted yet */
 		}
-		queue_read(&ring, w, &slots[i], &rnd);
 	}
+	for (i = 0; i < job->qd; i++)
+		queue_read(&ring, w, &slots[i], &rnd);
 	end = now_ns() + (uint64_t)(job->seconds * 1e9);
-	io_uring_submit(&ring);
-	for (;;) {
+	err = io_uring_submit(&ring);
+	if (err < 0) {
+		w->error = 1;
+		goto out; /* none went in */
+	}
+	in_flight = (uint64_t)err;
+	if (in_flight < job->qd) {
+		w->error = 1;
+		end = 0; /* reap those that went in, queue no more */
+	}
+	/* At the deadline stop queueing, and reap what is in flight before the buffers go. */
+	while (in_flight) {
 		struct io_uring_cqe *cqe;
 		unsigned int head, seen = 0;
 		uint64_t t;
 
-		if (io_uring_wait_cqe(&ring, &cqe)) {
+		err = io_uring_wait_cqe(&ring, &cqe);
+		if (err == -EINTR)
+			continue;
+		if (err) {
+			/* A broken ring: its reads may never end, so their buffers stay. */
 			w->error = 1;
-			break;
+			io_uring_queue_exit(&ring);
+			free(slots);
+			return NULL;
 		}
 		t = now_ns();
 		io_uring_for_each_cqe(&ring, head, cqe)
@@ -112,23 +133,41 @@ static void *worker_main(void *arg)
 
 			if (cqe->res != (int)job->bs)
 				w->error = 1;
+			seen++;
+			in_flight--;
 			pvring_io_hist_record(&w->hist, t - s->start);
 			w->ops++;
-			seen++;
-			if (t < end)
+			if (t < end) {
 				queue_read(&ring, w, s, &rnd);
+				in_flight++;
+			}
 		}
 		io_uring_cq_advance(&ring, seen);
-		if (t >= end)
-			break;
-		io_uring_submit(&ring);
+		if (t < end)
+			io_uring_submit(&ring);
 	}
-	/* Reads still in flight complete before the buffers go. */
+out:
 	io_uring_queue_exit(&ring);
 	for (i = 0; i < job->qd; i++)
 		free(slots[i].buf);
 	free(slots);
 	return NULL;
+}
+
+/* A whole decimal number in [min, max], or false. */
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9') /* strtoull takes "-1" and " 1" */
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -147,10 +186,11 @@ int main(int argc, char **argv)
 	const char *file = NULL;
 	unsigned int queues = 1, i;
 	struct worker *workers;
-	uint64_t ops = 0, start, size;
+	uint64_t ops = 0, start, size, n;
 	bool json = false;
 	struct stat st;
 	double secs;
+	char *end;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -166,13 +206,28 @@ int main(int argc, char **argv)
 			job.bs = size;
 			break;
 		case 'q':
-			job.qd = strtoull(optarg, NULL, 10);
+			if (!parse_u64(optarg, 1, 4096, &job.qd)) {
+				fprintf(stderr, "uring-direct: bad --qd %s (1..4096)\n", optarg);
+				return 2;
+			}
 			break;
 		case 'n':
-			queues = (unsigned int)strtoul(optarg, NULL, 10);
+			if (!parse_u64(optarg, 1, 64, &n)) {
+				fprintf(stderr, "uring-direct: bad --queues %s (1..64)\n", optarg);
+				return 2;
+			}
+			queues = (unsigned int)n;
 			break;
 		case 't':
-			job.seconds = strtod(optarg, NULL);
+			errno = 0;
+			job.seconds = strtod(optarg, &end);
+			/* Finite, positive, and small enough for a uint64_t of nanoseconds. */
+			if (errno || end == optarg || *end || !isfinite(job.seconds) ||
+			    job.seconds <= 0 || job.seconds > 1e6) {
+				fprintf(stderr, "uring-direct: bad --time %s (seconds, 0..1e6)\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'j':
 			json = true;
@@ -184,8 +239,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!file || !job.qd || job.qd > 4096 || !queues || queues > 64 || job.seconds <= 0) {
-		fprintf(stderr, "uring-direct: --file is required; qd 1..4096, queues 1..64\n");
+	if (!file || optind < argc) {
+		fprintf(stderr, "uring-direct: --file is required, and nothing else\n");
 		return 2;
 	}
 	job.fd = open(file, O_RDONLY);

@@ -38,6 +38,7 @@
 
 #include "common/proto/pvring_blkif.h"
 #include "tests/lib/daemon_process.h"
+#include "tests/lib/loop_device.h"
 #include "tools/front/local_front.h"
 
 #define DISK_BYTES (16u << 20)
@@ -56,7 +57,8 @@ struct peer {
 struct fixture {
 	struct daemon_process dp;
 	char d0[96], d1[96], ro[96], dd[96], blk_img[96];
-	char blk_dev[32]; /* a loop device over blk_img, when losetup works here */
+	struct loop_device blk; /* over blk_img, for test_block_device where there is one */
+	char blk_why[256]; /* why there is none */
 	char disk_args[5][128];
 	struct peer peer;
 	bool peer_running;
@@ -128,88 +130,96 @@ static int start_daemon(struct fixture *f)
 	return daemon_process_start(&f->dp, args);
 }
 
-/* A loop device over path, for a block-device image; false (and why) where there is none. */
-static bool loop_attach(struct fixture *f, const char *path)
+static bool peer_halt(struct fixture *f);
+
+/* Everything the fixture holds, whatever state setup or a test left it in; 0 if all went well. */
+static int fixture_free(struct fixture *f)
 {
-	char cmd[192];
-	FILE *p;
+	int ret = 0, st;
 
-	snprintf(cmd, sizeof(cmd), "losetup --find --show '%s' 2>/dev/null", path);
-	p = popen(cmd, "r");
-	if (!p)
-		return false;
-	if (!fgets(f->blk_dev, sizeof(f->blk_dev), p))
-		f->blk_dev[0] = '\0';
-	pclose(p);
-	f->blk_dev[strcspn(f->blk_dev, "\n")] = '\0';
-	return f->blk_dev[0] == '/';
-}
-
-static void loop_detach(struct fixture *f)
-{
-	char cmd[64];
-
-	if (!f->blk_dev[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", f->blk_dev);
-	if (system(cmd))
-		fprintf(stderr, "could not detach %s\n", f->blk_dev);
-	f->blk_dev[0] = '\0';
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	*state = f;
-	/* The store first, so the images can live in its directory. */
-	if (store_process_start(&f->dp.store))
-		return -1;
-	snprintf(f->dp.rundir, sizeof(f->dp.rundir), "%s", f->dp.store.dir);
-	snprintf(f->dp.log, sizeof(f->dp.log), "%s/pvringd.log", f->dp.rundir);
-	daemon_process_path(&f->dp, "d0.img", f->d0, sizeof(f->d0));
-	daemon_process_path(&f->dp, "d1.img", f->d1, sizeof(f->d1));
-	daemon_process_path(&f->dp, "ro.img", f->ro, sizeof(f->ro));
-	daemon_process_path(&f->dp, "dd.img", f->dd, sizeof(f->dd));
-	daemon_process_path(&f->dp, "blk.img", f->blk_img, sizeof(f->blk_img));
-	if (make_image(f->d0, DISK_BYTES, 1) || make_image(f->d1, DISK_BYTES, 2) ||
-	    make_image(f->ro, RO_BYTES, 3) || make_image(f->dd, RO_BYTES, 4) ||
-	    make_image(f->blk_img, RO_BYTES, 5))
-		return -1;
-	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s", f->d0);
-	snprintf(f->disk_args[1], sizeof(f->disk_args[1]), "d1=%s", f->d1);
-	snprintf(f->disk_args[2], sizeof(f->disk_args[2]), "ro=%s,ro", f->ro);
-	snprintf(f->disk_args[3], sizeof(f->disk_args[3]), "dd=%s,direct", f->dd);
-	if (loop_attach(f, f->blk_img))
-		snprintf(f->disk_args[4], sizeof(f->disk_args[4]), "blk=%s", f->blk_dev);
-	return start_daemon(f);
-}
-
-static void peer_stop(struct fixture *f);
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret = 0;
-
-	if (f->peer_running)
-		peer_stop(f);
-	if (f->dp.pid)
-		ret = daemon_process_stop(&f->dp);
-	if (ret)
-		fprintf(stderr, "pvringd did not stop cleanly (%d)\n", ret);
-	if (ret || getenv("PVRING_TEST_SHOW_LOG")) {
+	if (!f)
+		return 0;
+	if (f->peer_running && !peer_halt(f))
+		ret = -1;
+	if (f->dp.pid) {
+		st = daemon_process_stop(&f->dp);
+		if (st) {
+			fprintf(stderr, "pvringd did not stop cleanly (%d)\n", st);
+			ret = -1;
+		}
+	}
+	if ((ret || getenv("PVRING_TEST_SHOW_LOG")) && f->dp.log[0]) {
 		char cmd[160];
 
 		snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", f->dp.log);
 		if (system(cmd))
 			fprintf(stderr, "(no log)\n");
 	}
+	/* pvringd had it open: detach once it is gone, before its backing file goes. */
+	if (loop_device_detach(&f->blk))
+		ret = -1;
 	if (daemon_process_destroy(&f->dp))
 		ret = -1;
-	loop_detach(f);
 	free(f);
-	return ret ? -1 : 0;
+	return ret;
+}
+
+/*
+ * The store, three image files in its directory, and pvringd serving them;
+ * with block_device, a loop device over a fourth image as a fifth disk where
+ * there is one. cmocka runs no teardown after a failed setup: a failure here
+ * frees everything itself.
+ */
+static int setup_fixture(void **state, bool block_device)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	*state = NULL;
+	if (!f)
+		return -1;
+	/* The store first, so the images can live in its directory. */
+	if (daemon_process_init(&f->dp))
+		goto fail;
+	daemon_process_path(&f->dp, "d0.img", f->d0, sizeof(f->d0));
+	daemon_process_path(&f->dp, "d1.img", f->d1, sizeof(f->d1));
+	daemon_process_path(&f->dp, "ro.img", f->ro, sizeof(f->ro));
+	daemon_process_path(&f->dp, "dd.img", f->dd, sizeof(f->dd));
+	daemon_process_path(&f->dp, "blk.img", f->blk_img, sizeof(f->blk_img));
+	if (make_image(f->d0, DISK_BYTES, 1) || make_image(f->d1, DISK_BYTES, 2) ||
+	    make_image(f->ro, RO_BYTES, 3) || make_image(f->dd, RO_BYTES, 4))
+		goto fail;
+	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s", f->d0);
+	snprintf(f->disk_args[1], sizeof(f->disk_args[1]), "d1=%s", f->d1);
+	snprintf(f->disk_args[2], sizeof(f->disk_args[2]), "ro=%s,ro", f->ro);
+	snprintf(f->disk_args[3], sizeof(f->disk_args[3]), "dd=%s,direct", f->dd);
+	if (block_device) {
+		if (make_image(f->blk_img, RO_BYTES, 5))
+			goto fail;
+		if (!loop_device_attach(&f->blk, f->blk_img, f->blk_why, sizeof(f->blk_why)))
+			snprintf(f->disk_args[4], sizeof(f->disk_args[4]), "blk=%s", f->blk.path);
+	}
+	if (start_daemon(f))
+		goto fail;
+	*state = f;
+	return 0;
+fail:
+	fixture_free(f);
+	return -1;
+}
+
+static int setup(void **state)
+{
+	return setup_fixture(state, false);
+}
+
+static int setup_block_device(void **state)
+{
+	return setup_fixture(state, true);
+}
+
+static int teardown(void **state)
+{
+	return fixture_free(*state) ? -1 : 0;
 }
 
 /* ---- frontend helpers ---- */
@@ -345,15 +355,28 @@ static void peer_check(struct fixture *f)
 	assert_true(daemon_process_alive(&f->dp));
 }
 
-static void peer_stop(struct fixture *f)
+/* Stop the peer and close its frontend; whether it never failed. Asserts nothing. */
+static bool peer_halt(struct fixture *f)
 {
+	bool ok = true;
+
 	atomic_store(&f->peer.stop, true);
 	pthread_join(f->peer.thread, NULL);
 	f->peer_running = false;
-	if (f->peer.error)
+	if (f->peer.error) {
 		fprintf(stderr, "peer: %s\n", f->peer.why);
-	assert_int_equal(f->peer.error, 0);
-	assert_int_equal(pvring_local_front_close(&f->peer.front), 0);
+		ok = false;
+	}
+	if (pvring_local_front_close(&f->peer.front)) {
+		fprintf(stderr, "peer: closing its frontend failed\n");
+		ok = false;
+	}
+	return ok;
+}
+
+static void peer_stop(struct fixture *f)
+{
+	assert_true(peer_halt(f));
 }
 
 /* ---- raw requests, as a misbehaving frontend builds them ---- */
@@ -619,6 +642,12 @@ static void test_discard(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
+/*
+ * What the data plane logs when it refuses a write to it: "ro: ring 0: request
+ * ID (op 1): " and pvring_blkif_error_str(PVRING_BLKIF_EREAD_ONLY).
+ */
+#define READ_ONLY_REFUSAL "(op 1): write to a read-only disk"
+
 static void test_read_only_image(void **state)
 {
 	struct fixture *f = *state;
@@ -631,12 +660,14 @@ static void test_read_only_image(void **state)
 	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 16, 8, &page), 0);
 	assert_true(sector_matches(pvring_local_front_data(&front, 0, 0), 16, 3));
 	memset(pvring_local_front_data(&front, 0, 0), 0x11, 4096);
+	/* The refusal is the write's own: nothing has logged it before. */
+	assert_int_equal(daemon_process_log_count(&f->dp, READ_ONLY_REFUSAL), 0);
 	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_WRITE, 16, 8, &page),
 			 PVRING_BLKIF_RSP_ERROR);
+	assert_true(daemon_process_log_has(&f->dp, READ_ONLY_REFUSAL, 5000));
 	/* The image is untouched. */
 	assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, 16, 8, &page), 0);
 	assert_true(sector_matches(pvring_local_front_data(&front, 0, 0), 16, 3));
-	assert_true(daemon_process_log_has(&f->dp, "read-only", 1000));
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
@@ -662,8 +693,8 @@ static void test_block_device(void **state)
 	uint32_t page = 0;
 	char why[256];
 
-	if (!f->blk_dev[0]) {
-		fprintf(stderr, "no loop device here (losetup needs root and /dev/loop*)\n");
+	if (!f->blk.path[0]) {
+		fprintf(stderr, "%s\n", f->blk_why);
 		skip();
 	}
 	assert_int_equal(front_up(f, &front, "blk", 1, 0, 11, NULL), 0);
@@ -778,19 +809,6 @@ static void test_bad_unknown_op(void **state)
 	expect_error_response(*state, &req, PVRING_BLKIF_RSP_EOPNOTSUPP, "unknown operation", 0);
 }
 
-static unsigned int log_count(const struct daemon_process *dp, const char *text)
-{
-	FILE *f = fopen(dp->log, "r");
-	unsigned int n = 0;
-	char line[1024];
-
-	while (f && fgets(line, sizeof(line), f))
-		n += strstr(line, text) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /* A frontend sending bad requests by the hundred gets every answer, but cannot flood the log. */
 static void test_bad_request_flood(void **state)
 {
@@ -807,7 +825,7 @@ static void test_bad_request_flood(void **state)
 	for (i = 0; i < 200; i++)
 		assert_int_equal(raw_request(&front, &req), PVRING_BLKIF_RSP_EOPNOTSUPP);
 	end = time(NULL);
-	logged = log_count(&f->dp, "unknown operation");
+	logged = daemon_process_log_count(&f->dp, "unknown operation");
 	assert_true(logged >= 1);
 	/* Ten in each second the flood touched, however long it took. */
 	assert_true(logged <= 10 * (unsigned int)(end - start + 1));
@@ -902,7 +920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_io, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_block_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_device, setup_block_device, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_garbage_ring_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ungranted_ring_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ungranted_segment, setup, teardown),

@@ -27,7 +27,8 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-void ctl_server_thread_release(struct ctl_server_thread *s)
+/* Free what prepare made and remove the directory (the server closed first). */
+static void ctl_server_thread_release(struct ctl_server_thread *s)
 {
 	if (s->tick)
 		event_free(s->tick);
@@ -38,7 +39,8 @@ void ctl_server_thread_release(struct ctl_server_thread *s)
 	s->base = NULL;
 }
 
-int ctl_server_thread_prepare(struct ctl_server_thread *s, const char *dir_template)
+/* The parts that need no server: a fresh directory, the event base and its 10 ms tick. */
+static int ctl_server_thread_prepare(struct ctl_server_thread *s, const char *dir_template)
 {
 	struct timeval ten_ms = { 0, 10000 };
 

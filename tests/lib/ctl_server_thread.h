@@ -34,14 +34,6 @@ struct ctl_server_command {
 	pvringd_ctl_handler handler;
 };
 
-/*
- * The parts that need no server (ctl_server_thread.c): a fresh directory, the
- * event base and its 10 ms tick; the loop thread; freeing what prepare made
- * and removing the directory (the server closed first).
- */
-int ctl_server_thread_prepare(struct ctl_server_thread *s, const char *dir_template);
-void ctl_server_thread_release(struct ctl_server_thread *s);
-
 /* Stop the loop and wait for it: the server is the caller's until resumed. */
 void ctl_server_thread_pause(struct ctl_server_thread *s);
 /* Run the loop again after a pause; 0, or -1 with a message on stderr. */

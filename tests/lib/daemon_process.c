@@ -68,6 +68,24 @@ static int wait_ready(struct daemon_process *dp, int fd)
 	}
 }
 
+int daemon_process_init(struct daemon_process *dp)
+{
+	if (dp->store.pid > 0)
+		return 0;
+	if (store_process_start(&dp->store)) {
+		/* Whatever it got as far as: its process, its directory. */
+		if (dp->store.pid > 0)
+			store_process_stop(&dp->store);
+		else if (dp->store.dir[0] && !strstr(dp->store.dir, "XXXXXX"))
+			rmdir(dp->store.dir);
+		memset(&dp->store, 0, sizeof(dp->store));
+		return -1;
+	}
+	snprintf(dp->rundir, sizeof(dp->rundir), "%s", dp->store.dir);
+	snprintf(dp->log, sizeof(dp->log), "%s/pvringd.log", dp->rundir);
+	return 0;
+}
+
 int daemon_process_start(struct daemon_process *dp, const char *const *args)
 {
 	const char *exe = getenv("PVRINGD");
@@ -80,12 +98,8 @@ int daemon_process_start(struct daemon_process *dp, const char *const *args)
 		fprintf(stderr, "daemon_process: PVRINGD is not set\n");
 		return -1;
 	}
-	if (!dp->store.pid) {
-		if (store_process_start(&dp->store))
-			return -1;
-		snprintf(dp->rundir, sizeof(dp->rundir), "%s", dp->store.dir);
-		snprintf(dp->log, sizeof(dp->log), "%s/pvringd.log", dp->rundir);
-	}
+	if (daemon_process_init(dp))
+		return -1;
 	snprintf(notify, sizeof(notify), "%s/notify", dp->rundir);
 	fd = notify_socket(notify);
 	if (fd < 0)
@@ -98,9 +112,15 @@ int daemon_process_start(struct daemon_process *dp, const char *const *args)
 	for (i = 0; args && args[i] && i < MAX_ARGS; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
+	dp->exited = false;
 	dp->pid = fork();
-	if (dp->pid < 0)
+	if (dp->pid < 0) {
+		perror("daemon_process: fork");
+		dp->pid = 0;
+		close(fd);
+		unlink(notify);
 		return -1;
+	}
 	if (dp->pid == 0) {
 		int log = open(dp->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
@@ -120,10 +140,11 @@ bool daemon_process_alive(struct daemon_process *dp)
 {
 	int status;
 
-	if (dp->pid <= 0)
+	if (dp->pid <= 0 || dp->exited)
 		return false;
 	if (waitpid(dp->pid, &status, WNOHANG) == dp->pid) {
-		dp->pid = -status - 1; /* remembered, not running */
+		dp->exited = true; /* remembered for daemon_process_stop */
+		dp->status = status;
 		return false;
 	}
 	return true;
@@ -133,16 +154,17 @@ int daemon_process_stop(struct daemon_process *dp)
 {
 	int status;
 
-	if (dp->pid < 0) {
-		status = -dp->pid - 1;
-	} else if (dp->pid == 0) {
+	if (dp->pid <= 0)
 		return -1;
+	if (dp->exited) {
+		status = dp->status;
 	} else {
 		kill(dp->pid, SIGTERM);
 		if (waitpid(dp->pid, &status, 0) != dp->pid)
 			return -1;
 	}
 	dp->pid = 0;
+	dp->exited = false;
 	if (!WIFEXITED(status)) {
 		fprintf(stderr, "daemon_process: pvringd was killed by signal %d\n",
 			WIFSIGNALED(status) ? WTERMSIG(status) : -1);
@@ -155,11 +177,25 @@ int daemon_process_destroy(struct daemon_process *dp)
 {
 	int ret = 0;
 
-	if (dp->pid)
+	if (dp->pid > 0)
 		ret = daemon_process_stop(dp);
-	if (dp->store.pid && store_process_stop(&dp->store))
+	if (dp->store.pid > 0 && store_process_stop(&dp->store))
 		ret = -1;
+	dp->store.pid = 0;
 	return ret;
+}
+
+unsigned int daemon_process_log_count(const struct daemon_process *dp, const char *text)
+{
+	FILE *f = fopen(dp->log, "r");
+	unsigned int n = 0;
+	char line[1024];
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return n;
 }
 
 bool daemon_process_log_has(const struct daemon_process *dp, const char *text,
@@ -168,15 +204,7 @@ bool daemon_process_log_has(const struct daemon_process *dp, const char *text,
 	unsigned int waited = 0;
 
 	for (;;) {
-		FILE *f = fopen(dp->log, "r");
-		char line[1024];
-		bool found = false;
-
-		while (f && !found && fgets(line, sizeof(line), f))
-			found = strstr(line, text) != NULL;
-		if (f)
-			fclose(f);
-		if (found)
+		if (daemon_process_log_count(dp, text))
 			return true;
 		if (waited >= timeout_ms)
 			return false;

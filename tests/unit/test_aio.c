@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "daemon/aio.h"
+#include "tests/lib/loop_device.h"
 
 #define FILE_SIZE (1024u * 1024u)
 
@@ -34,6 +35,9 @@ struct fixture {
 	struct pvring_aio *aio;
 	char path[64];
 	int fd;
+	/* test_blkdiscard_on_loop_device's, released by teardown even after a failed assertion */
+	struct loop_device loop;
+	int loop_fd;
 };
 
 struct outcome {
@@ -76,6 +80,27 @@ static int group_teardown(void **state)
 	return rmdir(dir);
 }
 
+static int fixture_free(struct fixture *f)
+{
+	int ret = 0;
+
+	if (f->aio)
+		pvring_aio_destroy(f->aio);
+	if (f->base)
+		event_base_free(f->base);
+	if (f->loop_fd >= 0)
+		close(f->loop_fd);
+	if (loop_device_detach(&f->loop))
+		ret = -1;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->path[0] && unlink(f->path) && errno != ENOENT)
+		ret = -1;
+	memset(f, 0, sizeof(*f));
+	f->fd = f->loop_fd = -1;
+	return ret;
+}
+
 /* A FILE_SIZE file of pattern(), an event base and an aio with 8 entries. */
 static int setup(void **state)
 {
@@ -83,32 +108,41 @@ static int setup(void **state)
 	uint8_t *buf = malloc(FILE_SIZE);
 	const char *why = NULL;
 
+	memset(&f, 0, sizeof(f));
+	f.fd = f.loop_fd = -1;
 	if (!buf)
 		return -1;
 	fill(buf, 0, FILE_SIZE);
 	snprintf(f.path, sizeof(f.path), "%s/image", dir);
 	f.fd = open(f.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (f.fd < 0 || pwrite(f.fd, buf, FILE_SIZE, 0) != FILE_SIZE || fsync(f.fd) < 0)
-		return -1;
+	if (f.fd < 0 || pwrite(f.fd, buf, FILE_SIZE, 0) != FILE_SIZE || fsync(f.fd) < 0) {
+		fprintf(stderr, "# %s: %s\n", f.path, strerror(errno));
+		goto fail;
+	}
 	free(buf);
+	buf = NULL;
 	f.base = event_base_new();
+	if (!f.base) {
+		fprintf(stderr, "# event_base_new failed\n");
+		goto fail;
+	}
 	f.aio = pvring_aio_create(f.base, 8, &why);
 	if (!f.aio) {
 		fprintf(stderr, "# %s\n", why);
-		return -1;
+		goto fail;
 	}
 	*state = &f;
 	return 0;
+fail:
+	/* cmocka runs no teardown after a failed setup. */
+	free(buf);
+	fixture_free(&f);
+	return -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	pvring_aio_destroy(f->aio);
-	event_base_free(f->base);
-	close(f->fd);
-	return unlink(f->path);
+	return fixture_free(*state);
 }
 
 /* Turn the event loop until *calls reaches want. */
@@ -494,8 +528,8 @@ static void test_discard_punches_a_hole(void **state)
 
 /*
  * BLKDISCARD on a loop device over a file in our directory: the loop driver
- * punches the backing file, so the blocks really go. Only where losetup
- * works (root, loop devices present); skipped otherwise.
+ * punches the backing file, so the blocks really go. Only where a loop
+ * device can be attached (root, loop devices present); skipped otherwise.
  */
 static void test_blkdiscard_on_loop_device(void **state)
 {
@@ -504,21 +538,15 @@ static void test_blkdiscard_on_loop_device(void **state)
 	struct outcome o = { 0, 0 };
 	static uint8_t buf[FILE_SIZE];
 	struct stat before, after;
-	char cmd[160], dev[64];
-	FILE *p;
+	char no_loop[256];
 	uint64_t i;
 	int fd;
-	bool attached;
 
-	snprintf(cmd, sizeof(cmd), "losetup --find --show '%s' 2>/dev/null", f->path);
-	p = geteuid() == 0 ? popen(cmd, "r") : NULL;
-	if (!p)
+	if (loop_device_attach(&f->loop, f->path, no_loop, sizeof(no_loop))) {
+		fprintf(stderr, "# %s\n", no_loop);
 		skip();
-	attached = fgets(dev, sizeof(dev), p) != NULL;
-	if (pclose(p) != 0 || !attached)
-		skip();
-	dev[strcspn(dev, "\n")] = '\0';
-	fd = open(dev, O_RDWR | O_CLOEXEC);
+	}
+	fd = f->loop_fd = open(f->loop.path, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(f->fd, &before), 0);
 	assert_int_equal(pvring_aio_discard(f->aio, fd, off, len, record, &o), 0);
@@ -536,9 +564,9 @@ static void test_blkdiscard_on_loop_device(void **state)
 	assert_int_equal(o.calls, 0);
 	run_until(f, &o.calls, 1);
 	assert_int_equal(o.result, -EINVAL);
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-	assert_int_equal(system(cmd), 0);
+	f->loop_fd = -1;
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(loop_device_detach(&f->loop), 0);
 	for (i = 0; i < FILE_SIZE; i++) {
 		if (i >= off && i < off + len)
 			assert_int_equal(buf[i], 0);
