@@ -677,7 +677,8 @@ int pvringd_control_start(struct pvringd *d, const char **why)
 
 /*
  * Shutdown: tell every front end (Closing), let I/O in flight complete so no
- * acknowledged write is lost, unmap, and leave the back ends Closed.
+ * acknowledged write is lost, unmap, and leave the back ends Closed. Safe
+ * whatever part of the start-up happened.
  */
 void pvringd_control_stop(struct pvringd *d)
 {
@@ -690,7 +691,8 @@ void pvringd_control_stop(struct pvringd *d)
 		dev->remove_when_idle = false;
 		disconnect(dev);
 	}
-	pvring_aio_drain(d->aio);
+	if (d->aio)
+		pvring_aio_drain(d->aio);
 	while (d->devices) {
 		dev = d->devices;
 		finish_disconnect(dev);

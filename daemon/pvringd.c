@@ -167,8 +167,7 @@ int main(int argc, char **argv)
 	else
 		ret = 0;
 out:
-	if (d.store_ev || d.reap_ev)
-		pvringd_control_stop(&d);
+	pvringd_control_stop(&d);
 	pvringd_ctl_close(d.ctl);
 	pvringd_dataplane_stop(&d);
 	if (d.aio)
