@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "daemon/clock.h"
 #include "daemon/aio.h"
 #include "daemon/log.h"
 #include "daemon/platform/platform.h"
@@ -167,14 +168,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Publish a ring's responses; kick the front end only if it asked. */
 static void push_ring(struct pvringd_ring *ring)
 {
@@ -198,13 +191,13 @@ static void push_ring(struct pvringd_ring *ring)
  */
 static void poll_rings(struct pvringd *d, struct pvringd_ring **rings, unsigned int n)
 {
-	uint64_t deadline = now_ns() + d->cfg->poll_us * 1000ull;
+	uint64_t deadline = pvring_now_ns() + d->cfg->poll_us * 1000ull;
 	bool found = false;
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
 		pvring_back_poll_begin(&rings[i]->back);
-	while (!found && now_ns() < deadline) {
+	while (!found && pvring_now_ns() < deadline) {
 		for (i = 0; i < n && !found; i++)
 			found = pvring_back_unconsumed(&rings[i]->back) ||
 				pvring_back_fault(&rings[i]->back);

@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -16,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "daemon/clock.h"
 #include "tools/front/local_front.h"
 #include "tools/pvring_io_parts.h"
 
@@ -38,6 +37,8 @@ struct job {
 	/* derived */
 	uint32_t pages_per_io, sectors_per_io;
 	uint64_t nr_blocks; /* in the region */
+	uint64_t span; /* blocks the run covers: the region, or for verify at most --count */
+	unsigned int nr_queues; /* queues that run: no more than span */
 	uint64_t deadline_ns; /* 0: run by count */
 };
 
@@ -47,8 +48,8 @@ struct worker {
 	unsigned int queue;
 	pthread_t thread;
 	uint64_t rng;
-	uint64_t *blocks; /* this queue's blocks, in the order they are done */
-	uint64_t nr_blocks;
+	uint64_t *blocks; /* randverify: this queue's blocks, in the order they are done */
+	uint64_t nr_blocks; /* of the span, this queue's */
 	uint64_t ops_total; /* read/write modes */
 	uint64_t *slot_start, *slot_block;
 	uint32_t *slot_free, nr_free, *pages;
@@ -58,14 +59,6 @@ struct worker {
 	int exit_code;
 	char msg[512];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -103,21 +96,6 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return EXIT_USAGE;
-}
-
-static bool parse_uint(const char *text, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!text || *text < '0' || *text > '9')
-		return false;
-	errno = 0;
-	v = strtoull(text, &end, 0);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 static int parse_args(int argc, char **argv, struct job *job)
@@ -183,22 +161,24 @@ static int parse_args(int argc, char **argv, struct job *job)
 						   optarg);
 			break;
 		case 'q':
-			if (!parse_uint(optarg, 4096, &v) || v == 0)
+			if (pvring_io_parse_count(optarg, 4096, &v) || v == 0)
 				return usage_error("--qd '%s': want 1..4096", optarg);
 			job->qd = (unsigned int)v;
 			break;
 		case 'Q':
-			if (!parse_uint(optarg, PVRING_LOCAL_FRONT_MAX_QUEUES, &v) || v == 0)
+			if (pvring_io_parse_count(optarg, PVRING_LOCAL_FRONT_MAX_QUEUES, &v) ||
+			    v == 0)
 				return usage_error("--queues '%s': want 1..16", optarg);
 			job->queues = (unsigned int)v;
 			break;
 		case 'o':
-			if (!parse_uint(optarg, PVRING_MAX_ORDER, &v))
+			if (pvring_io_parse_count(optarg, PVRING_MAX_ORDER, &v))
 				return usage_error("--order '%s': want 0..4", optarg);
 			job->order = (unsigned int)v;
 			break;
 		case 'c':
-			if (!parse_uint(optarg, UINT64_MAX, &job->count) || job->count == 0)
+			if (pvring_io_parse_count(optarg, UINT64_MAX, &job->count) ||
+			    job->count == 0)
 				return usage_error("--count '%s': want a positive number", optarg);
 			break;
 		case 't': {
@@ -218,19 +198,19 @@ static int parse_args(int argc, char **argv, struct job *job)
 				return usage_error("--size '%s': want a positive size", optarg);
 			break;
 		case 'S':
-			if (!parse_uint(optarg, UINT64_MAX, &job->seed))
+			if (pvring_io_parse_count(optarg, UINT64_MAX, &job->seed))
 				return usage_error("--seed '%s': want a number", optarg);
 			break;
 		case 'P':
 			job->persistent = false;
 			break;
 		case 'p':
-			if (!parse_uint(optarg, 1000000, &v))
+			if (pvring_io_parse_count(optarg, 1000000, &v))
 				return usage_error("--spin-us '%s': want 0..1000000", optarg);
 			job->spin_us = (unsigned int)v;
 			break;
 		case 'T':
-			if (!parse_uint(optarg, 3600000, &v) || v == 0)
+			if (pvring_io_parse_count(optarg, 3600000, &v) || v == 0)
 				return usage_error("--timeout-ms '%s': want 1..3600000", optarg);
 			job->timeout_ms = (unsigned int)v;
 			break;
@@ -310,8 +290,9 @@ static const char *status_name(int16_t status)
 }
 
 /*
- * One phase: total operations of op (READ or WRITE), blocks taken from the
- * worker's list (sequential modes wrap around it) or drawn at random.
+ * One phase: total operations of op (READ or WRITE) on blocks drawn at random
+ * (randread, randwrite), taken from the worker's shuffled list (randverify) or
+ * the queue's own blocks in order, wrapping around (sequential modes).
  */
 static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 {
@@ -324,7 +305,7 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 
 	/* By count: until total are done; by time: until the deadline, then drain. */
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = pvring_now_ns();
 		bool more = job->deadline_ns ? now < job->deadline_ns : issued < total;
 
 		while (more && w->nr_free) {
@@ -335,8 +316,11 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 
 			if (random_blocks)
 				block = xorshift(&w->rng) % job->nr_blocks;
+			else if (w->blocks) /* total is w->nr_blocks */
+				block = w->blocks[issued];
 			else
-				block = w->blocks[issued % w->nr_blocks];
+				block = pvring_io_split_block(job->span, job->nr_queues, w->queue,
+							      issued);
 			io = (struct pvring_local_front_io){
 				.op = op,
 				.sector = (job->offset + block * job->bs) / 512,
@@ -362,7 +346,7 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 		n = pvring_local_front_poll(front, w->queue, w->done, qd, true);
 		if (n < 0)
 			return worker_fail(w, EXIT_IO, "%s", pvring_local_front_error(front));
-		now = now_ns();
+		now = pvring_now_ns();
 		for (i = 0; i < n; i++) {
 			uint32_t slot = (uint32_t)w->done[i].cookie;
 			uint64_t sector = (job->offset + w->slot_block[slot] * job->bs) / 512;
@@ -427,9 +411,9 @@ static void *worker_main(void *arg)
 }
 
 static int worker_init(struct worker *w, const struct job *job, struct pvring_local_front *front,
-		       unsigned int queue, unsigned int nr_queues, uint32_t qd)
+		       unsigned int queue, uint32_t qd)
 {
-	uint64_t b, i, verify_blocks = job->nr_blocks;
+	uint64_t i;
 	uint32_t s;
 
 	memset(w, 0, sizeof(*w));
@@ -437,29 +421,27 @@ static int worker_init(struct worker *w, const struct job *job, struct pvring_lo
 	w->front = front;
 	w->queue = queue;
 	w->rng = job->seed * 0x9e3779b97f4a7c15ull + queue + 1;
-	if (is_verify(job) && job->count && job->count < verify_blocks)
-		verify_blocks = job->count;
 	/* Queues take interleaved blocks, so they never touch the same one. */
-	w->nr_blocks = verify_blocks / nr_queues + (queue < verify_blocks % nr_queues);
-	if (!is_verify(job)) {
-		uint64_t total = job->count ? job->count : job->nr_blocks;
-
-		w->nr_blocks = job->nr_blocks / nr_queues + (queue < job->nr_blocks % nr_queues);
-		w->ops_total = total / nr_queues + (queue < total % nr_queues);
+	w->nr_blocks = pvring_io_split_count(job->span, job->nr_queues, queue);
+	if (!is_verify(job))
+		w->ops_total = pvring_io_split_count(job->count ? job->count : job->nr_blocks,
+						     job->nr_queues, queue);
+	/* Only randverify needs its blocks listed, to shuffle them. */
+	if (job->mode == RANDVERIFY) {
+		w->blocks = calloc(w->nr_blocks, sizeof(*w->blocks));
+		if (!w->blocks)
+			return -1;
+		for (i = 0; i < w->nr_blocks; i++)
+			w->blocks[i] = pvring_io_split_block(job->span, job->nr_queues, queue, i);
+		shuffle(w->blocks, w->nr_blocks, &w->rng);
 	}
-	w->blocks = calloc(w->nr_blocks ? w->nr_blocks : 1, sizeof(*w->blocks));
 	w->slot_start = calloc(qd, sizeof(*w->slot_start));
 	w->slot_block = calloc(qd, sizeof(*w->slot_block));
 	w->slot_free = calloc(qd, sizeof(*w->slot_free));
 	w->pages = calloc((size_t)qd * job->pages_per_io, sizeof(*w->pages));
 	w->done = calloc(qd, sizeof(*w->done));
-	if (!w->blocks || !w->slot_start || !w->slot_block || !w->slot_free || !w->pages ||
-	    !w->done)
+	if (!w->slot_start || !w->slot_block || !w->slot_free || !w->pages || !w->done)
 		return -1;
-	for (b = queue, i = 0; i < w->nr_blocks; b += nr_queues, i++)
-		w->blocks[i] = b;
-	if (is_random(job))
-		shuffle(w->blocks, w->nr_blocks, &w->rng);
 	for (s = 0; s < qd; s++)
 		w->slot_free[s] = qd - 1 - s;
 	w->nr_free = qd;
@@ -508,7 +490,7 @@ static void report(const struct job *job, const struct pvring_local_front *front
 		json_object_object_add(o, "rw", json_object_new_string(mode_names[job->mode]));
 		json_object_object_add(o, "bs", json_object_new_int64((int64_t)job->bs));
 		json_object_object_add(o, "qd", json_object_new_int64(qd));
-		json_object_object_add(o, "queues", json_object_new_int64(front->nr_queues));
+		json_object_object_add(o, "queues", json_object_new_int64(job->nr_queues));
 		json_object_object_add(o, "ring_order", json_object_new_int64(front->ring_order));
 		json_object_object_add(o, "persistent", json_object_new_boolean(front->persistent));
 		json_object_object_add(o, "max_segments",
@@ -533,7 +515,7 @@ static void report(const struct job *job, const struct pvring_local_front *front
 	}
 	printf("pvring-io: disk %s, device %s: %u queue(s), ring order %u, qd %u, persistent %s, "
 	       "up to %u segments\n",
-	       job->disk, front->device, front->nr_queues, front->ring_order, qd,
+	       job->disk, front->device, job->nr_queues, front->ring_order, qd,
 	       front->persistent ? "on" : "off", front->max_segments);
 	printf("%s bs %" PRIu64 ": ops %" PRIu64 " in %.3f s, IOPS %.0f, %.1f MB/s\n",
 	       mode_names[job->mode], job->bs, t->ops, t->seconds, iops, mbs);
@@ -615,23 +597,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvring-io: disk %s is read-only\n", job.disk);
 		goto close;
 	}
-	nr_queues = front.nr_queues;
+	/*
+	 * Every queue that runs owns a block of the span: with fewer blocks than
+	 * queues, the rest stay idle.
+	 */
+	job.span = job.nr_blocks;
+	if (is_verify(&job) && job.count && job.count < job.span)
+		job.span = job.count;
+	nr_queues = pvring_io_split_queues(job.span, front.nr_queues);
+	job.nr_queues = nr_queues;
 	qd = front.queues[0].nr_tags;
 	if (!job.json && (nr_queues < job.queues || qd < job.qd))
-		fprintf(stderr, "pvring-io: note: running %u queue(s) at qd %u (asked %u at %u)\n",
-			nr_queues, qd, job.queues, job.qd);
+		fprintf(stderr,
+			"pvring-io: note: running %u queue(s) at qd %u (asked %u at %u)%s\n",
+			nr_queues, qd, job.queues, job.qd,
+			nr_queues < front.nr_queues ? ", one per block to cover" : "");
 	workers = calloc(nr_queues, sizeof(*workers));
 	if (!workers) {
 		rc = EXIT_IO;
 		goto close;
 	}
 	for (q = 0; q < nr_queues; q++)
-		if (worker_init(&workers[q], &job, &front, q, nr_queues, qd)) {
+		if (worker_init(&workers[q], &job, &front, q, qd)) {
 			fprintf(stderr, "pvring-io: out of memory\n");
 			rc = EXIT_IO;
 			goto free;
 		}
-	start = now_ns();
+	start = pvring_now_ns();
 	if (job.seconds > 0)
 		job.deadline_ns = start + (uint64_t)(job.seconds * 1e9);
 	for (q = 0; q < nr_queues; q++)
@@ -658,7 +650,7 @@ int main(int argc, char **argv)
 		t.kicks_sent += s->kicks_sent;
 		t.kicks_received += s->kicks_received;
 	}
-	t.seconds = (double)(now_ns() - start) / 1e9;
+	t.seconds = (double)(pvring_now_ns() - start) / 1e9;
 	if (!rc)
 		report(&job, &front, qd, &t);
 free:

@@ -50,6 +50,40 @@ int pvring_io_parse_size(const char *text, uint64_t *out)
 	return 0;
 }
 
+int pvring_io_parse_count(const char *text, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	size_t len = text ? strlen(text) : 0;
+
+	/* A size without its suffix, so that the same digits mean the same number. */
+	if (!len || text[len - 1] < '0' || text[len - 1] > '9')
+		return -1;
+	if (pvring_io_parse_size(text, &v) || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+uint64_t pvring_io_split_count(uint64_t nr_items, unsigned int nr_queues, unsigned int queue)
+{
+	return nr_items / nr_queues + (queue < nr_items % nr_queues);
+}
+
+unsigned int pvring_io_split_queues(uint64_t nr_blocks, unsigned int nr_queues)
+{
+	return nr_blocks < nr_queues ? (unsigned int)nr_blocks : nr_queues;
+}
+
+uint64_t pvring_io_split_block(uint64_t nr_blocks, unsigned int nr_queues, unsigned int queue,
+			       uint64_t op)
+{
+	uint64_t owned = pvring_io_split_count(nr_blocks, nr_queues, queue);
+
+	if (!owned)
+		return UINT64_MAX;
+	return queue + (op % owned) * nr_queues;
+}
+
 #define SECTOR_WORDS (512u / 8u)
 
 /* splitmix64's finaliser: a cheap bijection that scatters its input. */

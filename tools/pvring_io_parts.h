@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The parts of pvring-io that are plain computation, kept apart so unit tests
- * can check them: size parsing, the verification pattern and the latency
- * histogram.
+ * can check them: number parsing, how the region is split among queues, the
+ * verification pattern and the latency histogram.
  */
 #ifndef PVRING_IO_PARTS_H
 #define PVRING_IO_PARTS_H
@@ -13,6 +13,24 @@
 
 /* "4096", "4k", "1M", "2g" (powers of 1024); 0 or -1 if malformed or overflowing. */
 int pvring_io_parse_size(const char *text, uint64_t *out);
+/* A plain decimal count up to max ("010" is 10, no suffix, no sign); 0 or -1. */
+int pvring_io_parse_count(const char *text, uint64_t max, uint64_t *out);
+
+/*
+ * The region's blocks are dealt out among the queues like cards: queue q owns
+ * blocks q, q + nr_queues, q + 2 * nr_queues, ..., so no two queues touch the
+ * same block and every block has one owner. nr_queues > 0 throughout.
+ */
+/* How many of nr_items (blocks, or operations) fall to queue. */
+uint64_t pvring_io_split_count(uint64_t nr_items, unsigned int nr_queues, unsigned int queue);
+/* How many queues own at least one of nr_blocks: the queues worth running. */
+unsigned int pvring_io_split_queues(uint64_t nr_blocks, unsigned int nr_queues);
+/*
+ * The block of queue's op-th sequential operation: its own blocks in order,
+ * wrapping around. UINT64_MAX if the queue owns no block.
+ */
+uint64_t pvring_io_split_block(uint64_t nr_blocks, unsigned int nr_queues, unsigned int queue,
+			       uint64_t op);
 
 /*
  * Fill nr_sectors 512-byte sectors from sector on with the pattern of (sector,

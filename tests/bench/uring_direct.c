@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "tools/pvring_io_parts.h"
 
 struct job {
@@ -42,14 +42,6 @@ struct worker {
 	struct pvring_io_hist hist;
 	int error;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* xorshift64*: cheap, and the same cost per I/O as pvring-io's random offsets. */
 static uint64_t next_random(uint64_t *s)
@@ -70,7 +62,7 @@ static void queue_read(struct io_uring *ring, struct worker *w, struct slot *s, 
 	const struct job *job = w->job;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-	s->start = now_ns();
+	s->start = pvring_now_ns();
 	io_uring_prep_read(sqe, job->fd, s->buf, (unsigned int)job->bs,
 			   (next_random(rnd) % job->blocks) * job->bs);
 	io_uring_sqe_set_data(sqe, s);
@@ -99,7 +91,7 @@ static void *worker_main(void *arg)
 	}
 	for (i = 0; i < job->qd; i++)
 		queue_read(&ring, w, &slots[i], &rnd);
-	end = now_ns() + (uint64_t)(job->seconds * 1e9);
+	end = pvring_now_ns() + (uint64_t)(job->seconds * 1e9);
 	err = io_uring_submit(&ring);
 	if (err < 0) {
 		w->error = 1;
@@ -126,7 +118,7 @@ static void *worker_main(void *arg)
 			free(slots);
 			return NULL;
 		}
-		t = now_ns();
+		t = pvring_now_ns();
 		io_uring_for_each_cqe(&ring, head, cqe)
 		{
 			struct slot *s = io_uring_cqe_get_data(cqe);
@@ -256,7 +248,7 @@ int main(int argc, char **argv)
 	workers = calloc(queues, sizeof(*workers));
 	if (!workers)
 		return 1;
-	start = now_ns();
+	start = pvring_now_ns();
 	for (i = 0; i < queues; i++) {
 		workers[i].job = &job;
 		workers[i].index = i;
@@ -272,7 +264,7 @@ int main(int argc, char **argv)
 		ops += workers[i].ops;
 		pvring_io_hist_merge(&all, &workers[i].hist);
 	}
-	secs = (double)(now_ns() - start) / 1e9;
+	secs = (double)(pvring_now_ns() - start) / 1e9;
 	if (json)
 		printf("{\"ops\":%" PRIu64 ",\"seconds\":%.3f,\"iops\":%.0f,\"latency_us\":"
 		       "{\"p50\":%.1f,\"p99\":%.1f}}\n",

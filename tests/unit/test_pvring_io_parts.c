@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * pvring-io's computations: size parsing, the verification pattern, the
- * latency histogram's buckets and percentiles (exact values for known
- * inputs); and the frontend library's refusal to start without pvringd.
+ * pvring-io's computations: size and count parsing, the split of the region
+ * among queues, the verification pattern, the latency histogram's buckets
+ * and percentiles (exact values for known inputs); and the frontend
+ * library's refusal to start without pvringd.
  */
 #include "config.h"
 
@@ -46,6 +47,131 @@ static void test_parse_size(void **state)
 	/* 2^34 g overflows 64 bits. */
 	assert_int_equal(pvring_io_parse_size("17179869184g", &v), -1);
 	assert_int_equal(pvring_io_parse_size("17179869183g", &v), 0);
+}
+
+static void test_parse_count(void **state)
+{
+	uint64_t v = 77;
+
+	(void)state;
+	/* Decimal, whatever the leading zeroes: not octal, not hex. */
+	assert_int_equal(pvring_io_parse_count("010", 4096, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(pvring_io_parse_count("08", 4096, &v), 0);
+	assert_int_equal(v, 8);
+	assert_int_equal(pvring_io_parse_count("0", 4096, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(pvring_io_parse_count("4096", 4096, &v), 0);
+	assert_int_equal(v, 4096);
+	v = 77;
+	assert_int_equal(pvring_io_parse_count("0x10", 4096, &v), -1);
+	/* A count takes no size suffix. */
+	assert_int_equal(pvring_io_parse_count("4k", UINT64_MAX, &v), -1);
+	assert_int_equal(pvring_io_parse_count("1M", UINT64_MAX, &v), -1);
+	assert_int_equal(pvring_io_parse_count("4097", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count("", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count("-1", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count("+1", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count(" 1", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count("1 ", 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count(NULL, 4096, &v), -1);
+	assert_int_equal(pvring_io_parse_count("18446744073709551616", UINT64_MAX, &v), -1);
+	/* Nothing is stored on failure. */
+	assert_int_equal(v, 77);
+	assert_int_equal(pvring_io_parse_count("18446744073709551615", UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+}
+
+static void test_split_region_smaller_than_queues(void **state)
+{
+	uint64_t op;
+
+	(void)state;
+	/* One block, two queues: only queue 0 runs, and it does block 0 every time. */
+	assert_int_equal(pvring_io_split_queues(1, 2), 1);
+	assert_int_equal(pvring_io_split_count(1, 2, 0), 1);
+	assert_int_equal(pvring_io_split_count(1, 2, 1), 0);
+	for (op = 0; op < 4; op++)
+		assert_int_equal(pvring_io_split_block(1, 2, 0, op), 0);
+	/* A queue without a block gets none, not a division by zero. */
+	assert_true(pvring_io_split_block(1, 2, 1, 0) == UINT64_MAX);
+	assert_true(pvring_io_split_block(0, 1, 0, 3) == UINT64_MAX);
+	assert_int_equal(pvring_io_split_queues(0, 4), 0);
+	assert_int_equal(pvring_io_split_queues(3, 16), 3);
+	assert_int_equal(pvring_io_split_queues(16, 16), 16);
+	assert_int_equal(pvring_io_split_queues(UINT64_MAX, 16), 16);
+	/* Three blocks on three of 16 queues: one each. */
+	assert_int_equal(pvring_io_split_block(3, 3, 2, 0), 2);
+	assert_int_equal(pvring_io_split_block(3, 3, 2, 5), 2);
+}
+
+static void test_split_uneven(void **state)
+{
+	(void)state;
+	/* 10 blocks on 4 queues: 3, 3, 2, 2, dealt out in turn. */
+	assert_int_equal(pvring_io_split_count(10, 4, 0), 3);
+	assert_int_equal(pvring_io_split_count(10, 4, 1), 3);
+	assert_int_equal(pvring_io_split_count(10, 4, 2), 2);
+	assert_int_equal(pvring_io_split_count(10, 4, 3), 2);
+	assert_int_equal(pvring_io_split_block(10, 4, 1, 0), 1);
+	assert_int_equal(pvring_io_split_block(10, 4, 1, 1), 5);
+	assert_int_equal(pvring_io_split_block(10, 4, 1, 2), 9);
+	/* ...and wrapping around to the queue's first block. */
+	assert_int_equal(pvring_io_split_block(10, 4, 1, 3), 1);
+	assert_int_equal(pvring_io_split_block(10, 4, 3, 0), 3);
+	assert_int_equal(pvring_io_split_block(10, 4, 3, 1), 7);
+	assert_int_equal(pvring_io_split_block(10, 4, 3, 2), 3);
+	assert_int_equal(pvring_io_split_block(10, 4, 3, 1001), 7);
+	/* One queue does the region in order. */
+	assert_int_equal(pvring_io_split_count(10, 1, 0), 10);
+	assert_int_equal(pvring_io_split_block(10, 1, 0, 7), 7);
+	assert_int_equal(pvring_io_split_block(10, 1, 0, 17), 7);
+	/* 64 GiB of 512-byte blocks on 3 queues, op far past one pass: no overflow. */
+	assert_int_equal(pvring_io_split_count(1ull << 27, 3, 2), 44739242);
+	assert_int_equal(pvring_io_split_block(1ull << 27, 3, 2, 44739241), 2 + 44739241ull * 3);
+	assert_int_equal(pvring_io_split_block(1ull << 27, 3, 2, UINT64_MAX),
+			 2 + (UINT64_MAX % 44739242) * 3);
+	assert_int_equal(pvring_io_split_block(UINT64_MAX, 16, 15, UINT64_MAX),
+			 15 + (UINT64_MAX % (UINT64_MAX / 16)) * 16);
+}
+
+static void test_split_covers_every_block_once(void **state)
+{
+	static uint8_t seen[200];
+	uint64_t nr_blocks, i, total;
+	unsigned int nr_queues, q;
+
+	(void)state;
+	for (nr_blocks = 0; nr_blocks < sizeof(seen); nr_blocks++) {
+		for (nr_queues = 1; nr_queues <= 16; nr_queues++) {
+			unsigned int running = pvring_io_split_queues(nr_blocks, nr_queues);
+
+			memset(seen, 0, sizeof(seen));
+			total = 0;
+			for (q = 0; q < nr_queues; q++) {
+				uint64_t n = pvring_io_split_count(nr_blocks, nr_queues, q);
+
+				/* The queues that run are exactly those with blocks. */
+				assert_int_equal(q<running, n> 0);
+				total += n;
+				for (i = 0; i < n; i++) {
+					uint64_t b =
+						pvring_io_split_block(nr_blocks, nr_queues, q, i);
+
+					assert_true(b < nr_blocks);
+					assert_int_equal(seen[b], 0);
+					seen[b] = 1;
+					/* The next pass repeats the first. */
+					assert_int_equal(pvring_io_split_block(nr_blocks, nr_queues,
+									       q, i + n),
+							 b);
+				}
+			}
+			assert_int_equal(total, nr_blocks);
+			for (i = 0; i < nr_blocks; i++)
+				assert_int_equal(seen[i], 1);
+		}
+	}
 }
 
 static void test_pattern_roundtrip_and_uniqueness(void **state)
@@ -175,6 +301,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_count),
+		cmocka_unit_test(test_split_region_smaller_than_queues),
+		cmocka_unit_test(test_split_uneven),
+		cmocka_unit_test(test_split_covers_every_block_once),
 		cmocka_unit_test(test_pattern_roundtrip_and_uniqueness),
 		cmocka_unit_test(test_hist_buckets),
 		cmocka_unit_test(test_hist_percentiles_exact),

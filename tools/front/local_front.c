@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/proto/pvring_xenbus.h"
+#include "daemon/clock.h"
 #include "tools/ctl_client.h"
 
 struct pvring_local_front_tag {
@@ -40,14 +40,6 @@ static int fail(struct pvring_local_front *front, int err, const char *fmt, ...)
 	vsnprintf(front->error, sizeof(front->error), fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static unsigned int timeout_ms(const struct pvring_local_front *front)
@@ -239,7 +231,7 @@ static const char *state_name(uint32_t state)
 static int wait_backend(struct pvring_local_front *front, uint32_t want)
 {
 	char path[320], seen_text[48] = "nothing (no state node)";
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms(front) * 1000000u;
+	uint64_t deadline = pvring_now_ns() + (uint64_t)timeout_ms(front) * 1000000u;
 	int err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", front->be, PVRING_XS_STATE);
@@ -274,7 +266,7 @@ static int wait_backend(struct pvring_local_front *front, uint32_t want)
 			/* pvringd removed the device: as closed as it gets. */
 			break;
 		}
-		now = now_ns();
+		now = pvring_now_ns();
 		if (now >= deadline) {
 			err = fail(
 				front, -ETIMEDOUT,
@@ -847,13 +839,13 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 		if (q->nr_free == q->nr_tags)
 			return fail(front, -EINVAL, "queue %u: waiting with nothing in flight",
 				    q->index);
-		now = now_ns();
+		now = pvring_now_ns();
 		if (!start)
 			start = now;
 		/* A short spin saves the sleep and the back end's kick when it is fast. */
 		spin_end = now + (uint64_t)front->opts.spin_us * 1000u;
 		while (front->opts.spin_us && !pvring_front_unconsumed(&q->ring) &&
-		       now_ns() < spin_end)
+		       pvring_now_ns() < spin_end)
 			cpu_relax();
 		if (pvring_front_final_check(&q->ring))
 			continue;
@@ -879,7 +871,7 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 			err = check_backend(front, q);
 			if (err)
 				return err;
-			if (now_ns() - start >= (uint64_t)timeout_ms(front) * 1000000u)
+			if (pvring_now_ns() - start >= (uint64_t)timeout_ms(front) * 1000000u)
 				return fail(front, -ETIMEDOUT,
 					    "queue %u: no response within %u ms with %u requests "
 					    "in flight (req_prod %u, rsp_prod %u)",
