@@ -6,12 +6,14 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "daemon/ctl.h"
+#include "daemon/ctl_fields.h"
 #include "daemon/pvringd.h"
 
 static void add_int(struct json_object *o, const char *key, int64_t v)
@@ -52,25 +54,43 @@ static struct json_object *device_summary(const struct pvringd_device *dev)
 	return o;
 }
 
+/* Where each counter of a ring's "counters" object is kept, in the order of the keys. */
+static const struct {
+	enum pvring_ctl_counter key;
+	size_t offset; /* in struct pvringd_counters, of a uint64_t */
+} counter_fields[] = {
+	{ PVRING_CTR_REQUESTS, offsetof(struct pvringd_counters, requests) },
+	{ PVRING_CTR_READ, offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_READ]) },
+	{ PVRING_CTR_WRITE, offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_WRITE]) },
+	{ PVRING_CTR_FLUSH,
+	  offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_FLUSH_DISKCACHE]) },
+	{ PVRING_CTR_BARRIER,
+	  offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_WRITE_BARRIER]) },
+	{ PVRING_CTR_DISCARD, offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_DISCARD]) },
+	{ PVRING_CTR_INDIRECT, offsetof(struct pvringd_counters, by_op[PVRING_BLKIF_OP_INDIRECT]) },
+	{ PVRING_CTR_RESPONSES, offsetof(struct pvringd_counters, responses) },
+	{ PVRING_CTR_ERRORS, offsetof(struct pvringd_counters, errors) },
+	{ PVRING_CTR_KICKS_IN, offsetof(struct pvringd_counters, kicks_in) },
+	{ PVRING_CTR_KICKS_OUT, offsetof(struct pvringd_counters, kicks_out) },
+	{ PVRING_CTR_BATCHES, offsetof(struct pvringd_counters, batches) },
+	{ PVRING_CTR_BATCH_MAX, offsetof(struct pvringd_counters, batch_max) },
+	{ PVRING_CTR_BYTES_READ, offsetof(struct pvringd_counters, bytes_read) },
+	{ PVRING_CTR_BYTES_WRITTEN, offsetof(struct pvringd_counters, bytes_written) },
+};
+
+_Static_assert(sizeof(counter_fields) / sizeof(counter_fields[0]) == PVRING_CTR_COUNT,
+	       "every counter of daemon/ctl_fields.h has its field");
+
 static struct json_object *counters_json(const struct pvringd_counters *c)
 {
 	struct json_object *o = json_object_new_object();
+	size_t i;
 
-	add_u64(o, "requests", c->requests);
-	add_u64(o, "read", c->by_op[PVRING_BLKIF_OP_READ]);
-	add_u64(o, "write", c->by_op[PVRING_BLKIF_OP_WRITE]);
-	add_u64(o, "flush", c->by_op[PVRING_BLKIF_OP_FLUSH_DISKCACHE]);
-	add_u64(o, "barrier", c->by_op[PVRING_BLKIF_OP_WRITE_BARRIER]);
-	add_u64(o, "discard", c->by_op[PVRING_BLKIF_OP_DISCARD]);
-	add_u64(o, "indirect", c->by_op[PVRING_BLKIF_OP_INDIRECT]);
-	add_u64(o, "responses", c->responses);
-	add_u64(o, "errors", c->errors);
-	add_u64(o, "kicks_in", c->kicks_in);
-	add_u64(o, "kicks_out", c->kicks_out);
-	add_u64(o, "batches", c->batches);
-	add_u64(o, "batch_max", c->batch_max);
-	add_u64(o, "bytes_read", c->bytes_read);
-	add_u64(o, "bytes_written", c->bytes_written);
+	for (i = 0; i < sizeof(counter_fields) / sizeof(counter_fields[0]); i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)c + counter_fields[i].offset);
+
+		add_u64(o, pvring_ctl_counter_key(counter_fields[i].key), *v);
+	}
 	return o;
 }
 
@@ -200,8 +220,13 @@ static int cmd_dump(void *arg, struct json_object *req, struct json_object *repl
 
 	if (!dev)
 		return -1;
-	if (json_object_object_get_ex(req, "ring", &v))
+	if (json_object_object_get_ex(req, "ring", &v)) {
+		if (!json_object_is_type(v, json_type_int)) {
+			snprintf(err, err_len, "\"ring\" must be an integer");
+			return -1;
+		}
 		n = json_object_get_int64(v);
+	}
 	if (n < 0 || n >= dev->nr_rings) {
 		snprintf(err, err_len, "%s has no ring %lld (it has %u)", dev->name, (long long)n,
 			 dev->nr_rings);
@@ -237,10 +262,22 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 		return -1;
 	}
 	domid = json_object_get_int64(domid_v);
-	if (json_object_object_get_ex(req, "devid", &devid_v))
+	if (domid < PVRING_CTL_DOMID_MIN || domid > PVRING_CTL_DOMID_MAX) {
+		snprintf(err, err_len, "domid %lld out of range (%d..%d)", (long long)domid,
+			 PVRING_CTL_DOMID_MIN, PVRING_CTL_DOMID_MAX);
+		return -1;
+	}
+	if (json_object_object_get_ex(req, "devid", &devid_v)) {
+		if (!json_object_is_type(devid_v, json_type_int)) {
+			snprintf(err, err_len,
+				 "\"devid\" must be an integer (leave it out to have one picked)");
+			return -1;
+		}
 		devid = json_object_get_int64(devid_v);
-	if (domid <= 0 || domid >= 0x7ff0 || devid < 0 || devid > 0xfffffff) {
-		snprintf(err, err_len, "domid or devid out of range");
+	}
+	if (devid < 0 || devid > PVRING_CTL_DEVID_MAX) {
+		snprintf(err, err_len, "devid %lld out of range (0..%d)", (long long)devid,
+			 PVRING_CTL_DEVID_MAX);
 		return -1;
 	}
 	for (i = 0; i < d->nr_disks; i++)

@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "daemon/json_line.h"
 #include "daemon/log.h"
 
 #define MAX_RING_ORDER 4
@@ -448,10 +449,9 @@ fail:
 static int load_file(struct pvringd_config *cfg, const char *file, char *err, size_t err_len)
 {
 	struct file_ctx ctx = { .cfg = cfg, .file = file, .err = err, .err_len = err_len };
-	enum json_tokener_error jerr;
-	struct json_tokener *tok;
+	struct pvring_json_error jerr;
 	struct json_object *root;
-	size_t len, end;
+	size_t len;
 	char *buf;
 	int ret = -1;
 
@@ -464,39 +464,23 @@ static int load_file(struct pvringd_config *cfg, const char *file, char *err, si
 		file_fail(&ctx, "cannot read: %s", strerror(errno));
 		return -1;
 	}
-	tok = json_tokener_new();
-	if (!tok) {
-		free(buf);
+	root = pvring_json_parse_one(buf, len, 0, &jerr);
+	switch (jerr.status) {
+	case PVRING_JSON_OK:
+		break;
+	case PVRING_JSON_NOMEM:
 		file_fail(&ctx, "%s", strerror(ENOMEM));
-		return -1;
-	}
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		/*
-		 * The tokener cannot tell where a value ends at the end of its input (a number
-		 * might go on): feed it the terminating NUL, which ends a complete value ("5").
-		 * Whatever it still lacks (the empty file included) is an unexpected end.
-		 */
-		root = json_tokener_parse_ex(tok, "", 1);
-		if (json_tokener_get_error(tok) != json_tokener_success) {
-			file_fail(&ctx, "line %u: unexpected end of file", line_of(buf, len));
-			goto out;
-		}
-		jerr = json_tokener_success;
-		end = len;
-	}
-	if (jerr != json_tokener_success) {
-		/* parse_end is just past the offending character. */
-		file_fail(&ctx, "line %u: %s", line_of(buf, end ? end - 1 : 0),
-			  json_tokener_error_desc(jerr));
 		goto out;
-	}
-	end += strspn(buf + end, " \t\r\n");
-	if (end < len) {
+	case PVRING_JSON_END:
+		file_fail(&ctx, "line %u: unexpected end of file", line_of(buf, jerr.offset));
+		goto out;
+	case PVRING_JSON_TRAILING:
 		file_fail(&ctx, "line %u: unexpected data after the top-level object",
-			  line_of(buf, end));
+			  line_of(buf, jerr.offset));
+		goto out;
+	case PVRING_JSON_SYNTAX:
+	default:
+		file_fail(&ctx, "line %u: %s", line_of(buf, jerr.offset), jerr.desc);
 		goto out;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -513,7 +497,6 @@ static int load_file(struct pvringd_config *cfg, const char *file, char *err, si
 	ret = 0;
 out:
 	json_object_put(root);
-	json_tokener_free(tok);
 	free(buf);
 	return ret;
 }

@@ -20,14 +20,21 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
+#include "daemon/json_line.h"
 #include "daemon/log.h"
 #include "daemon/unix_listen.h"
 
 /* A request line, without its '\n', at most. */
 #define LINE_MAX_BYTES (64u * 1024u)
-/* Replies queued for a client that does not read them, at most. */
+/*
+ * One reply line, at most; and the replies queued for a client, at most,
+ * before it is cut off for not reading them (checked before a reply is
+ * queued: a client may have up to twice this waiting).
+ */
 #define OUTPUT_LIMIT (4u * 1024u * 1024u)
 #define MAX_CLIENTS 64u
+/* A connection without a complete request for this long is closed (see ctl.h). */
+#define IDLE_TIMEOUT_MS 60000u
 /* Requests nest a few levels at most: a deep one is an attack on the parser's stack. */
 #define JSON_DEPTH 32
 #define ERR_LEN 256u
@@ -45,6 +52,7 @@ struct client {
 	struct client *next;
 	struct pvringd_ctl *ctl;
 	struct bufferevent *bev;
+	struct event *idle; /* fires IDLE_TIMEOUT_MS after connecting or the last request */
 	bool closing; /* the last reply is being flushed; then the connection is closed */
 };
 
@@ -57,6 +65,7 @@ struct pvringd_ctl {
 	struct command *commands;
 	struct client *clients;
 	unsigned int nr_clients;
+	unsigned int idle_timeout_ms;
 };
 
 static void client_free(struct client *c)
@@ -67,22 +76,55 @@ static void client_free(struct client *c)
 		;
 	*link = c->next;
 	c->ctl->nr_clients--;
+	if (c->idle)
+		event_free(c->idle);
 	bufferevent_free(c->bev);
 	free(c);
 }
 
-/* Queue one line; false if the client was cut off (and freed) for not reading. */
-static bool send_line(struct client *c, const char *text)
+/* (Re)start the client's idle timer. */
+static void client_touch(struct client *c)
+{
+	struct timeval tv = { .tv_sec = c->ctl->idle_timeout_ms / 1000u,
+			      .tv_usec = (c->ctl->idle_timeout_ms % 1000u) * 1000u };
+
+	event_add(c->idle, &tv);
+}
+
+static bool send_error(struct client *c, const char *msg);
+
+/*
+ * Every reply goes through here. false if the client is gone: cut off (and
+ * freed) for not reading its replies, or out of memory. The caller must not
+ * touch c after false.
+ */
+static bool send_reply(struct client *c, struct json_object *reply)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t len = strlen(text);
+	const char *text = json_object_to_json_string_ext(reply, JSON_FLAGS);
+	size_t len = text ? strlen(text) : 0;
 
-	if (evbuffer_get_length(out) + len + 1 > OUTPUT_LIMIT) {
-		pvring_warn("ctl: a client does not read its replies (over %u MiB queued); "
+	if (!text) {
+		pvring_err("ctl: out of memory formatting a reply; closing the connection");
+		client_free(c);
+		return false;
+	}
+	if (evbuffer_get_length(out) >= OUTPUT_LIMIT) {
+		pvring_warn("ctl: a client does not read its replies (%u MiB queued); "
 			    "closing the connection",
 			    OUTPUT_LIMIT / (1024u * 1024u));
 		client_free(c);
 		return false;
+	}
+	if (len + 1 > OUTPUT_LIMIT) {
+		char msg[ERR_LEN];
+
+		/* The client did nothing wrong: it gets an answer and keeps its connection. */
+		pvring_warn("ctl: a reply of %zu bytes is over the limit of %u MiB", len,
+			    OUTPUT_LIMIT / (1024u * 1024u));
+		snprintf(msg, sizeof(msg), "reply too large (%zu bytes, at most %u MiB)", len,
+			 OUTPUT_LIMIT / (1024u * 1024u));
+		return send_error(c, msg);
 	}
 	if (evbuffer_add(out, text, len) || evbuffer_add(out, "\n", 1)) {
 		pvring_err("ctl: out of memory queueing a reply; closing the connection");
@@ -92,7 +134,11 @@ static bool send_line(struct client *c, const char *text)
 	return true;
 }
 
-/* Replies are one line: a message with a newline in it would break the framing. */
+/*
+ * The error is documented as one line, for people and for pvringctl, which
+ * prints it as it is: a stray newline becomes a space. (Only cosmetic: the
+ * JSON string escapes it, so the framing would hold either way.)
+ */
 static void one_line(char *s)
 {
 	for (; *s; s++)
@@ -100,18 +146,23 @@ static void one_line(char *s)
 			*s = ' ';
 }
 
+/* {"ok":false,"error":msg}; false if the client is gone (see send_reply). */
 static bool send_error(struct client *c, const char *msg)
 {
 	struct json_object *o = json_object_new_object();
+	char line[ERR_LEN];
 	bool alive;
 
+	snprintf(line, sizeof(line), "%s", msg);
+	one_line(line);
 	if (!o || json_object_object_add(o, "ok", json_object_new_boolean(0)) ||
-	    json_object_object_add(o, "error", json_object_new_string(msg))) {
+	    json_object_object_add(o, "error", json_object_new_string(line))) {
 		json_object_put(o);
-		/* Still a valid reply: the message is a constant. */
-		return send_line(c, "{\"ok\":false,\"error\":\"out of memory\"}");
+		pvring_err("ctl: out of memory building an error reply; closing the connection");
+		client_free(c);
+		return false;
 	}
-	alive = send_line(c, json_object_to_json_string_ext(o, JSON_FLAGS));
+	alive = send_reply(c, o);
 	json_object_put(o);
 	return alive;
 }
@@ -125,32 +176,7 @@ static void reject(struct client *c, const char *msg)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-static bool send_ok(struct client *c, struct json_object *fields)
-{
-	struct json_object *o = json_object_new_object();
-	bool alive;
-
-	/* A new object so that "ok" comes first: json-c keeps insertion order. */
-	if (!o || json_object_object_add(o, "ok", json_object_new_boolean(1))) {
-		json_object_put(o);
-		return send_error(c, "out of memory");
-	}
-	json_object_object_foreach(fields, key, value)
-	{
-		if (!strcmp(key, "ok"))
-			continue;
-		if (json_object_object_add(o, key, json_object_get(value))) {
-			json_object_put(value);
-			json_object_put(o);
-			return send_error(c, "out of memory");
-		}
-	}
-	alive = send_line(c, json_object_to_json_string_ext(o, JSON_FLAGS));
-	json_object_put(o);
-	return alive;
-}
-
-static void unknown_command(struct client *c, const char *name)
+static bool unknown_command(struct client *c, const char *name)
 {
 	char msg[ERR_LEN];
 	struct command *cmd;
@@ -162,39 +188,49 @@ static void unknown_command(struct client *c, const char *name)
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, " %s", cmd->name);
 	if (len < sizeof(msg))
 		snprintf(msg + len, sizeof(msg) - len, ")");
-	one_line(msg);
-	send_error(c, msg);
+	return send_error(c, msg);
 }
 
-/* One request line; false if the client is gone or closing. */
-static bool handle_line(struct client *c, const char *line, size_t len)
+static bool run_command(struct client *c, struct command *cmd, struct json_object *req)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	struct json_object *req = NULL, *cmd_obj, *reply;
+	struct json_object *reply = json_object_new_object();
 	char err[ERR_LEN] = "";
-	struct command *cmd;
-	const char *name;
-	size_t end, i;
 	bool alive;
 
-	if (!tok) {
+	/*
+	 * "ok" first, for people reading replies: json-c keeps the insertion
+	 * order, and a key set again keeps its place. Set again after the
+	 * handler, so the server's word wins over the handler's.
+	 */
+	if (!reply || json_object_object_add(reply, "ok", json_object_new_boolean(1))) {
+		json_object_put(reply);
+		return send_error(c, "out of memory");
+	}
+	if (cmd->handler(cmd->arg, req, reply, err, sizeof(err))) {
+		err[sizeof(err) - 1] = '\0';
+		alive = send_error(c, err[0] ? err : "command failed");
+	} else if (json_object_object_add(reply, "ok", json_object_new_boolean(1))) {
+		alive = send_error(c, "out of memory");
+	} else {
+		alive = send_reply(c, reply);
+	}
+	json_object_put(reply);
+	return alive;
+}
+
+/* One request line; false if the client is gone or closing: c must not be used then. */
+static bool handle_line(struct client *c, const char *line, size_t len)
+{
+	struct pvring_json_error jerr;
+	struct json_object *req, *cmd_obj;
+	struct command *cmd;
+	const char *name;
+	bool alive;
+
+	req = pvring_json_parse_one(line, len, JSON_DEPTH, &jerr);
+	if (jerr.status == PVRING_JSON_NOMEM) {
 		reject(c, "out of memory");
 		return false;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	req = json_tokener_parse_ex(tok, line, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (req && json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(req);
-		req = NULL;
-	}
-	json_tokener_free(tok);
-	/* Only blanks may follow the object ("\r" from a CRLF client, say). */
-	for (i = end; req && i < len; i++) {
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
-			json_object_put(req);
-			req = NULL;
-		}
 	}
 	if (!req || !json_object_is_type(req, json_type_object)) {
 		json_object_put(req);
@@ -210,24 +246,7 @@ static bool handle_line(struct client *c, const char *line, size_t len)
 	name = json_object_get_string(cmd_obj);
 	for (cmd = c->ctl->commands; cmd && strcmp(cmd->name, name); cmd = cmd->next)
 		;
-	if (!cmd) {
-		unknown_command(c, name);
-		json_object_put(req);
-		return true;
-	}
-	reply = json_object_new_object();
-	if (!reply) {
-		json_object_put(req);
-		return send_error(c, "out of memory");
-	}
-	if (cmd->handler(cmd->arg, req, reply, err, sizeof(err)) == 0) {
-		alive = send_ok(c, reply);
-	} else {
-		err[sizeof(err) - 1] = '\0';
-		one_line(err);
-		alive = send_error(c, err[0] ? err : "command failed");
-	}
-	json_object_put(reply);
+	alive = cmd ? run_command(c, cmd, req) : unknown_command(c, name);
 	json_object_put(req);
 	return alive;
 }
@@ -256,10 +275,22 @@ static void on_read(struct bufferevent *bev, void *arg)
 			reject(c, "out of memory");
 			return;
 		}
+		client_touch(c);
+		/* false: c may be freed, and its input buffer with it. */
 		if (!handle_line(c, line, (size_t)eol.pos))
 			return;
 		evbuffer_drain(in, (size_t)eol.pos + 1);
 	}
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	pvring_debug("ctl: closing a connection idle for %u ms", c->ctl->idle_timeout_ms);
+	client_free(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -314,9 +345,13 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	}
 	c = calloc(1, sizeof(*c));
 	if (c)
+		c->idle = evtimer_new(ctl->base, on_idle, c);
+	if (c && c->idle)
 		c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c || !c->bev) {
+	if (!c || !c->idle || !c->bev) {
 		pvring_err("ctl: out of memory accepting a connection");
+		if (c && c->idle)
+			event_free(c->idle);
 		free(c);
 		refuse(fd, "{\"ok\":false,\"error\":\"out of memory\"}\n");
 		return;
@@ -329,6 +364,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	/* Read no further than one line over the limit: the input stays bounded too. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, LINE_MAX_BYTES + 2);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	client_touch(c);
 }
 
 struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, const char **why)
@@ -343,6 +379,7 @@ struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, 
 		return NULL;
 	}
 	ctl->base = base;
+	ctl->idle_timeout_ms = IDLE_TIMEOUT_MS;
 	fd = pvring_unix_listen(path, SOCK_STREAM, (int)MAX_CLIENTS, &st, why);
 	if (fd == -EADDRINUSE)
 		*why = "another pvringd is serving the control socket";
@@ -413,4 +450,9 @@ int pvringd_ctl_register(struct pvringd_ctl *ctl, const char *name, pvringd_ctl_
 		;
 	*link = cmd;
 	return 0;
+}
+
+void pvringd_ctl_set_idle_timeout(struct pvringd_ctl *ctl, unsigned int ms)
+{
+	ctl->idle_timeout_ms = ms;
 }

@@ -7,7 +7,12 @@
  * its arguments; the reply is one object with "ok": true and the command's
  * fields, or "ok": false and "error": "one line". A client may send many
  * requests on one connection; a malformed line gets an error reply and the
- * connection is closed. Commands (see doc/pvringd-control.md for the fields):
+ * connection is closed. A connection on which no complete request arrives
+ * for 60 s (counted from connecting, then from each request) is closed, so
+ * that idle clients cannot hold all 64 connection slots. A reply longer than
+ * 4 MiB is replaced by the error "reply too large (...)"; a client with more
+ * than 4 MiB of replies waiting unread is cut off. Commands (see
+ * doc/pvringd-control.md for the fields):
  *
  *   {"cmd":"list"}                       -> {"ok":true,"devices":[{...}, ...]}
  *   {"cmd":"show","device":"D"}          -> {"ok":true,"device":{... "rings":[...]}}
@@ -36,6 +41,12 @@ typedef int (*pvringd_ctl_handler)(void *arg, struct json_object *request,
 
 /* Listen on path (created 0600, a stale socket replaced). NULL with *why set. */
 struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, const char **why);
+/*
+ * Close connections idle for ms instead of the default 60 s (for tests):
+ * applies from each connection's next request or connection on. Only while
+ * the loop is not running.
+ */
+void pvringd_ctl_set_idle_timeout(struct pvringd_ctl *ctl, unsigned int ms);
 /* Closes every connection and removes the socket. */
 void pvringd_ctl_close(struct pvringd_ctl *ctl);
 /* 0, or -1 if out of memory. */

@@ -12,15 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "daemon/clock.h"
+#include "daemon/json_line.h"
+
 /*
- * A reply line, at most: pvringd cuts off a client with more than 4 MiB
- * queued, so no reply is longer; twice that leaves room.
+ * A reply line, at most: pvringd sends none longer than 4 MiB (it answers
+ * "reply too large" instead); twice that leaves room.
  */
 #define REPLY_MAX (8u * 1024u * 1024u)
 
@@ -105,25 +109,23 @@ void pvring_ctl_client_close(struct pvring_ctl_client *c)
 	free(c);
 }
 
-static int64_t now_ms(void)
+/* A deadline timeout_ms from now, in nanoseconds: whole milliseconds would cut 1 ms to 0. */
+static uint64_t deadline_after(int timeout_ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return pvring_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
 }
 
 /* Wait for events on the socket until deadline; false on timeout (errno ETIMEDOUT) or error. */
-static bool wait_for(struct pvring_ctl_client *c, short events, int64_t deadline)
+static bool wait_for(struct pvring_ctl_client *c, short events, uint64_t deadline)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		uint64_t now = pvring_now_ns();
+		/* Rounded up: a wait of less than a millisecond still waits. */
+		uint64_t left = now < deadline ? (deadline - now + 999999u) / 1000000u : 0;
 		int n;
 
-		if (left < 0)
-			left = 0;
 		n = poll(&pfd, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
 		if (n > 0)
 			return true;
@@ -142,66 +144,56 @@ enum pvring_ctl_status pvring_ctl_client_send(struct pvring_ctl_client *c,
 {
 	const char *text = json_object_to_json_string_ext(
 		request, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	int64_t deadline = now_ms() + timeout_ms;
-	size_t len, done = 0;
-	char *line;
+	uint64_t deadline = deadline_after(timeout_ms);
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
 	if (!text) {
 		snprintf(err, err_len, "out of memory");
 		return PVRING_CTL_UNREACHABLE;
 	}
-	len = strlen(text);
-	line = malloc(len + 1);
-	if (!line) {
-		snprintf(err, err_len, "out of memory");
-		return PVRING_CTL_UNREACHABLE;
-	}
-	memcpy(line, text, len);
-	line[len++] = '\n';
-	while (done < len) {
+	/* The request, then its newline: no copy to put them together. */
+	iov[0].iov_base = (void *)text;
+	iov[0].iov_len = strlen(text);
+	iov[1].iov_base = "\n";
+	iov[1].iov_len = 1;
+	while (msg.msg_iovlen) {
 		/* MSG_NOSIGNAL: a daemon that went away is an error to report, not a SIGPIPE. */
-		ssize_t n = send(c->fd, line + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (n > 0) {
-			done += (size_t)n;
+		if (n >= 0) {
+			size_t done = (size_t)n;
+
+			/* Skip what was sent: whole iovecs, then part of the next. */
+			while (msg.msg_iovlen && done >= msg.msg_iov[0].iov_len) {
+				done -= msg.msg_iov[0].iov_len;
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+			if (msg.msg_iovlen) {
+				msg.msg_iov[0].iov_base = (char *)msg.msg_iov[0].iov_base + done;
+				msg.msg_iov[0].iov_len -= done;
+			}
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR) && wait_for(c, POLLOUT, deadline))
+		if ((errno == EAGAIN || errno == EINTR) && wait_for(c, POLLOUT, deadline))
 			continue;
 		if (errno == EPIPE || errno == ECONNRESET)
 			snprintf(err, err_len, "pvringd closed the connection");
 		else
 			snprintf(err, err_len, "cannot send to pvringd: %s",
 				 errno == ETIMEDOUT ? "timed out" : strerror(errno));
-		free(line);
 		return PVRING_CTL_UNREACHABLE;
 	}
-	free(line);
 	return PVRING_CTL_OK;
 }
 
 /* Take one line out of the buffer as a parsed reply; -1 if malformed. */
 static int parse_reply(struct pvring_ctl_client *c, size_t line_len, struct json_object **reply)
 {
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *obj = NULL, *ok;
-	size_t i;
+	struct pvring_json_error jerr;
+	struct json_object *obj = pvring_json_parse_one(c->buf, line_len, 0, &jerr), *ok;
 
-	if (tok) {
-		obj = json_tokener_parse_ex(tok, c->buf, (int)line_len);
-		if (obj && json_tokener_get_error(tok) != json_tokener_success) {
-			json_object_put(obj);
-			obj = NULL;
-		}
-		/* One object per line: anything but blanks after it is a broken stream. */
-		for (i = json_tokener_get_parse_end(tok); obj && i < line_len; i++) {
-			if (c->buf[i] != ' ' && c->buf[i] != '\t' && c->buf[i] != '\r') {
-				json_object_put(obj);
-				obj = NULL;
-			}
-		}
-		json_tokener_free(tok);
-	}
 	memmove(c->buf, c->buf + line_len + 1, c->len - line_len - 1);
 	c->len -= line_len + 1;
 	if (!obj || !json_object_is_type(obj, json_type_object) ||
@@ -214,27 +206,23 @@ static int parse_reply(struct pvring_ctl_client *c, size_t line_len, struct json
 	return 0;
 }
 
-/* recv(); *silent says whether an UNREACHABLE came from no line arriving at all. */
-static enum pvring_ctl_status receive(struct pvring_ctl_client *c, int timeout_ms,
-				      struct json_object **reply, char *err, size_t err_len,
-				      bool *silent)
+enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int timeout_ms,
+					      struct json_object **reply, char *err, size_t err_len)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = deadline_after(timeout_ms);
 	size_t scanned = 0;
 	struct json_object *ok, *msg;
+	char *nl;
 
 	*reply = NULL;
-	*silent = true;
 	for (;;) {
-		char *nl =
-			c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
 		ssize_t n;
 
+		nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
 		if (nl)
 			break;
 		scanned = c->len;
 		if (c->len >= REPLY_MAX) {
-			*silent = false;
 			snprintf(err, err_len, "pvringd's reply is longer than %u MiB",
 				 REPLY_MAX / (1024u * 1024u));
 			return PVRING_CTL_UNREACHABLE;
@@ -265,8 +253,7 @@ static enum pvring_ctl_status receive(struct pvring_ctl_client *c, int timeout_m
 			 errno == ETIMEDOUT ? "timed out" : strerror(errno));
 		return PVRING_CTL_UNREACHABLE;
 	}
-	*silent = false;
-	if (parse_reply(c, (size_t)((char *)memchr(c->buf, '\n', c->len) - c->buf), reply)) {
+	if (parse_reply(c, (size_t)(nl - c->buf), reply)) {
 		snprintf(err, err_len, "malformed reply from pvringd");
 		return PVRING_CTL_UNREACHABLE;
 	}
@@ -281,21 +268,12 @@ static enum pvring_ctl_status receive(struct pvring_ctl_client *c, int timeout_m
 	return PVRING_CTL_FAILED;
 }
 
-enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int timeout_ms,
-					      struct json_object **reply, char *err, size_t err_len)
-{
-	bool silent;
-
-	return receive(c, timeout_ms, reply, err, err_len, &silent);
-}
-
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 					      struct json_object *request, int timeout_ms,
 					      struct json_object **reply, char *err, size_t err_len)
 {
 	enum pvring_ctl_status st = pvring_ctl_client_send(c, request, timeout_ms, err, err_len);
-	char recv_err[256];
-	bool silent;
+	char recv_err[256] = "";
 
 	*reply = NULL;
 	if (st == PVRING_CTL_OK)
@@ -303,10 +281,14 @@ enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 	/*
 	 * A daemon that turns a client away (too many connections) says why and
 	 * closes at once: the send fails, and the reason is waiting to be read.
+	 * Only that, an error, is an answer: the daemon never saw this request,
+	 * so anything else is the send's failure (with the send's message in err).
 	 */
-	st = receive(c, 0, reply, recv_err, sizeof(recv_err), &silent);
-	if (st == PVRING_CTL_UNREACHABLE && silent)
-		return st;
-	snprintf(err, err_len, "%s", recv_err);
-	return st;
+	if (pvring_ctl_client_recv(c, 0, reply, recv_err, sizeof(recv_err)) == PVRING_CTL_FAILED) {
+		snprintf(err, err_len, "%s", recv_err);
+		return PVRING_CTL_FAILED;
+	}
+	json_object_put(*reply);
+	*reply = NULL;
+	return PVRING_CTL_UNREACHABLE;
 }

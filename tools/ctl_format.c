@@ -11,19 +11,52 @@
 #include <json-c/json.h>
 
 #define MAX_COLS 16
-#define CELL_LEN 64
+#define CELL_LEN 64 /* a number as text */
+#define CELL_MAX PVRING_FMT_CELL_MAX
+#define TEXT_MAX PVRING_FMT_TEXT_MAX
+#define ROWS_MAX PVRING_FMT_ROWS_MAX
 
-const char *const pvring_ctl_counter_names[PVRING_CTR_COUNT] = {
-	"requests",  "read",	 "write",     "flush",	    "barrier",
-	"discard",   "indirect", "responses", "errors",	    "kicks_in",
-	"kicks_out", "batches",	 "batch_max", "bytes_read", "bytes_written",
-};
+/* ---- the daemon's text: bounded, and nothing that drives the terminal ---- */
+
+/*
+ * s into dst (max + 1 bytes), as at most max bytes: control characters as '?'
+ * (C0, DEL, and C1 as UTF-8, which terminals obey too), and if s is longer, cut
+ * (not inside a UTF-8 character) and ended with "...".
+ */
+const char *pvring_fmt_clean(const char *s, char *dst, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strnlen(s, max + 1), n = len, i, j = 0;
+
+	if (len > max) {
+		n = max - 3;
+		while (n > 0 && (u[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++) {
+		if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+			dst[j++] = '?';
+			i++;
+		} else {
+			dst[j++] = u[i] < 0x20 || u[i] == 0x7f ? '?' : s[i];
+		}
+	}
+	if (len > max) {
+		memcpy(dst + j, "...", 3);
+		j += 3;
+	}
+	dst[j] = '\0';
+	return dst;
+}
 
 /* ---- a table: columns as wide as their widest cell, two spaces apart ---- */
 
+/* Cells are clean, at most CELL_MAX bytes, so no column is wider; the last, not padded, TEXT_MAX.
+ */
 struct table {
 	unsigned int cols;
 	size_t rows, cap;
+	size_t more; /* rows not kept: beyond ROWS_MAX */
 	char **cells; /* rows * cols, row 0 the header */
 };
 
@@ -36,8 +69,13 @@ static void table_init(struct table *t, unsigned int cols)
 /* Append a row of cols strings; false if out of memory. */
 static bool table_add(struct table *t, const char *const *row)
 {
+	char buf[TEXT_MAX + 1];
 	unsigned int i;
 
+	if (t->rows > ROWS_MAX) {
+		t->more++;
+		return true;
+	}
 	if (t->rows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 8;
 		char **cells = realloc(t->cells, cap * t->cols * sizeof(*cells));
@@ -48,7 +86,8 @@ static bool table_add(struct table *t, const char *const *row)
 		t->cap = cap;
 	}
 	for (i = 0; i < t->cols; i++)
-		t->cells[t->rows * t->cols + i] = strdup(row[i]);
+		t->cells[t->rows * t->cols + i] = strdup(
+			pvring_fmt_clean(row[i], buf, i + 1 < t->cols ? CELL_MAX : TEXT_MAX));
 	t->rows++;
 	return true;
 }
@@ -81,6 +120,8 @@ static void table_print(struct table *t, FILE *out)
 				fprintf(out, "%s\n", s);
 		}
 	}
+	if (t->more)
+		fprintf(out, "... %zu more\n", t->more);
 	for (r = 0; r < t->rows * t->cols; r++)
 		free(t->cells[r]);
 	free(t->cells);
@@ -96,7 +137,10 @@ static struct json_object *get(struct json_object *obj, const char *key)
 	return obj && json_object_object_get_ex(obj, key, &v) ? v : NULL;
 }
 
-/* A field as text: strings as they are, numbers in decimal, booleans yes/no, else "-". */
+/*
+ * A field as text: strings as they are, numbers in decimal, booleans yes/no, else "-".
+ * Strings are the daemon's: pvring_fmt_clean() them, or line_field(), before they are printed.
+ */
 static const char *field(struct json_object *obj, const char *key, char *buf, size_t size)
 {
 	struct json_object *v = get(obj, key);
@@ -121,6 +165,15 @@ static const char *field(struct json_object *obj, const char *key, char *buf, si
 	}
 }
 
+/* A field as text on a line of its own, or at its end: clean, at most TEXT_MAX bytes. */
+static const char *line_field(struct json_object *obj, const char *key,
+			      char *buf /* TEXT_MAX + 1 */)
+{
+	char num[CELL_LEN];
+
+	return pvring_fmt_clean(field(obj, key, num, sizeof(num)), buf, TEXT_MAX);
+}
+
 static bool has_uint(struct json_object *obj, const char *key, uint64_t *value)
 {
 	struct json_object *v = get(obj, key);
@@ -139,12 +192,13 @@ static struct json_object *get_array(struct json_object *obj, const char *key)
 }
 
 /* num / den with two decimals, "-" when there is nothing to divide. */
-static const char *ratio(struct json_object *counters, const char *num, const char *den, char *buf,
-			 size_t size)
+static const char *ratio(struct json_object *counters, enum pvring_ctl_counter num,
+			 enum pvring_ctl_counter den, char *buf, size_t size)
 {
 	uint64_t n, d;
 
-	if (!has_uint(counters, num, &n) || !has_uint(counters, den, &d) || d == 0)
+	if (!has_uint(counters, pvring_ctl_counter_key(num), &n) ||
+	    !has_uint(counters, pvring_ctl_counter_key(den), &d) || d == 0)
 		return "-";
 	snprintf(buf, size, "%.2f", (double)n / (double)d);
 	return buf;
@@ -207,11 +261,11 @@ static void show_header(FILE *out, struct json_object *d)
 		{ "ring-order", "ring_order" },
 	};
 	uint64_t sectors, sector_size;
-	char buf[CELL_LEN];
+	char buf[TEXT_MAX + 1];
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		fprintf(out, "%-12s%s", keys[i][0], field(d, keys[i][1], buf, sizeof(buf)));
+		fprintf(out, "%-12s%s", keys[i][0], line_field(d, keys[i][1], buf));
 		/* The size in bytes is what people compare with the image file. */
 		if (!strcmp(keys[i][1], "sectors") && has_uint(d, "sectors", &sectors) &&
 		    has_uint(d, "sector_size", &sector_size)) {
@@ -221,83 +275,107 @@ static void show_header(FILE *out, struct json_object *d)
 		fputc('\n', out);
 	}
 	if (get(d, "reason"))
-		fprintf(out, "%-12s%s\n", "reason", field(d, "reason", buf, sizeof(buf)));
+		fprintf(out, "%-12s%s\n", "reason", line_field(d, "reason", buf));
+}
+
+/*
+ * A column of the rings' tables: a field of the ring, a counter, or the ratio
+ * of two counters.
+ */
+struct ring_col {
+	const char *header;
+	const char *field; /* the ring's; NULL: a counter */
+	int num, den; /* enum pvring_ctl_counter: the counter, or num / den if den >= 0 */
+};
+
+#define RING_FIELD(header, key)                                                                    \
+	{                                                                                          \
+		header, key, -1, -1                                                                \
+	}
+#define COUNTER(header, c)                                                                         \
+	{                                                                                          \
+		header, NULL, c, -1                                                                \
+	}
+#define RATIO(header, num, den)                                                                    \
+	{                                                                                          \
+		header, NULL, num, den                                                             \
+	}
+
+static const struct ring_col ring_state[] = {
+	RING_FIELD("RING", "queue"),	      RING_FIELD("ORDER", "order"),
+	RING_FIELD("SLOTS", "slots"),	      RING_FIELD("REQ-PROD", "req_prod"),
+	RING_FIELD("REQ-CONS", "req_cons"),   RING_FIELD("REQ-EVENT", "req_event"),
+	RING_FIELD("RSP-PROD", "rsp_prod"),   RING_FIELD("RSP-PVT", "rsp_prod_pvt"),
+	RING_FIELD("RSP-EVENT", "rsp_event"), RING_FIELD("IN-FLIGHT", "in_flight"),
+	RING_FIELD("FAULT", "fault"),
+};
+
+static const struct ring_col ring_ops[] = {
+	RING_FIELD("RING", "queue"),
+	COUNTER("REQUESTS", PVRING_CTR_REQUESTS),
+	COUNTER("READ", PVRING_CTR_READ),
+	COUNTER("WRITE", PVRING_CTR_WRITE),
+	COUNTER("FLUSH", PVRING_CTR_FLUSH),
+	COUNTER("BARRIER", PVRING_CTR_BARRIER),
+	COUNTER("DISCARD", PVRING_CTR_DISCARD),
+	COUNTER("INDIRECT", PVRING_CTR_INDIRECT),
+	COUNTER("RESPONSES", PVRING_CTR_RESPONSES),
+	COUNTER("ERRORS", PVRING_CTR_ERRORS),
+};
+
+static const struct ring_col ring_kicks[] = {
+	RING_FIELD("RING", "queue"),
+	COUNTER("KICKS-IN", PVRING_CTR_KICKS_IN),
+	COUNTER("KICKS-OUT", PVRING_CTR_KICKS_OUT),
+	RATIO("IN/REQ", PVRING_CTR_KICKS_IN, PVRING_CTR_REQUESTS),
+	RATIO("OUT/RSP", PVRING_CTR_KICKS_OUT, PVRING_CTR_RESPONSES),
+	COUNTER("BATCHES", PVRING_CTR_BATCHES),
+	RATIO("MEAN-BATCH", PVRING_CTR_REQUESTS, PVRING_CTR_BATCHES),
+	COUNTER("MAX-BATCH", PVRING_CTR_BATCH_MAX),
+	COUNTER("BYTES-READ", PVRING_CTR_BYTES_READ),
+	COUNTER("BYTES-WRITTEN", PVRING_CTR_BYTES_WRITTEN),
+};
+
+static void ring_table(FILE *out, struct json_object *rings, const struct ring_col *cols,
+		       unsigned int ncols)
+{
+	const char *row[MAX_COLS];
+	char b[MAX_COLS][CELL_LEN];
+	struct table t;
+	unsigned int c;
+	size_t i;
+
+	for (c = 0; c < ncols; c++)
+		row[c] = cols[c].header;
+	table_init(&t, ncols);
+	table_add(&t, row);
+	for (i = 0; i < json_object_array_length(rings); i++) {
+		struct json_object *r = json_object_array_get_idx(rings, i);
+		struct json_object *counters = get(r, "counters");
+
+		for (c = 0; c < ncols; c++) {
+			const struct ring_col *col = &cols[c];
+
+			if (col->field)
+				row[c] = field(r, col->field, b[c], CELL_LEN);
+			else if (col->den >= 0)
+				row[c] = ratio(counters, col->num, col->den, b[c], CELL_LEN);
+			else
+				row[c] = field(counters, pvring_ctl_counter_key(col->num), b[c],
+					       CELL_LEN);
+		}
+		table_add(&t, row);
+	}
+	table_print(&t, out);
 }
 
 static void show_rings(FILE *out, struct json_object *rings)
 {
-	char b[12][CELL_LEN];
-	struct table t;
-	size_t i, n = json_object_array_length(rings);
-
-	table_init(&t, 11);
-	table_add(&t, (const char *const[]){ "RING", "ORDER", "SLOTS", "REQ-PROD", "REQ-CONS",
-					     "REQ-EVENT", "RSP-PROD", "RSP-PVT", "RSP-EVENT",
-					     "IN-FLIGHT", "FAULT" });
-	for (i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(rings, i);
-		const char *row[] = {
-			field(r, "queue", b[0], CELL_LEN),
-			field(r, "order", b[1], CELL_LEN),
-			field(r, "slots", b[2], CELL_LEN),
-			field(r, "req_prod", b[3], CELL_LEN),
-			field(r, "req_cons", b[4], CELL_LEN),
-			field(r, "req_event", b[5], CELL_LEN),
-			field(r, "rsp_prod", b[6], CELL_LEN),
-			field(r, "rsp_prod_pvt", b[7], CELL_LEN),
-			field(r, "rsp_event", b[8], CELL_LEN),
-			field(r, "in_flight", b[9], CELL_LEN),
-			field(r, "fault", b[10], CELL_LEN),
-		};
-
-		table_add(&t, row);
-	}
-	table_print(&t, out);
-
+	ring_table(out, rings, ring_state, sizeof(ring_state) / sizeof(ring_state[0]));
 	fputc('\n', out);
-	table_init(&t, 10);
-	table_add(&t,
-		  (const char *const[]){ "RING", "REQUESTS", "READ", "WRITE", "FLUSH", "BARRIER",
-					 "DISCARD", "INDIRECT", "RESPONSES", "ERRORS" });
-	for (i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(rings, i);
-		struct json_object *c = get(r, "counters");
-		const char *row[] = {
-			field(r, "queue", b[0], CELL_LEN),     field(c, "requests", b[1], CELL_LEN),
-			field(c, "read", b[2], CELL_LEN),      field(c, "write", b[3], CELL_LEN),
-			field(c, "flush", b[4], CELL_LEN),     field(c, "barrier", b[5], CELL_LEN),
-			field(c, "discard", b[6], CELL_LEN),   field(c, "indirect", b[7], CELL_LEN),
-			field(c, "responses", b[8], CELL_LEN), field(c, "errors", b[9], CELL_LEN),
-		};
-
-		table_add(&t, row);
-	}
-	table_print(&t, out);
-
+	ring_table(out, rings, ring_ops, sizeof(ring_ops) / sizeof(ring_ops[0]));
 	fputc('\n', out);
-	table_init(&t, 10);
-	table_add(&t, (const char *const[]){ "RING", "KICKS-IN", "KICKS-OUT", "IN/REQ", "OUT/RSP",
-					     "BATCHES", "MEAN-BATCH", "MAX-BATCH", "BYTES-READ",
-					     "BYTES-WRITTEN" });
-	for (i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(rings, i);
-		struct json_object *c = get(r, "counters");
-		const char *row[] = {
-			field(r, "queue", b[0], CELL_LEN),
-			field(c, "kicks_in", b[1], CELL_LEN),
-			field(c, "kicks_out", b[2], CELL_LEN),
-			ratio(c, "kicks_in", "requests", b[3], CELL_LEN),
-			ratio(c, "kicks_out", "responses", b[4], CELL_LEN),
-			field(c, "batches", b[5], CELL_LEN),
-			ratio(c, "requests", "batches", b[6], CELL_LEN),
-			field(c, "batch_max", b[7], CELL_LEN),
-			field(c, "bytes_read", b[8], CELL_LEN),
-			field(c, "bytes_written", b[9], CELL_LEN),
-		};
-
-		table_add(&t, row);
-	}
-	table_print(&t, out);
+	ring_table(out, rings, ring_kicks, sizeof(ring_kicks) / sizeof(ring_kicks[0]));
 }
 
 int pvring_fmt_show(FILE *out, struct json_object *reply)
@@ -363,9 +441,10 @@ static int by_index(const void *a, const void *b)
 int pvring_fmt_dump(FILE *out, struct json_object *reply)
 {
 	struct json_object *slots = get_array(reply, "slots");
-	char b[6][CELL_LEN], dev[CELL_LEN], ring[CELL_LEN];
-	/* 11 segments (more with indirect) of "gref:f-l,": a few hundred bytes at most. */
-	char *segs;
+	char b[6][CELL_LEN], dev[TEXT_MAX + 1], ring[TEXT_MAX + 1];
+	/* 11 segments of "gref:f-l,": a few hundred bytes; one more than TEXT_MAX says it was cut.
+	 */
+	char segs[TEXT_MAX + 2];
 	struct json_object **order;
 	struct table t;
 	size_t i, n;
@@ -373,17 +452,13 @@ int pvring_fmt_dump(FILE *out, struct json_object *reply)
 	if (!slots)
 		return -1;
 	n = json_object_array_length(slots);
-	fprintf(out, "%s ring %s: %zu request%s in flight\n", field(reply, "device", dev, CELL_LEN),
-		field(reply, "ring", ring, CELL_LEN), n, n == 1 ? "" : "s");
+	fprintf(out, "%s ring %s: %zu request%s in flight\n", line_field(reply, "device", dev),
+		line_field(reply, "ring", ring), n, n == 1 ? "" : "s");
 	if (n == 0)
 		return 0;
-	segs = malloc(64 * 1024);
 	order = calloc(n, sizeof(*order));
-	if (!segs || !order) {
-		free(segs);
-		free(order);
+	if (!order)
 		return -1;
-	}
 	for (i = 0; i < n; i++)
 		order[i] = json_object_array_get_idx(slots, i);
 	qsort(order, n, sizeof(*order), by_index);
@@ -393,7 +468,7 @@ int pvring_fmt_dump(FILE *out, struct json_object *reply)
 	for (i = 0; i < n; i++) {
 		struct json_object *s = order[i];
 
-		segments(s, segs, 64 * 1024);
+		segments(s, segs, sizeof(segs));
 		table_add(&t,
 			  (const char *const[]){ field(s, "index", b[0], CELL_LEN),
 						 field(s, "slot", b[1], CELL_LEN),
@@ -403,20 +478,19 @@ int pvring_fmt_dump(FILE *out, struct json_object *reply)
 						 field(s, "nr_segments", b[5], CELL_LEN), segs });
 	}
 	table_print(&t, out);
-	free(segs);
 	free(order);
 	return 0;
 }
 
 int pvring_fmt_attach(FILE *out, struct json_object *reply)
 {
-	char buf[CELL_LEN];
+	char buf[TEXT_MAX + 1];
 
 	if (!get(reply, "device"))
 		return -1;
-	fprintf(out, "device    %s\n", field(reply, "device", buf, sizeof(buf)));
-	fprintf(out, "backend   %s\n", field(reply, "backend", buf, sizeof(buf)));
-	fprintf(out, "frontend  %s\n", field(reply, "frontend", buf, sizeof(buf)));
+	fprintf(out, "device    %s\n", line_field(reply, "device", buf));
+	fprintf(out, "backend   %s\n", line_field(reply, "backend", buf));
+	fprintf(out, "frontend  %s\n", line_field(reply, "frontend", buf));
 	return 0;
 }
 
@@ -451,7 +525,7 @@ int pvring_ctl_sample_from_show(struct json_object *reply, double time,
 		if (has_uint(r, "in_flight", &v))
 			sample->in_flight += v;
 		for (k = 0; k < PVRING_CTR_COUNT; k++) {
-			if (!has_uint(c, pvring_ctl_counter_names[k], &v))
+			if (!has_uint(c, pvring_ctl_counter_key(k), &v))
 				continue;
 			if (k == PVRING_CTR_BATCH_MAX)
 				sample->counters[k] =
@@ -474,22 +548,37 @@ static double rate(const struct pvring_ctl_sample *prev, const struct pvring_ctl
 	return (double)(b >= a ? b - a : b) / seconds;
 }
 
-static const enum pvring_ctl_counter watch_ops[] = {
-	PVRING_CTR_READ,    PVRING_CTR_WRITE,	PVRING_CTR_FLUSH,
-	PVRING_CTR_BARRIER, PVRING_CTR_DISCARD, PVRING_CTR_INDIRECT,
+/*
+ * The columns of `watch` between DEVICE and IN-FLIGHT: a counter's rate, and
+ * where its JSON line has it.
+ */
+static const struct watch_col {
+	const char *header;
+	enum pvring_ctl_counter counter;
+	double unit; /* the rate in: 1 (per second), or 1e6 (MB: as disks and iostat count) */
+	int decimals;
+	const char *json; /* a key of the line, or NULL: the counter's in "requests_per_sec" */
+} watch_cols[] = {
+	{ "READ/s", PVRING_CTR_READ, 1, 1, NULL },
+	{ "WRITE/s", PVRING_CTR_WRITE, 1, 1, NULL },
+	{ "FLUSH/s", PVRING_CTR_FLUSH, 1, 1, NULL },
+	{ "BARRIER/s", PVRING_CTR_BARRIER, 1, 1, NULL },
+	{ "DISCARD/s", PVRING_CTR_DISCARD, 1, 1, NULL },
+	{ "INDIRECT/s", PVRING_CTR_INDIRECT, 1, 1, NULL },
+	{ "READ-MB/s", PVRING_CTR_BYTES_READ, 1e6, 2, "read_mb_per_sec" },
+	{ "WRITE-MB/s", PVRING_CTR_BYTES_WRITTEN, 1e6, 2, "write_mb_per_sec" },
+	{ "KICKS-IN/s", PVRING_CTR_KICKS_IN, 1, 1, "kicks_in_per_sec" },
+	{ "KICKS-OUT/s", PVRING_CTR_KICKS_OUT, 1, 1, "kicks_out_per_sec" },
 };
 
-static const char *const watch_cols[] = { "READ/s",	"WRITE/s",     "FLUSH/s",   "BARRIER/s",
-					  "DISCARD/s",	"INDIRECT/s",  "READ-MB/s", "WRITE-MB/s",
-					  "KICKS-IN/s", "KICKS-OUT/s", "IN-FLIGHT" };
-
+#define WATCH_COLS (sizeof(watch_cols) / sizeof(watch_cols[0]))
 #define WATCH_DEVICE_WIDTH 12
 /* Room for 9999999.9/s: streamed lines cannot be measured first like a table. */
 #define WATCH_MIN_WIDTH 9
 
-static int watch_width(size_t col)
+static int watch_width(const char *header)
 {
-	size_t n = strlen(watch_cols[col]);
+	size_t n = strlen(header);
 
 	return (int)(n > WATCH_MIN_WIDTH ? n : WATCH_MIN_WIDTH);
 }
@@ -499,9 +588,9 @@ void pvring_fmt_watch_header(FILE *out)
 	size_t i;
 
 	fprintf(out, "%-*s", WATCH_DEVICE_WIDTH, "DEVICE");
-	for (i = 0; i < sizeof(watch_cols) / sizeof(watch_cols[0]); i++)
-		fprintf(out, "  %*s", watch_width(i), watch_cols[i]);
-	fputc('\n', out);
+	for (i = 0; i < WATCH_COLS; i++)
+		fprintf(out, "  %*s", watch_width(watch_cols[i].header), watch_cols[i].header);
+	fprintf(out, "  %*s\n", watch_width("IN-FLIGHT"), "IN-FLIGHT");
 }
 
 static struct json_object *json_rate(double v, int decimals)
@@ -526,14 +615,16 @@ static void watch_json(FILE *out, const struct pvring_ctl_sample *cur, const dou
 	}
 	json_object_object_add(o, "device", json_object_new_string(cur->device));
 	json_object_object_add(o, "interval", json_rate(seconds, 3));
-	for (i = 0; i < sizeof(watch_ops) / sizeof(watch_ops[0]); i++)
-		json_object_object_add(ops, pvring_ctl_counter_names[watch_ops[i]],
-				       json_rate(values[i], 1));
 	json_object_object_add(o, "requests_per_sec", ops);
-	json_object_object_add(o, "read_mb_per_sec", json_rate(values[6], 2));
-	json_object_object_add(o, "write_mb_per_sec", json_rate(values[7], 2));
-	json_object_object_add(o, "kicks_in_per_sec", json_rate(values[8], 1));
-	json_object_object_add(o, "kicks_out_per_sec", json_rate(values[9], 1));
+	for (i = 0; i < WATCH_COLS; i++) {
+		const struct watch_col *col = &watch_cols[i];
+
+		if (col->json)
+			json_object_object_add(o, col->json, json_rate(values[i], col->decimals));
+		else
+			json_object_object_add(ops, pvring_ctl_counter_key(col->counter),
+					       json_rate(values[i], col->decimals));
+	}
 	json_object_object_add(o, "in_flight", json_object_new_uint64(cur->in_flight));
 	fprintf(out, "%s\n",
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -544,22 +635,20 @@ static void watch_json(FILE *out, const struct pvring_ctl_sample *cur, const dou
 void pvring_fmt_watch(FILE *out, const struct pvring_ctl_sample *prev,
 		      const struct pvring_ctl_sample *cur, bool json)
 {
-	double seconds = cur->time - prev->time, values[10];
+	double seconds = cur->time - prev->time, values[WATCH_COLS];
+	char device[sizeof(cur->device)];
 	size_t i;
 
-	for (i = 0; i < sizeof(watch_ops) / sizeof(watch_ops[0]); i++)
-		values[i] = rate(prev, cur, watch_ops[i], seconds);
-	/* MB: 10^6 bytes, as disks and iostat count. */
-	values[6] = rate(prev, cur, PVRING_CTR_BYTES_READ, seconds) / 1e6;
-	values[7] = rate(prev, cur, PVRING_CTR_BYTES_WRITTEN, seconds) / 1e6;
-	values[8] = rate(prev, cur, PVRING_CTR_KICKS_IN, seconds);
-	values[9] = rate(prev, cur, PVRING_CTR_KICKS_OUT, seconds);
+	for (i = 0; i < WATCH_COLS; i++)
+		values[i] = rate(prev, cur, watch_cols[i].counter, seconds) / watch_cols[i].unit;
 	if (json) {
 		watch_json(out, cur, values, seconds);
 		return;
 	}
-	fprintf(out, "%-*s", WATCH_DEVICE_WIDTH, cur->device);
-	for (i = 0; i < 10; i++)
-		fprintf(out, "  %*.*f", watch_width(i), i == 6 || i == 7 ? 2 : 1, values[i]);
-	fprintf(out, "  %*" PRIu64 "\n", watch_width(10), cur->in_flight);
+	fprintf(out, "%-*s", WATCH_DEVICE_WIDTH,
+		pvring_fmt_clean(cur->device, device, sizeof(device) - 1));
+	for (i = 0; i < WATCH_COLS; i++)
+		fprintf(out, "  %*.*f", watch_width(watch_cols[i].header), watch_cols[i].decimals,
+			values[i]);
+	fprintf(out, "  %*" PRIu64 "\n", watch_width("IN-FLIGHT"), cur->in_flight);
 }

@@ -7,6 +7,11 @@
  * A field missing from a reply prints as "-": a newer or older daemon must not
  * make the tool fail. A reply without the array a table is made of is
  * malformed: the functions return -1 and print nothing.
+ *
+ * Nor may a hostile or broken daemon flood the terminal or drive it: control
+ * bytes print as '?', a table cell is cut at 64 bytes (the last column, and
+ * values on their own line, at 1024) with "...", and a table shows at most
+ * 10000 rows, then "... N more".
  */
 #ifndef PVRING_CTL_FORMAT_H
 #define PVRING_CTL_FORMAT_H
@@ -15,29 +20,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "daemon/ctl_fields.h"
+
 struct json_object;
 
-/* The ring counters, in the order of pvring_ctl_counter_names. */
-enum pvring_ctl_counter {
-	PVRING_CTR_REQUESTS,
-	PVRING_CTR_READ,
-	PVRING_CTR_WRITE,
-	PVRING_CTR_FLUSH,
-	PVRING_CTR_BARRIER,
-	PVRING_CTR_DISCARD,
-	PVRING_CTR_INDIRECT,
-	PVRING_CTR_RESPONSES,
-	PVRING_CTR_ERRORS,
-	PVRING_CTR_KICKS_IN,
-	PVRING_CTR_KICKS_OUT,
-	PVRING_CTR_BATCHES,
-	PVRING_CTR_BATCH_MAX,
-	PVRING_CTR_BYTES_READ,
-	PVRING_CTR_BYTES_WRITTEN,
-	PVRING_CTR_COUNT,
-};
-
-extern const char *const pvring_ctl_counter_names[PVRING_CTR_COUNT];
+/* The bounds on what one reply prints (see above). */
+#define PVRING_FMT_CELL_MAX 64
+#define PVRING_FMT_TEXT_MAX 1024
+#define PVRING_FMT_ROWS_MAX 10000
 
 /* One `show` of a device, its rings summed, for rates. */
 struct pvring_ctl_sample {
@@ -48,6 +38,13 @@ struct pvring_ctl_sample {
 };
 
 /* `list`: DEVICE DISK STATE FE-STATE QUEUES ORDER SECTORS RO. */
+/*
+ * What the daemon sent, fit for a terminal: control bytes (C0, DEL, C1) as
+ * '?', cut with "..." after max bytes (never inside a character); dst holds
+ * max + 1 bytes. Returns dst.
+ */
+const char *pvring_fmt_clean(const char *s, char *dst, size_t max);
+
 int pvring_fmt_list(FILE *out, struct json_object *reply);
 /* `show`: the device's fields, then tables of the rings' indices and counters. */
 int pvring_fmt_show(FILE *out, struct json_object *reply);

@@ -19,12 +19,16 @@
 
 #include <json-c/json.h>
 
+#include "daemon/clock.h"
+#include "daemon/ctl_fields.h"
 #include "ctl_client.h"
 #include "ctl_format.h"
 
 /* Exit codes; 0, 1 and 3 are enum pvring_ctl_status's. */
 #define EXIT_USAGE 2
 #define MAX_WATCHED 64
+/* The options that belong to commands, by their short names. */
+#define CMD_OPTS "icrdD"
 
 struct opts {
 	const char *socket;
@@ -90,6 +94,14 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The bit of a command's option in a mask of them; 0 for the others. */
+static unsigned int cmd_opt_bit(int opt)
+{
+	const char *p = opt ? strchr(CMD_OPTS, opt) : NULL;
+
+	return p ? 1u << (p - CMD_OPTS) : 0;
+}
+
 static bool parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
@@ -116,12 +128,19 @@ static bool parse_seconds(const char *s, double *out)
 	return true;
 }
 
+/* A timeout in whole milliseconds, rounded up: 0.0004 must not become 0 (no wait at all). */
+static int timeout_ms(double seconds)
+{
+	/* Whole microseconds first, so 2.007 (2007.0000000000002 ms in binary) stays 2007. */
+	long long us = (long long)(seconds * 1e6 + 0.5);
+	long long ms = (us + 999) / 1000;
+
+	return ms < 1 ? 1 : (int)ms;
+}
+
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)pvring_now_ns() / 1e9;
 }
 
 static int failed(const char *err)
@@ -134,14 +153,15 @@ static int failed(const char *err)
 static int call(struct pvring_ctl_client *c, const struct opts *o, struct json_object *request,
 		struct json_object **reply)
 {
-	char err[512];
+	char err[512], clean[sizeof(err)];
 	enum pvring_ctl_status st =
 		pvring_ctl_client_call(c, request, o->timeout_ms, reply, err, sizeof(err));
 
 	if (st == PVRING_CTL_FAILED && o->json)
 		pvring_fmt_json(stdout, *reply);
 	if (st != PVRING_CTL_OK) {
-		fprintf(stderr, "pvringctl: %s\n", err);
+		/* The daemon's own words when it answered: cleaned, like everything it sends. */
+		fprintf(stderr, "pvringctl: %s\n", pvring_fmt_clean(err, clean, sizeof(clean) - 1));
 		json_object_put(*reply);
 		*reply = NULL;
 	}
@@ -159,7 +179,7 @@ static int watch(struct pvring_ctl_client *c, const struct opts *o, char **devs,
 	struct pvring_ctl_sample *prev, *cur;
 	struct json_object *req[MAX_WATCHED] = { NULL };
 	double next;
-	long done;
+	long pass;
 	int i, ret = 0;
 
 	prev = calloc((size_t)ndevs, sizeof(*prev));
@@ -176,7 +196,8 @@ static int watch(struct pvring_ctl_client *c, const struct opts *o, char **devs,
 		goto out;
 	}
 	next = now();
-	for (done = -1; o->count < 0 || done < o->count; done++) {
+	/* Pass 0 only takes the baseline: rates need two samples. Then count lines, or forever. */
+	for (pass = 0;; pass++) {
 		for (i = 0; i < ndevs; i++) {
 			struct json_object *reply;
 
@@ -189,15 +210,14 @@ static int watch(struct pvring_ctl_client *c, const struct opts *o, char **devs,
 				goto out;
 			}
 			json_object_put(reply);
-			/* The first pass only sets the baseline: rates need two samples. */
-			if (done == 0 && i == 0 && !o->json)
+			if (pass == 1 && i == 0 && !o->json)
 				pvring_fmt_watch_header(stdout);
-			if (done >= 0)
+			if (pass > 0)
 				pvring_fmt_watch(stdout, &prev[i], &cur[i], o->json);
 			prev[i] = cur[i];
 		}
 		fflush(stdout);
-		if (o->count >= 0 && done + 1 >= o->count)
+		if (o->count >= 0 && pass >= o->count)
 			break;
 		/* Ticks on a fixed schedule, so slow replies do not make the intervals drift. */
 		next += o->interval;
@@ -316,7 +336,7 @@ int main(int argc, char **argv)
 		.domid = -1,
 		.devid = -1,
 	};
-	char given[16] = "";
+	unsigned int given = 0; /* cmd_opt_bit()s */
 	const char *cmd;
 	size_t i;
 	double seconds;
@@ -337,7 +357,7 @@ int main(int argc, char **argv)
 			if (!parse_seconds(optarg, &seconds))
 				return usage_error("--timeout: not a number of seconds: %s",
 						   optarg);
-			o.timeout_ms = (int)(seconds * 1000);
+			o.timeout_ms = timeout_ms(seconds);
 			break;
 		case 'i':
 			if (!parse_seconds(optarg, &o.interval))
@@ -353,11 +373,12 @@ int main(int argc, char **argv)
 				return usage_error("--ring: not a ring number: %s", optarg);
 			break;
 		case 'd':
-			if (!parse_long(optarg, 0, 0x7fef, &o.domid))
+			if (!parse_long(optarg, PVRING_CTL_DOMID_MIN, PVRING_CTL_DOMID_MAX,
+					&o.domid))
 				return usage_error("--domid: not a domain id: %s", optarg);
 			break;
 		case 'D':
-			if (!parse_long(optarg, 0, INT_MAX, &o.devid))
+			if (!parse_long(optarg, 0, PVRING_CTL_DEVID_MAX, &o.devid))
 				return usage_error("--devid: not a device number: %s", optarg);
 			break;
 		case 'h':
@@ -370,8 +391,7 @@ int main(int argc, char **argv)
 				return usage_error("unknown option: -%c", optopt);
 			return usage_error("unknown option: %s", argv[optind - 1]);
 		}
-		if (strchr("icrdD", opt) && !strchr(given, opt) && strlen(given) < 15)
-			given[strlen(given)] = (char)opt;
+		given |= cmd_opt_bit(opt);
 	}
 	if (optind >= argc)
 		return usage_error("no command given");
@@ -385,15 +405,10 @@ int main(int argc, char **argv)
 		return usage_error(nargs < cmds[i].min_args ? "%s: missing argument"
 							    : "%s: too many arguments",
 				   cmd);
-	for (opt = 0; given[opt]; opt++) {
-		if (!strchr(cmds[i].opts, given[opt])) {
-			for (size_t k = 0; long_opts[k].name; k++)
-				if (long_opts[k].val == given[opt])
-					fprintf(stderr, "pvringctl: %s does not take --%s\n", cmd,
-						long_opts[k].name);
-			fprintf(stderr, "Try 'pvringctl --help'.\n");
-			return EXIT_USAGE;
-		}
+	for (size_t k = 0; long_opts[k].name; k++) {
+		if ((given & cmd_opt_bit(long_opts[k].val)) &&
+		    !strchr(cmds[i].opts, long_opts[k].val))
+			return usage_error("%s does not take --%s", cmd, long_opts[k].name);
 	}
 	if (!strcmp(cmd, "attach") && o.domid < 0)
 		return usage_error("%s: --domid is required", cmd);

@@ -49,6 +49,18 @@ run() {
 
 has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
 
+# raw REQUEST: one JSON line to pvringd's control socket as is (what pvringctl would
+# not send); pvringd's error, or "ok", in $out
+raw() {
+	out=$(python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+r = json.loads(s.makefile("rb").readline())
+print(r.get("error") or ("ok" if r.get("ok") is True else r))' "$PVRINGCTL_SOCKET" "$1")
+}
+
 truncate -s 64M "$dir/disk0.img"
 truncate -s 1M "$dir/other.img"
 pvring_start_store "$dir" || { echo "Bail out! pvring-stored did not start"; exit 1; }
@@ -101,6 +113,8 @@ check "list with no devices" run 0 "$ctl" list
 check "  ... prints the header" has "$out" "DEVICE  DISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO"
 check "an unknown device is an error (exit 1)" run 1 "$ctl" show 9/9
 check "  ... with pvringd's reason" has "$err" "pvringctl: no device 9/9"
+check "a name with a terminal escape in it" run 1 "$ctl" show $'9\e]0;x\a/9'
+check "  ... comes back cleaned" has "$err" "pvringctl: no device 9?]0;x?/9"
 check "a usage error exits 2" run 2 "$ctl" show
 check "an unknown option exits 2" run 2 "$ctl" --bogus list
 
@@ -130,6 +144,24 @@ check "dump ring 0" run 0 "$ctl" dump disk0
 check "  ... names the device and ring" bash -c "grep -qE '^[0-9]+/51712 ring 0: ' <<<'$out'"
 check "dump of a ring that does not exist is an error" run 1 "$ctl" dump disk0 --ring 7
 check "  ... saying how many there are" has "$err" "has no ring 7 (it has 2)"
+for ring in '"x"' true null 0.9; do
+	raw '{"cmd":"dump","device":"disk0","ring":'"$ring"'}'
+	check "dump refuses \"ring\": $ring" has "$out" '"ring" must be an integer'
+done
+for devid in '"xvda"' true null 51712.9; do
+	raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":'"$devid"'}'
+	check "attach refuses \"devid\": $devid" has "$out" '"devid" must be an integer'
+done
+raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":268435456}'
+check "attach refuses a devid above 0xfffffff" has "$out" "devid 268435456 out of range (0..268435455)"
+raw '{"cmd":"attach","disk":"disk0","domid":0}'
+check "attach refuses domid 0" has "$out" "domid 0 out of range (1..32751)"
+# pvringctl checks the same ranges, before asking.
+check "pvringctl refuses --domid 0 (exit 2)" run 2 "$ctl" attach disk0 --domid 0
+check "  ... saying so" has "$err" "--domid: not a domain id: 0"
+check "pvringctl refuses --devid 268435456 (exit 2)" \
+	run 2 "$ctl" attach disk0 --domid 1 --devid 268435456
+check "  ... saying so" has "$err" "--devid: not a device number: 268435456"
 check "watch prints rates" run 0 "$ctl" watch disk0 --interval 0.3 --count 2
 check "  ... a line per sample" test "$(grep -c '/51712' <<<"$out")" = 2
 
@@ -144,6 +176,10 @@ check "the device is gone" run 0 "$ctl" list
 check "  ... from the list" bash -c "! grep -q disk0 <<<'$out'"
 check "the disk can be attached again and serves verified I/O" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw verify --bs 64k --qd 4 --size 4m
+# A region of one block on two queues once divided by zero in pvring-io.
+check "a region smaller than the queues runs on fewer queues" \
+	run 0 "$io" --rundir "$dir" --disk disk0 --rw read --bs 4k --queues 2 --size 4k --count 4
+check "  ... and says so" has "$out$err" "running 1 queue(s)"
 
 pvring_stop_all
 check "pvringd exits 0 on SIGTERM" test $? = 0

@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <linux/sockios.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
@@ -32,6 +35,8 @@
 /* Only a guard against a hang: the server answers in microseconds. */
 #define IO_TIMEOUT_S 10
 #define BIG_REPLY (512u * 1024u)
+/* Over the server's limit for one reply (4 MiB). */
+#define HUGE_REPLY (5u * 1024u * 1024u)
 
 struct fixture {
 	struct ctl_server_thread srv;
@@ -121,6 +126,23 @@ static int h_big(void *arg, struct json_object *req, struct json_object *reply, 
 	return 0;
 }
 
+static int h_huge(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	char *data = malloc(HUGE_REPLY);
+
+	(void)arg;
+	(void)req;
+	if (!data) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	memset(data, 'x', HUGE_REPLY);
+	json_object_object_add(reply, "data", json_object_new_string_len(data, HUGE_REPLY));
+	free(data);
+	return 0;
+}
+
 static int setup(void **state)
 {
 	static const struct ctl_server_command cmds[] = {
@@ -131,6 +153,7 @@ static int setup(void **state)
 		{ "fail-multiline", h_fail_multiline },
 		{ "fail-silent", h_fail_silent },
 		{ "big", h_big },
+		{ "huge", h_huge },
 	};
 	struct fixture *f = test_calloc(1, sizeof(*f));
 
@@ -202,26 +225,31 @@ static void send_str(int fd, const char *s)
 /* One line without its '\n' into a buffer the caller frees; fails on EOF or timeout. */
 static char *read_line(int fd)
 {
-	size_t len = 0, cap = 256;
-	char *line = malloc(cap);
+	size_t len = 0, cap = 64 * 1024;
+	char *line = malloc(cap + 1);
 
 	assert_non_null(line);
 	for (;;) {
-		char ch;
-		ssize_t n = recv(fd, &ch, 1, 0);
+		/* A look first, then take no more than the line: the next one stays queued. */
+		ssize_t n = recv(fd, line + len, cap - len, MSG_PEEK);
+		char *nl;
 
-		if (n != 1)
+		if (n <= 0)
 			fail_msg("no reply line: %s", n ? strerror(errno) : "end of file");
-		if (ch == '\n')
+		nl = memchr(line + len, '\n', (size_t)n);
+		if (nl)
+			n = nl - (line + len) + 1;
+		assert_int_equal(recv(fd, line + len, (size_t)n, 0), n);
+		len += (size_t)n;
+		if (nl)
 			break;
-		if (len + 1 == cap) {
+		if (len == cap) {
 			cap *= 2;
-			line = realloc(line, cap);
+			line = realloc(line, cap + 1);
 			assert_non_null(line);
 		}
-		line[len++] = ch;
 	}
-	line[len] = '\0';
+	line[len - 1] = '\0';
 	return line;
 }
 
@@ -245,6 +273,23 @@ static void expect_closed(int fd)
 	while (n > 0);
 	if (n < 0 && errno != ECONNRESET)
 		fail_msg("the server did not close the connection: %s", strerror(errno));
+}
+
+/*
+ * Wait until the server has read all we sent on fd (the kernel's count of
+ * our bytes not yet read by the peer drops to 0).
+ */
+static void wait_consumed(int fd)
+{
+	int i, queued = -1;
+
+	for (i = 0; i < IO_TIMEOUT_S * 1000; i++) {
+		assert_int_equal(ioctl(fd, SIOCOUTQ, &queued), 0);
+		if (!queued)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the server did not read what was sent: %d bytes left", queued);
 }
 
 static void request(int fd, const char *req, const char *expected)
@@ -288,11 +333,11 @@ static void test_unknown_command(void **state)
 
 	request(fd, "{\"cmd\":\"frob\",\"device\":\"1/51712\"}\n",
 		"{\"ok\":false,\"error\":\"unknown command \\\"frob\\\" (commands: list echo "
-		"sneaky fail fail-multiline fail-silent big)\"}");
+		"sneaky fail fail-multiline fail-silent big huge)\"}");
 	/* A long name is cut short in the reply. */
 	request(fd, "{\"cmd\":\"0123456789012345678901234567890123456789\"}\n",
 		"{\"ok\":false,\"error\":\"unknown command \\\"01234567890123456789012345678901\\\""
-		" (commands: list echo sneaky fail fail-multiline fail-silent big)\"}");
+		" (commands: list echo sneaky fail fail-multiline fail-silent big huge)\"}");
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	close(fd);
 }
@@ -312,6 +357,9 @@ static void test_malformed_lines_close(void **state)
 		{ "{\"cmd\":\"list\"} {\"cmd\":\"list\"}\n",
 		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
 		{ "{'cmd':'list'}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
+		/* json-c's strict mode alone would take a single-quoted key. */
+		{ "{'cmd':\"list\"}\n",
 		  "{\"ok\":false,\"error\":\"malformed request: not a JSON object\"}" },
 		{ "{\"device\":\"1/51712\"}\n",
 		  "{\"ok\":false,\"error\":\"malformed request: no string \\\"cmd\\\"\"}" },
@@ -418,9 +466,9 @@ static void test_many_requests_on_one_connection(void **state)
 	expect_line(fd, "{\"ok\":true,\"got\":1}");
 	expect_line(fd, "{\"ok\":false,\"error\":\"no such device: 9/1\"}");
 	expect_line(fd, "{\"ok\":true,\"got\":2}");
-	/* And a request split across writes. */
+	/* And a request split across writes: the server reads the first half on its own. */
 	send_str(fd, "{\"cmd\":\"ec");
-	usleep(20000);
+	wait_consumed(fd);
 	send_str(fd, "ho\",\"arg\":3}\n");
 	expect_line(fd, "{\"ok\":true,\"got\":3}");
 	for (i = 0; i < 100; i++)
@@ -566,7 +614,6 @@ static void test_client_that_never_reads_is_cut_off(void **state)
 	for (i = 0; i < 32; i++)
 		strcat(reqs, "{\"cmd\":\"big\"}\n");
 	send_str(fd, reqs);
-	usleep(300000);
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 		for (i = 0; i < n; i++)
 			lines += buf[i] == '\n';
@@ -575,6 +622,102 @@ static void test_client_that_never_reads_is_cut_off(void **state)
 	assert_true(lines < 32);
 	close(fd);
 	/* Others are served as before. */
+	fd = connect_to(f->srv.path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+/*
+ * Pipeline the request n times, never reading: the server must cut the client
+ * off (each reply is larger than its request) and serve others as before.
+ */
+static void pipeline_without_reading(const char *path, const char *req, unsigned int n)
+{
+	size_t len = strlen(req), batch = 4096, sent = 0, lines = 0;
+	char *buf = malloc(len * batch), rbuf[65536];
+	int fd = connect_to(path);
+	ssize_t r;
+	size_t i;
+
+	assert_non_null(buf);
+	for (i = 0; i < batch; i++)
+		memcpy(buf + i * len, req, len);
+	/* Until cut off: then a send fails. */
+	while (sent < n * len) {
+		size_t off = sent % (len * batch);
+
+		r = send(fd, buf + off, len * batch - off, MSG_NOSIGNAL);
+		if (r < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break;
+		if (r <= 0)
+			fail_msg("send: %s", r ? strerror(errno) : "nothing sent");
+		sent += (size_t)r;
+	}
+	sent /= len;
+	free(buf);
+	while ((r = recv(fd, rbuf, sizeof(rbuf), 0)) > 0)
+		for (i = 0; i < (size_t)r; i++)
+			lines += rbuf[i] == '\n';
+	if (r < 0 && errno != ECONNRESET)
+		fail_msg("the server did not cut the client off: %s", strerror(errno));
+	if (lines >= sent)
+		fail_msg("all %zu replies were queued for a client that did not read", lines);
+	close(fd);
+	fd = connect_to(path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_pipelined_errors_never_read(void **state)
+{
+	struct fixture *f = *state;
+
+	/* About 10 bytes in, 100 out: 4 MiB of replies for well under 1 MiB of requests. */
+	pipeline_without_reading(f->srv.path, "{\"cmd\":\"x\"}\n", 200000);
+	pipeline_without_reading(f->srv.path, "{\"cmd\":\"fail\"}\n", 200000);
+	pipeline_without_reading(f->srv.path, "{\"cmd\":\"fail-multiline\"}\n", 200000);
+}
+
+static void test_reply_too_large(void **state)
+{
+	static const char prefix[] = "{\"ok\":false,\"error\":\"reply too large (";
+	struct fixture *f = *state;
+	int fd = connect_to(f->srv.path);
+	char *line;
+
+	/* A client that reads gets an error, not cut off, and keeps its connection. */
+	send_str(fd, "{\"cmd\":\"huge\"}\n");
+	line = read_line(fd);
+	if (strncmp(line, prefix, sizeof(prefix) - 1))
+		fail_msg("got %.200s", line);
+	assert_non_null(strstr(line, "bytes, at most 4 MiB)\"}"));
+	free(line);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
+static void test_idle_connections_closed(void **state)
+{
+	struct fixture *f = *state;
+	int fds[64], fd, i;
+
+	ctl_server_thread_pause(&f->srv);
+	pvringd_ctl_set_idle_timeout(f->srv.ctl, 100);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	/* Every slot taken: silent, half a request, or idle after a request. */
+	for (i = 0; i < 64; i++) {
+		fds[i] = connect_to(f->srv.path);
+		if (i % 3 == 1)
+			send_str(fds[i], "{\"cmd\":");
+		else if (i % 3 == 2)
+			request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	}
+	/* The server closes each of them (the wait is bounded by IO_TIMEOUT_S)... */
+	for (i = 0; i < 64; i++) {
+		expect_closed(fds[i]);
+		close(fds[i]);
+	}
+	/* ...so the slots are free again. */
 	fd = connect_to(f->srv.path);
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	close(fd);
@@ -594,27 +737,15 @@ static void test_client_limit(void **state)
 	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\"}");
 	expect_closed(fd);
 	close(fd);
-	/* One leaves: there is room again once the server has seen it go. */
+	/*
+	 * One leaves: the server frees its slot, then closes its end, so there is
+	 * room again once that end of file arrives.
+	 */
+	assert_int_equal(shutdown(fds[0], SHUT_WR), 0);
+	expect_closed(fds[0]);
 	close(fds[0]);
-	for (i = 0; i < 500; i++) {
-		char *line;
-
-		fd = connect_to(f->srv.path);
-		/* A refused client may find the connection closed already: its reason waits. */
-		if (send(fd, "{\"cmd\":\"list\"}\n", 15, MSG_NOSIGNAL) < 0)
-			assert_int_equal(errno, EPIPE);
-		line = read_line(fd);
-		if (!strcmp(line, "{\"ok\":true,\"devices\":[]}")) {
-			free(line);
-			break;
-		}
-		assert_string_equal(line,
-				    "{\"ok\":false,\"error\":\"too many control connections\"}");
-		free(line);
-		close(fd);
-		usleep(10000);
-	}
-	assert_true(i < 500);
+	fd = connect_to(f->srv.path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	close(fd);
 	for (i = 1; i < 64; i++)
 		close(fds[i]);
@@ -652,6 +783,9 @@ int main(void)
 		cmocka_unit_test(test_stale_socket_replaced),
 		cmocka_unit_test_setup_teardown(test_client_that_never_reads_is_cut_off, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_errors_never_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_connections_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 	};

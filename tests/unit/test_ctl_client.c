@@ -424,29 +424,84 @@ static void test_pipelined(void **state)
 	pvring_ctl_client_close(c);
 }
 
+struct answer {
+	const char *text; /* what the daemon writes */
+	const char *err; /* "": none */
+	enum pvring_ctl_status st;
+};
+
+/* The request received, then the answer and end of file. */
+static const struct answer answers[] = {
+	{ "", "pvringd closed the connection without a reply", PVRING_CTL_UNREACHABLE },
+	{ "garbage\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "[true]\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "{\"devices\":[]}\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":\"yes\"}\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":true} x\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	/* Strict JSON, as the daemon reads its requests. */
+	{ "{'ok':true}\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":true,}\n", "malformed reply from pvringd", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":false}\n", "pvringd reported an error without saying what", PVRING_CTL_FAILED },
+	{ "{\"ok\":true}", "pvringd closed the connection without a reply",
+	  PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":true} \r\n", "", PVRING_CTL_OK },
+};
+
+/*
+ * The answer, then the connection closed before the request is sent: the
+ * daemon never saw it. Only an error waiting to be read (a daemon turning the
+ * client away) is its answer; a success there cannot be one.
+ */
+static const struct answer closed_answers[] = {
+	{ "", "pvringd closed the connection", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":true,\"devices\":[]}\n", "pvringd closed the connection",
+	  PVRING_CTL_UNREACHABLE },
+	{ "garbage\n", "pvringd closed the connection", PVRING_CTL_UNREACHABLE },
+	{ "{\"ok\":false,\"error\":\"too many control connections\"}\n",
+	  "too many control connections", PVRING_CTL_FAILED },
+};
+
+static void check_answers(int lfd, const char *path, struct json_object *req,
+			  const struct answer *cases, size_t n, int closed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct pvring_ctl_client *c = connect_ok(path);
+		struct json_object *reply;
+		enum pvring_ctl_status st;
+		char err[256] = "";
+		int fd = accept(lfd, NULL, NULL);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].text, strlen(cases[i].text)),
+				 (ssize_t)strlen(cases[i].text));
+		/* Shut down: the request is still received. Closed: it cannot be sent. */
+		if (closed)
+			close(fd);
+		else
+			assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		st = pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err));
+		if (strcmp(err, cases[i].err) || st != cases[i].st)
+			fail_msg("answer %s (%s): got %d \"%s\", expected %d \"%s\"", cases[i].text,
+				 closed ? "closed" : "shut down", st, err, cases[i].st,
+				 cases[i].err);
+		/* A reply comes with OK and FAILED only. */
+		assert_true((reply != NULL) == (st != PVRING_CTL_UNREACHABLE));
+		json_object_put(reply);
+		pvring_ctl_client_close(c);
+		if (!closed)
+			close(fd);
+	}
+}
+
 /* A daemon that answers badly, or not at all: played by the test on a raw socket. */
 static void test_bad_daemon(void **state)
 {
-	static const struct {
-		const char *answer; /* NULL: close without a word */
-		const char *err;
-	} cases[] = {
-		{ NULL, "pvringd closed the connection" },
-		{ "garbage\n", "malformed reply from pvringd" },
-		{ "[true]\n", "malformed reply from pvringd" },
-		{ "{\"devices\":[]}\n", "malformed reply from pvringd" },
-		{ "{\"ok\":\"yes\"}\n", "malformed reply from pvringd" },
-		{ "{\"ok\":true} x\n", "malformed reply from pvringd" },
-		{ "{\"ok\":false}\n", "pvringd reported an error without saying what" },
-		{ "{\"ok\":true}", "pvringd closed the connection" },
-		{ "{\"ok\":false,\"error\":\"too many control connections\"}\n",
-		  "too many control connections" },
-	};
 	char dir[] = "/tmp/pvring-ctlc-XXXXXX", path[PATH_MAX], err[256];
 	struct json_object *req = json_tokener_parse("{\"cmd\":\"list\"}"), *reply;
 	struct pvring_ctl_client *c;
 	int lfd, fd;
-	size_t i;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -463,28 +518,9 @@ static void test_bad_daemon(void **state)
 	fd = accept(lfd, NULL, NULL);
 	close(fd);
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum pvring_ctl_status st;
-
-		c = connect_ok(path);
-		fd = accept(lfd, NULL, NULL);
-		assert_true(fd >= 0);
-		if (cases[i].answer)
-			assert_int_equal(write(fd, cases[i].answer, strlen(cases[i].answer)),
-					 (ssize_t)strlen(cases[i].answer));
-		close(fd);
-		st = pvring_ctl_client_call(c, req, TIMEOUT_MS, &reply, err, sizeof(err));
-		if (strcmp(err, cases[i].err))
-			fail_msg("answer %s: got \"%s\", expected \"%s\"", cases[i].answer, err,
-				 cases[i].err);
-		/* A well-formed "ok": false is the daemon's error, the rest no proper reply. */
-		if (strstr(cases[i].answer ? cases[i].answer : "", "\"ok\":false"))
-			assert_int_equal(st, PVRING_CTL_FAILED);
-		else
-			assert_int_equal(st, PVRING_CTL_UNREACHABLE);
-		json_object_put(reply);
-		pvring_ctl_client_close(c);
-	}
+	check_answers(lfd, path, req, answers, sizeof(answers) / sizeof(answers[0]), 0);
+	check_answers(lfd, path, req, closed_answers,
+		      sizeof(closed_answers) / sizeof(closed_answers[0]), 1);
 	/* The request read, then the connection closed: no reply. */
 	c = connect_ok(path);
 	fd = accept(lfd, NULL, NULL);
@@ -742,6 +778,177 @@ static void test_format_watch(void **state)
 	pvring_ctl_client_close(c);
 }
 
+/* ---- what a hostile or broken daemon can make pvringctl print ---- */
+
+#define RUN10(s) s s s s s s s s s s
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define A60 RUN10("aaaaaa")
+/* The list's columns after DEVICE, all missing, but RO (the last). */
+#define LIST_DASHES "-     -      -         -       -      -        "
+
+/* A string of n times c, in static memory (one at a time). */
+static const char *run_of(char c, size_t n)
+{
+	static char buf[4096];
+
+	assert_true(n < sizeof(buf));
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_format_cells_bounded(void **state)
+{
+	struct json_object *reply =
+		json_tokener_parse("{\"ok\":true,\"devices\":["
+				   "{\"device\":\"\\u001b]0;x\\u0007\\r\\n\\u007f1/1\"},"
+				   "{\"device\":\"" A60 "\\u00e9aaaaaaaaaa\"},"
+				   "{\"device\":\"" X64 "\"},"
+				   "{\"device\":\"" X64 "y\"}]}");
+	struct json_object *devices, *d;
+	char *expected = NULL;
+	size_t len = 0;
+	FILE *e = open_memstream(&expected, &len);
+
+	(void)state;
+	assert_non_null(reply);
+	/* Control bytes as '?'; a cell of more than 64 bytes cut to 64 with "...", and not in
+	 * the middle of a UTF-8 character (the é): no column wider than 64. */
+	fprintf(e, "DEVICE%*sDISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO\n", 58 + 2, "");
+	fprintf(e, "?]0;x????1/1%*s" LIST_DASHES "-\n", 52 + 2, "");
+	fprintf(e, A60 "...%*s" LIST_DASHES "-\n", 1 + 2, "");
+	fprintf(e, X64 "  " LIST_DASHES "-\n");
+	fprintf(e, "%s...  " LIST_DASHES "-\n", run_of('x', 61));
+	fclose(e);
+	expect_text(pvring_fmt_list, reply, expected);
+	free(expected);
+	json_object_put(reply);
+
+	/* The last column is not padded: cut at 1024 bytes. */
+	reply = json_object_new_object();
+	devices = json_object_new_array();
+	d = json_object_new_object();
+	json_object_object_add(reply, "devices", devices);
+	json_object_object_add(d, "device", json_object_new_string("1/1"));
+	json_object_object_add(d, "read_only", json_object_new_string(run_of('z', 1025)));
+	json_object_array_add(devices, d);
+	expected = NULL;
+	e = open_memstream(&expected, &len);
+	fprintf(e, "DEVICE  DISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO\n");
+	fprintf(e, "1/1     " LIST_DASHES "%s...\n", run_of('z', 1021));
+	fclose(e);
+	expect_text(pvring_fmt_list, reply, expected);
+	free(expected);
+	json_object_put(reply);
+}
+
+static void test_format_lines_bounded(void **state)
+{
+	struct json_object *reply = json_object_new_object(), *d = json_object_new_object();
+	char *expected = NULL, *image;
+	size_t len = 0;
+	FILE *e;
+
+	(void)state;
+	/* Values on lines of their own: clean, and cut at 1024 bytes. */
+	image = strdup(run_of('i', 2000));
+	image[0] = '/';
+	json_object_object_add(d, "device", json_object_new_string("\x1b[31m1/1"));
+	json_object_object_add(d, "image", json_object_new_string(image));
+	json_object_object_add(d, "reason", json_object_new_string("bad\rring\x1b[0m"));
+	json_object_object_add(d, "rings", json_object_new_array());
+	json_object_object_add(reply, "device", d);
+	image[1021] = '\0';
+	e = open_memstream(&expected, &len);
+	fprintf(e,
+		"device      ?[31m1/1\n"
+		"disk        -\n"
+		"image       %s...\n"
+		"type        -\n"
+		"domid       -\n"
+		"devid       -\n"
+		"state       -\n"
+		"fe-state    -\n"
+		"sectors     -\n"
+		"sector-size -\n"
+		"read-only   -\n"
+		"queues      -\n"
+		"ring-order  -\n"
+		"reason      bad?ring?[0m\n"
+		"\n"
+		"no rings (not connected)\n",
+		image);
+	fclose(e);
+	expect_text(pvring_fmt_show, reply, expected);
+	free(expected);
+	free(image);
+	json_object_put(reply);
+
+	reply = json_tokener_parse("{\"ok\":true,\"device\":\"5/768\\u001b[2J\","
+				   "\"backend\":\"/b\\u0008\",\"frontend\":\"/f\\u009b\"}");
+	expect_text(pvring_fmt_attach, reply,
+		    "device    5/768?[2J\n"
+		    "backend   /b?\n"
+		    "frontend  /f?\n");
+	json_object_put(reply);
+	reply = json_tokener_parse(
+		"{\"ok\":true,\"device\":\"1/1\\u001b\",\"ring\":\"\\u0007\","
+		"\"slots\":[{\"index\":0,\"op\":\"read\\u001b\",\"segments\":[]}]}");
+	expect_text(pvring_fmt_dump, reply,
+		    "1/1? ring ?: 1 request in flight\n"
+		    "INDEX  SLOT  ID  OP     SECTOR  NSEG  SEGMENTS\n"
+		    "0      -     -   read?  -       -     -\n");
+	json_object_put(reply);
+}
+
+static void test_format_watch_device_clean(void **state)
+{
+	struct pvring_ctl_sample a, b;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	strcpy(a.device, "\x1b[2Jdev");
+	b = a;
+	b.time = 1;
+	pvring_fmt_watch(out, &a, &b, false);
+	fclose(out);
+	/* The device's name: clean (the rest of the line is numbers). */
+	assert_string_equal(
+		text, "?[2Jdev             0.0        0.0        0.0        0.0        0.0         "
+		      "0.0       0.00        0.00         0.0          0.0          0\n");
+	free(text);
+}
+
+static void test_format_rows_bounded(void **state)
+{
+	struct json_object *reply = json_object_new_object(), *devices = json_object_new_array();
+	char *expected = NULL, name[16];
+	size_t i, len = 0;
+	FILE *e = open_memstream(&expected, &len);
+
+	(void)state;
+	/* 10000 rows from one reply, then how many more there were. */
+	json_object_object_add(reply, "devices", devices);
+	fprintf(e, "DEVICE  DISK  STATE  FE-STATE  QUEUES  ORDER  SECTORS  RO\n");
+	for (i = 0; i < 10003; i++) {
+		struct json_object *d = json_object_new_object();
+
+		snprintf(name, sizeof(name), "%05zu", i);
+		json_object_object_add(d, "device", json_object_new_string(name));
+		json_object_array_add(devices, d);
+		if (i < 10000)
+			fprintf(e, "%s   " LIST_DASHES "-\n", name);
+	}
+	fprintf(e, "... 3 more\n");
+	fclose(e);
+	expect_text(pvring_fmt_list, reply, expected);
+	free(expected);
+	json_object_put(reply);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +963,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_format_attach_and_json, setup, teardown),
 		cmocka_unit_test(test_format_malformed),
 		cmocka_unit_test_setup_teardown(test_format_watch, setup, teardown),
+		cmocka_unit_test(test_format_cells_bounded),
+		cmocka_unit_test(test_format_lines_bounded),
+		cmocka_unit_test(test_format_watch_device_clean),
+		cmocka_unit_test(test_format_rows_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
