@@ -246,7 +246,7 @@ static void respond(struct pvringd_request *r, int16_t status)
 	struct pvringd_ring *ring = r->ring;
 	struct pvring_blkif_response rsp = {
 		.id = r->req.rw.id, /* at the same offset in every request format */
-		.op = r->req.op,
+		.op = pvring_blkif_response_op(&r->req),
 		.status = status,
 	};
 

@@ -43,6 +43,12 @@ static enum pvring_blkif_error pvring_blkif_check_rw(const struct pvring_blkif_r
 		return PVRING_BLKIF_ESEGMENT_COUNT;
 	if (disk->read_only && rw->op != PVRING_BLKIF_OP_READ && rw->nr_segments)
 		return PVRING_BLKIF_EREAD_ONLY;
+	/*
+	 * A flush with no data names no sectors: stock blkfront sends its empty
+	 * flush with sector (u64)-1, which is no place on the disk to check.
+	 */
+	if (!rw->nr_segments)
+		return PVRING_BLKIF_VALID;
 	return pvring_blkif_check_segments(rw->seg, rw->nr_segments, rw->sector, disk, &nr_sectors);
 }
 

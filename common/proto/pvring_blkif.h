@@ -165,6 +165,24 @@ const char *pvring_blkif_error_str(enum pvring_blkif_error error);
 /* The operation's name ("read", "write", ...), or NULL if unknown. */
 const char *pvring_blkif_op_name(uint8_t op);
 
+/*
+ * The op a response to req must carry: the request's own, except that an
+ * indirect request is answered with its indirect_op. Stock blkfront disables
+ * the disk on any other value ("response has wrong operation"), as blkback
+ * answers this way.
+ */
+static inline uint8_t pvring_blkif_response_op(const union pvring_blkif_request *req)
+{
+	return req->op == PVRING_BLKIF_OP_INDIRECT ? req->indirect.indirect_op : req->op;
+}
+
+/* Whether a response's status is one the protocol defines. */
+static inline bool pvring_blkif_status_known(int16_t status)
+{
+	return status == PVRING_BLKIF_RSP_OKAY || status == PVRING_BLKIF_RSP_ERROR ||
+	       status == PVRING_BLKIF_RSP_EOPNOTSUPP;
+}
+
 /* Indirect pages needed for n segments. */
 static inline uint32_t pvring_blkif_indirect_pages(uint32_t nr_segments)
 {

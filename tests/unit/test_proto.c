@@ -210,6 +210,16 @@ static void test_flush_barrier_discard(void **state)
 	assert_verdict(rw(PVRING_BLKIF_OP_FLUSH_DISKCACHE, 0, 0), &plain,
 		       PVRING_BLKIF_ENOT_OFFERED);
 	assert_verdict(rw(PVRING_BLKIF_OP_WRITE_BARRIER, 0, 0), &plain, PVRING_BLKIF_ENOT_OFFERED);
+	/*
+	 * Stock blkfront's empty flush names sector (u64)-1: no data, no place on
+	 * the disk. Refusing it made blkfront turn flushes off without a word.
+	 */
+	assert_verdict(rw(PVRING_BLKIF_OP_FLUSH_DISKCACHE, UINT64_MAX, 0), &disk,
+		       PVRING_BLKIF_VALID);
+	assert_verdict(rw(PVRING_BLKIF_OP_WRITE_BARRIER, UINT64_MAX, 0), &disk, PVRING_BLKIF_VALID);
+	/* With data, the sectors are checked as a write's. */
+	assert_verdict(rw(PVRING_BLKIF_OP_FLUSH_DISKCACHE, UINT64_MAX, 1), &disk,
+		       PVRING_BLKIF_EPAST_END);
 
 	memset(&req, 0, sizeof(req));
 	req.discard.op = PVRING_BLKIF_OP_DISCARD;
@@ -257,6 +267,21 @@ static void test_indirect(void **state)
 	no_indirect.max_indirect_segments = 65535;
 	req.indirect.nr_segments = 8 * 512 + 1;
 	assert_verdict(req, &no_indirect, PVRING_BLKIF_ESEGMENT_COUNT);
+
+	/*
+	 * An indirect request is answered with its indirect_op, as blkback does:
+	 * stock blkfront disables the disk on a response carrying op 6.
+	 */
+	req.indirect.indirect_op = PVRING_BLKIF_OP_WRITE;
+	assert_int_equal(pvring_blkif_response_op(&req), PVRING_BLKIF_OP_WRITE);
+	req.indirect.indirect_op = PVRING_BLKIF_OP_READ;
+	assert_int_equal(pvring_blkif_response_op(&req), PVRING_BLKIF_OP_READ);
+	assert_int_equal(pvring_blkif_response_op(&(union pvring_blkif_request){
+				 .rw = { .op = PVRING_BLKIF_OP_FLUSH_DISKCACHE } }),
+			 PVRING_BLKIF_OP_FLUSH_DISKCACHE);
+	assert_true(pvring_blkif_status_known(PVRING_BLKIF_RSP_EOPNOTSUPP));
+	assert_false(pvring_blkif_status_known(-3));
+	assert_false(pvring_blkif_status_known(1));
 
 	/* The segments themselves, copied out of the indirect pages. */
 	for (i = 0; i < 256; i++)

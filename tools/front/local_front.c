@@ -734,6 +734,15 @@ static int complete(struct pvring_local_front *front, struct pvring_local_front_
 			    "queue %u: back end answered id %" PRIu64 ", which is not in flight",
 			    q->index, rsp->id);
 	tag = &q->tags[rsp->id];
+	/* As stock blkfront checks: the op it sent (an indirect's indirect_op), a known status. */
+	if (rsp->op != tag->op)
+		return fail(front, -EPROTO,
+			    "queue %u: response to id %" PRIu64
+			    " has wrong operation (%u instead of %u)",
+			    q->index, rsp->id, rsp->op, tag->op);
+	if (!pvring_blkif_status_known(rsp->status))
+		return fail(front, -EPROTO, "queue %u: response to id %" PRIu64 " has status %d",
+			    q->index, rsp->id, rsp->status);
 	for (i = 0; i < tag->nr_pages; i++) {
 		uint32_t page = q->tag_pages[(size_t)rsp->id * front->max_segments + i];
 		uint32_t ref = pvring_local_front_frame_ref(front, q->data_frame + page);
