@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -110,6 +111,7 @@ static const struct pvring_platform_ops xen_ops = {
 struct pvring_platform *pvring_platform_xen_open(const char **why)
 {
 	struct xen_platform *x = calloc(1, sizeof(*x));
+	int flags;
 
 	if (!x) {
 		*why = "out of memory";
@@ -127,6 +129,16 @@ struct pvring_platform *pvring_platform_xen_open(const char **why)
 	if (!x->evtchn) {
 		*why = "cannot open the event channel device (/dev/xen/evtchn): xen-evtchn is not "
 		       "loaded";
+		goto fail;
+	}
+	/*
+	 * libxenevtchn leaves its descriptor blocking; pvringd's loop calls
+	 * xenevtchn_pending() whenever the descriptor polls readable and until it
+	 * says "none", so a blocking read() there would hang the whole daemon.
+	 */
+	flags = fcntl(xenevtchn_fd(x->evtchn), F_GETFL);
+	if (flags < 0 || fcntl(xenevtchn_fd(x->evtchn), F_SETFL, flags | O_NONBLOCK)) {
+		*why = "cannot make the event channel device non-blocking";
 		goto fail;
 	}
 	x->base.store = xs_open(0);
