@@ -76,6 +76,8 @@ struct cli {
 	long numbers[NR_NUMBERS]; /* indexed like numbers[] */
 	const char **disks;
 	unsigned int nr_disks;
+	const char **image_dirs;
+	unsigned int nr_image_dirs;
 };
 
 static void fail(char *err, size_t err_len, const char *fmt, ...)
@@ -113,6 +115,8 @@ static void usage(FILE *out)
 		"                                serve an image (repeatable; replaces the file's "
 		"disk "
 		"NAME)\n"
+		"  --image-dir DIR               serve images attached by path from DIR\n"
+		"                                (repeatable; replaces the file's image-dirs)\n"
 		"  --help                        show this and exit\n"
 		"  --version                     show the version and exit\n",
 		MAX_RING_ORDER, MAX_RING_ORDER, MAX_QUEUES, MAX_INDIRECT_SEGMENTS,
@@ -194,6 +198,95 @@ static void free_disk(struct pvringd_disk_config *disk)
 	disk->name = disk->path = NULL;
 }
 
+/*
+ * dir, resolved by realpath, in *resolved (to free); or -1 with errno set (0: it is not a
+ * directory).
+ */
+static int resolve_dir(const char *dir, char **resolved)
+{
+	struct stat st;
+	int saved;
+	char *r;
+
+	r = realpath(dir, NULL);
+	if (!r)
+		return -1;
+	if (stat(r, &st)) {
+		saved = errno;
+		free(r);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		free(r);
+		errno = 0;
+		return -1;
+	}
+	*resolved = r;
+	return 0;
+}
+
+/* Why resolve_dir has just failed. */
+static const char *resolve_error(void)
+{
+	return errno ? strerror(errno) : "not a directory";
+}
+
+static bool has_image_dir(const struct pvringd_config *cfg, const char *resolved)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_image_dirs; i++)
+		if (!strcmp(cfg->image_dirs[i], resolved))
+			return true;
+	return false;
+}
+
+/* Adds resolved (which it takes, freeing it on failure): 0 or -ENOMEM. */
+static int add_image_dir(struct pvringd_config *cfg, char *resolved)
+{
+	char **dirs;
+
+	dirs = realloc(cfg->image_dirs, (cfg->nr_image_dirs + 1) * sizeof(*dirs));
+	if (!dirs) {
+		free(resolved);
+		return -ENOMEM;
+	}
+	cfg->image_dirs = dirs;
+	dirs[cfg->nr_image_dirs++] = resolved;
+	return 0;
+}
+
+static void free_image_dirs(struct pvringd_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_image_dirs; i++)
+		free(cfg->image_dirs[i]);
+	free(cfg->image_dirs);
+	cfg->image_dirs = NULL;
+	cfg->nr_image_dirs = 0;
+}
+
+bool pvringd_config_image_allowed(const struct pvringd_config *cfg, const char *resolved_path)
+{
+	unsigned int i;
+	size_t len;
+
+	if (!resolved_path || resolved_path[0] != '/')
+		return false;
+	for (i = 0; i < cfg->nr_image_dirs; i++) {
+		const char *dir = cfg->image_dirs[i];
+
+		if (!strcmp(dir, "/"))
+			return true;
+		len = strlen(dir);
+		if (!strncmp(resolved_path, dir, len) && resolved_path[len] == '/')
+			return true;
+	}
+	return false;
+}
+
 void pvringd_config_free(struct pvringd_config *cfg)
 {
 	unsigned int i;
@@ -201,6 +294,7 @@ void pvringd_config_free(struct pvringd_config *cfg)
 	for (i = 0; i < cfg->nr_disks; i++)
 		free_disk(&cfg->disks[i]);
 	free(cfg->disks);
+	free_image_dirs(cfg);
 	free(cfg->platform);
 	free(cfg->rundir);
 	free(cfg->registry_socket);
@@ -324,6 +418,48 @@ static int file_disk(struct file_ctx *ctx, size_t idx, struct json_object *obj)
 	return 0;
 }
 
+static int file_image_dirs(struct file_ctx *ctx, struct json_object *val)
+{
+	struct json_object *elem;
+	char *resolved;
+	const char *dir;
+	size_t i, n;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		file_fail(ctx, "\"image-dirs\" must be an array");
+		return -1;
+	}
+	n = json_object_array_length(val);
+	for (i = 0; i < n; i++) {
+		elem = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(elem, json_type_string) ||
+		    !json_object_get_string_len(elem)) {
+			file_fail(ctx, "image-dirs[%zu] must be a non-empty string", i);
+			return -1;
+		}
+		dir = json_object_get_string(elem);
+		if (dir[0] != '/') {
+			file_fail(ctx, "image-dirs[%zu]: must be an absolute path", i);
+			return -1;
+		}
+		if (resolve_dir(dir, &resolved)) {
+			file_fail(ctx, "image-dirs[%zu]: %s: %s", i, dir, resolve_error());
+			return -1;
+		}
+		/* Compared resolved: "/srv/a/." or a symlink to it is /srv/a again. */
+		if (has_image_dir(ctx->cfg, resolved)) {
+			free(resolved);
+			file_fail(ctx, "image-dirs[%zu]: duplicate directory \"%s\"", i, dir);
+			return -1;
+		}
+		if (add_image_dir(ctx->cfg, resolved)) {
+			file_fail(ctx, "%s", strerror(ENOMEM));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int file_key(struct file_ctx *ctx, const char *key, struct json_object *val)
 {
 	struct pvringd_config *cfg = ctx->cfg;
@@ -372,6 +508,8 @@ static int file_key(struct file_ctx *ctx, const char *key, struct json_object *v
 				return -1;
 		return 0;
 	}
+	if (!strcmp(key, "image-dirs"))
+		return file_image_dirs(ctx, val);
 	file_fail(ctx, "unknown key \"%s\"", key);
 	return -1;
 }
@@ -573,6 +711,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_SYSLOG,
 	OPT_DISK,
+	OPT_IMAGE_DIR,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_NUMBER, /* OPT_NUMBER + i: numbers[i] */
@@ -586,6 +725,7 @@ static const struct option fixed_options[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -660,6 +800,18 @@ static int parse_options(struct cli *cli, int argc, char **argv, char *err, size
 		case OPT_DISK:
 			cli->disks[cli->nr_disks++] = optarg;
 			break;
+		case OPT_IMAGE_DIR:
+			if (!*optarg) {
+				fail(err, err_len, "--image-dir: empty path");
+				return -1;
+			}
+			if (optarg[0] != '/') {
+				fail(err, err_len, "--image-dir %s: must be an absolute path",
+				     optarg);
+				return -1;
+			}
+			cli->image_dirs[cli->nr_image_dirs++] = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
@@ -689,6 +841,36 @@ static int parse_options(struct cli *cli, int argc, char **argv, char *err, size
 	if (optind < argc) {
 		fail(err, err_len, "unexpected argument %s (see --help)", argv[optind]);
 		return -1;
+	}
+	return 0;
+}
+
+/* Any --image-dir replaces the file's list as a whole. */
+static int apply_image_dirs(struct pvringd_config *cfg, const struct cli *cli, char *err,
+			    size_t err_len)
+{
+	const char *dir;
+	char *resolved;
+	unsigned int i;
+
+	if (!cli->nr_image_dirs)
+		return 0;
+	free_image_dirs(cfg);
+	for (i = 0; i < cli->nr_image_dirs; i++) {
+		dir = cli->image_dirs[i];
+		if (resolve_dir(dir, &resolved)) {
+			fail(err, err_len, "--image-dir %s: %s", dir, resolve_error());
+			return -1;
+		}
+		if (has_image_dir(cfg, resolved)) {
+			free(resolved);
+			fail(err, err_len, "--image-dir %s: directory given twice", dir);
+			return -1;
+		}
+		if (add_image_dir(cfg, resolved)) {
+			fail(err, err_len, "--image-dir %s: %s", dir, strerror(ENOMEM));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -726,7 +908,7 @@ static int apply_options(struct pvringd_config *cfg, const struct cli *cli, char
 		if (apply_disk_arg(cfg, cli->disks[i], err, err_len))
 			return -1;
 	}
-	return 0;
+	return apply_image_dirs(cfg, cli, err, err_len);
 nomem:
 	fail(err, err_len, "%s", strerror(ENOMEM));
 	return -1;
@@ -765,9 +947,12 @@ int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char
 		*number_field(cfg, &numbers[i]) = numbers[i].def;
 		cli.numbers[i] = -1;
 	}
-	/* At most every argument is a --disk. */
+	/* At most every argument is a --disk, or an --image-dir. */
 	cli.disks = calloc((size_t)argc + 1, sizeof(*cli.disks));
-	if (!cli.disks) {
+	cli.image_dirs = calloc((size_t)argc + 1, sizeof(*cli.image_dirs));
+	if (!cli.disks || !cli.image_dirs) {
+		free(cli.disks);
+		free(cli.image_dirs);
 		fail(err, err_len, "%s", strerror(ENOMEM));
 		return -1;
 	}
@@ -786,6 +971,7 @@ int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char
 	ret = 0;
 out:
 	free(cli.disks);
+	free(cli.image_dirs);
 	if (ret)
 		pvringd_config_free(cfg);
 	return ret;

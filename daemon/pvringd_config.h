@@ -14,6 +14,8 @@
  *     "max-indirect-segments": 256,         0: no indirect requests
  *     "poll-us": 50,                        0..1000: poll a ring this long after
  *                                           answering before sleeping (0: never)
+ *     "image-dirs": ["/var/lib/pvring/images"],
+ *                                           directories whose image files may be attached by path
  *     "disks": [
  *       { "name": "disk0", "path": "/var/lib/pvring/disk0.img",
  *         "read-only": false, "direct": false }
@@ -55,6 +57,9 @@ struct pvringd_config {
 	uint32_t poll_us;
 	struct pvringd_disk_config *disks;
 	unsigned int nr_disks;
+	/* Resolved by realpath, no two alike; the options' list replaces the file's. */
+	char **image_dirs;
+	unsigned int nr_image_dirs;
 };
 
 /*
@@ -66,5 +71,12 @@ struct pvringd_config {
 int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char *err,
 			 size_t err_len);
 void pvringd_config_free(struct pvringd_config *cfg);
+
+/*
+ * Whether path (already resolved by realpath) lies inside one of the image directories: it starts
+ * with DIR followed by '/' (so /srv/a allows neither /srv/ab/x nor /srv/a itself); the directory
+ * "/" allows every absolute path. A path that is not absolute is never allowed.
+ */
+bool pvringd_config_image_allowed(const struct pvringd_config *cfg, const char *resolved_path);
 
 #endif /* PVRINGD_CONFIG_H */

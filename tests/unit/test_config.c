@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,12 +44,29 @@ static int setup(void **state)
 	return 0;
 }
 
+/* What the image-dirs tests make in the fixture's directory: removed even when one fails. */
+static const char *const scratch_files[] = { "link", "file" };
+static const char *const scratch_dirs[] = { "a", "b", "ab" };
+
+/* f->dir/name in buf. */
+static const char *scratch(struct fixture *f, const char *name, char buf[600])
+{
+	snprintf(buf, 600, "%s/%s", f->dir, name);
+	return buf;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	char path[600];
+	size_t i;
 
 	pvringd_config_free(&f->cfg);
 	unlink(f->path);
+	for (i = 0; i < sizeof(scratch_files) / sizeof(scratch_files[0]); i++)
+		unlink(scratch(f, scratch_files[i], path));
+	for (i = 0; i < sizeof(scratch_dirs) / sizeof(scratch_dirs[0]); i++)
+		rmdir(scratch(f, scratch_dirs[i], path));
 	assert_int_equal(rmdir(f->dir), 0);
 	test_free(f);
 	return 0;
@@ -94,6 +112,7 @@ static void assert_file_error(struct fixture *f, const char *text, const char *e
 	/* A failed parse leaves nothing to free. */
 	assert_null(f->cfg.platform);
 	assert_null(f->cfg.disks);
+	assert_null(f->cfg.image_dirs);
 }
 
 static uint32_t expected_cpu_queues(void)
@@ -121,6 +140,8 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg.poll_us, 50);
 	assert_int_equal(f->cfg.nr_disks, 0);
 	assert_null(f->cfg.disks);
+	assert_int_equal(f->cfg.nr_image_dirs, 0);
+	assert_null(f->cfg.image_dirs);
 }
 
 /* disks[idx] is exactly this. */
@@ -272,6 +293,7 @@ static void assert_option_error(struct fixture *f, const char *const *args, cons
 	assert_string_equal(f->err, expected);
 	assert_null(f->cfg.platform);
 	assert_null(f->cfg.disks);
+	assert_null(f->cfg.image_dirs);
 }
 
 #define option_error(f, expected, ...)                                                             \
@@ -484,6 +506,179 @@ static void test_poll_us(void **state)
 	assert_file_error(f, "{ \"poll-us\": 1001 }", "\"poll-us\" must be an integer 0..1000");
 }
 
+/*
+ * Scratch for the image-dirs tests, in the fixture's directory: directories a and b, a regular
+ * file "file" and a symlink "link" to b. real gets the fixture's directory as realpath sees it
+ * (TMPDIR may itself lie behind a symlink).
+ */
+static void make_image_scratch(struct fixture *f, char real[PATH_MAX])
+{
+	char path[600], target[600];
+	int fd;
+
+	assert_non_null(realpath(f->dir, real));
+	assert_int_equal(mkdir(scratch(f, "a", path), 0700), 0);
+	assert_int_equal(mkdir(scratch(f, "b", path), 0700), 0);
+	fd = open(scratch(f, "file", path), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(scratch(f, "b", target), scratch(f, "link", path)), 0);
+}
+
+/* image_dirs[idx] is real/name ("" for real itself). */
+static void assert_image_dir(struct fixture *f, unsigned int idx, const char *real,
+			     const char *name)
+{
+	char want[PATH_MAX + 64];
+
+	snprintf(want, sizeof(want), "%s%s%s", real, *name ? "/" : "", name);
+	assert_true(idx < f->cfg.nr_image_dirs);
+	assert_string_equal(f->cfg.image_dirs[idx], want);
+}
+
+static void test_image_dirs_file(void **state)
+{
+	struct fixture *f = *state;
+	char real[PATH_MAX], text[4096];
+
+	make_image_scratch(f, real);
+	/* "a/." and a trailing '/' and a symlink all resolve; so does "/" (to itself). */
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s/a/.\", \"%s/link/\", \"/\" ] }",
+		 f->dir, f->dir);
+	write_config(f, text);
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 3);
+	assert_image_dir(f, 0, real, "a");
+	assert_image_dir(f, 1, real, "b");
+	assert_string_equal(f->cfg.image_dirs[2], "/");
+	/* An empty list is a list. */
+	write_config(f, "{ \"image-dirs\": [] }");
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 0);
+}
+
+static void test_image_dirs_option(void **state)
+{
+	struct fixture *f = *state;
+	char real[PATH_MAX], text[4096], a[600], b[600], link[600];
+
+	make_image_scratch(f, real);
+	scratch(f, "a", a);
+	scratch(f, "b", b);
+	scratch(f, "link", link);
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s\" ] }", a);
+	write_config(f, text);
+	/* No option: the file's list. */
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 1);
+	assert_image_dir(f, 0, real, "a");
+	/* Any option replaces the file's list as a whole, before or after --config. */
+	assert_int_equal(parse(f, "--image-dir", link, "--config", f->path), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 1);
+	assert_image_dir(f, 0, real, "b");
+	/* The options' own order; a directory the file also names is no duplicate. */
+	snprintf(text, sizeof(text), "--image-dir=%s/", b);
+	assert_int_equal(parse(f, "--config", f->path, text, "--image-dir", a), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 2);
+	assert_image_dir(f, 0, real, "b");
+	assert_image_dir(f, 1, real, "a");
+	/* Without a file. */
+	assert_int_equal(parse(f, "--image-dir", f->dir), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 1);
+	assert_image_dir(f, 0, real, "");
+}
+
+static void test_image_dirs_errors(void **state)
+{
+	struct fixture *f = *state;
+	char real[PATH_MAX], text[4096], want[4096], a[600], nope[600], file[600], link[600];
+
+	make_image_scratch(f, real);
+	scratch(f, "a", a);
+	scratch(f, "nope", nope);
+	scratch(f, "file", file);
+	scratch(f, "link", link);
+
+	assert_file_error(f, "{ \"image-dirs\": \"/srv\" }", "\"image-dirs\" must be an array");
+	assert_file_error(f, "{ \"image-dirs\": { \"a\": \"/srv\" } }",
+			  "\"image-dirs\" must be an array");
+	assert_file_error(f, "{ \"image-dirs\": [ 7 ] }",
+			  "image-dirs[0] must be a non-empty string");
+	assert_file_error(f, "{ \"image-dirs\": [ \"/\", null ] }",
+			  "image-dirs[1] must be a non-empty string");
+	assert_file_error(f, "{ \"image-dirs\": [ \"\" ] }",
+			  "image-dirs[0] must be a non-empty string");
+	assert_file_error(f, "{ \"image-dirs\": [ \"/\", \"srv/images\" ] }",
+			  "image-dirs[1]: must be an absolute path");
+	assert_file_error(f, "{ \"image-dirs\": [ \"./images\" ] }",
+			  "image-dirs[0]: must be an absolute path");
+
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s\" ] }", nope);
+	snprintf(want, sizeof(want), "image-dirs[0]: %s: No such file or directory", nope);
+	assert_file_error(f, text, want);
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s\", \"%s\" ] }", a, file);
+	snprintf(want, sizeof(want), "image-dirs[1]: %s: not a directory", file);
+	assert_file_error(f, text, want);
+	/* Duplicates, as given or once resolved. */
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s\", \"%s\" ] }", a, a);
+	snprintf(want, sizeof(want), "image-dirs[1]: duplicate directory \"%s\"", a);
+	assert_file_error(f, text, want);
+	snprintf(text, sizeof(text), "{ \"image-dirs\": [ \"%s\", \"%s/../a/\" ] }", a, a);
+	snprintf(want, sizeof(want), "image-dirs[1]: duplicate directory \"%s/../a/\"", a);
+	assert_file_error(f, text, want);
+
+	option_error(f, "--image-dir images: must be an absolute path", "--image-dir", "images");
+	option_error(f, "--image-dir: empty path", "--image-dir", "");
+	option_error(f, "option --image-dir requires an argument", "--image-dir");
+	snprintf(want, sizeof(want), "--image-dir %s: No such file or directory", nope);
+	option_error(f, want, "--image-dir", nope);
+	snprintf(want, sizeof(want), "--image-dir %s: not a directory", file);
+	option_error(f, want, "--image-dir", a, "--image-dir", file);
+	snprintf(want, sizeof(want), "--image-dir %s: directory given twice", link);
+	/* link is b, resolved. */
+	option_error(f, want, "--image-dir", real, "--image-dir", scratch(f, "b", text),
+		     "--image-dir", link);
+	snprintf(want, sizeof(want), "--image-dir %s: directory given twice", a);
+	option_error(f, want, "--image-dir", a, "--image-dir", a);
+}
+
+static void test_image_allowed(void **state)
+{
+	struct fixture *f = *state;
+	char *dirs[] = { (char *)"/srv/a", (char *)"/var/lib/pvring/images" };
+	struct pvringd_config cfg = { .image_dirs = dirs, .nr_image_dirs = 2 };
+	struct pvringd_config none = { 0 };
+
+	/* Inside. */
+	assert_true(pvringd_config_image_allowed(&cfg, "/srv/a/disk.img"));
+	assert_true(pvringd_config_image_allowed(&cfg, "/srv/a/sub/disk.img"));
+	assert_true(pvringd_config_image_allowed(&cfg, "/var/lib/pvring/images/x"));
+	/* Outside. */
+	assert_false(pvringd_config_image_allowed(&cfg, "/srv/b/disk.img"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/etc/shadow"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/srv"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/var/lib/pvring/disk0.img"));
+	/* A prefix, but not a child; nor the directory itself. */
+	assert_false(pvringd_config_image_allowed(&cfg, "/srv/ab/disk.img"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/srv/a.img"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/srv/a"));
+	assert_false(pvringd_config_image_allowed(&cfg, "/var/lib/pvring/images2/x"));
+	/* Not resolved at all. */
+	assert_false(pvringd_config_image_allowed(&cfg, "srv/a/disk.img"));
+	assert_false(pvringd_config_image_allowed(&cfg, ""));
+	/* No directories: nothing. */
+	assert_false(pvringd_config_image_allowed(&none, "/srv/a/disk.img"));
+
+	/* "/", as parsed: everything. */
+	assert_int_equal(parse(f, "--image-dir", "/"), 0);
+	assert_int_equal(f->cfg.nr_image_dirs, 1);
+	assert_string_equal(f->cfg.image_dirs[0], "/");
+	assert_true(pvringd_config_image_allowed(&f->cfg, "/srv/a/disk.img"));
+	assert_true(pvringd_config_image_allowed(&f->cfg, "/srv/ab/disk.img"));
+	assert_true(pvringd_config_image_allowed(&f->cfg, "/x"));
+	assert_false(pvringd_config_image_allowed(&f->cfg, "x"));
+}
+
 /* Run a parse with stdout going to a file; return what was printed (test_free it). */
 static char *parse_capturing_stdout(struct fixture *f, const char *arg, int *ret)
 {
@@ -523,6 +718,7 @@ static void test_help_version(void **state)
 	assert_int_equal(ret, 1);
 	assert_non_null(strstr(out, "usage: pvringd"));
 	assert_non_null(strstr(out, "--disk NAME=PATH[,ro][,direct]"));
+	assert_non_null(strstr(out, "--image-dir DIR"));
 	test_free(out);
 	/* Nothing was configured, so nothing is left to free. */
 	assert_null(f->cfg.platform);
@@ -532,12 +728,16 @@ static void test_free_twice(void **state)
 {
 	struct fixture *f = *state;
 
-	write_config(f, "{ \"disks\": [ { \"name\": \"a\", \"path\": \"/a\" } ] }");
+	write_config(f, "{ \"disks\": [ { \"name\": \"a\", \"path\": \"/a\" } ], "
+			"\"image-dirs\": [ \"/\" ] }");
 	assert_int_equal(parse(f, "--config", f->path, "--disk", "b=/b", "--disk", "a=/c,ro"), 0);
 	assert_int_equal(f->cfg.nr_disks, 2);
+	assert_int_equal(f->cfg.nr_image_dirs, 1);
 	pvringd_config_free(&f->cfg);
 	assert_null(f->cfg.disks);
 	assert_int_equal(f->cfg.nr_disks, 0);
+	assert_null(f->cfg.image_dirs);
+	assert_int_equal(f->cfg.nr_image_dirs, 0);
 	assert_null(f->cfg.control_socket);
 	/* And again, as teardown does: harmless. LeakSanitizer checks the rest at exit. */
 	pvringd_config_free(&f->cfg);
@@ -574,6 +774,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_us, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_dirs_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_dirs_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_dirs_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
