@@ -247,11 +247,10 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 		      unsigned int err_len)
 {
 	struct pvringd *d = arg;
-	struct json_object *disk_v, *domid_v, *devid_v;
-	struct pvringd_disk *disk = NULL;
+	struct json_object *disk_v, *domid_v, *devid_v, *ro_v;
 	int64_t domid, devid = 0;
 	struct pvringd_device *dev;
-	unsigned int i;
+	bool read_only = false;
 
 	if (!json_object_object_get_ex(req, "disk", &disk_v) ||
 	    !json_object_is_type(disk_v, json_type_string) ||
@@ -280,14 +279,15 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 			 PVRING_CTL_DEVID_MAX);
 		return -1;
 	}
-	for (i = 0; i < d->nr_disks; i++)
-		if (!strcmp(d->disks[i].name, json_object_get_string(disk_v)))
-			disk = &d->disks[i];
-	if (!disk) {
-		snprintf(err, err_len, "no disk named %s", json_object_get_string(disk_v));
-		return -1;
+	if (json_object_object_get_ex(req, "read-only", &ro_v)) {
+		if (!json_object_is_type(ro_v, json_type_boolean)) {
+			snprintf(err, err_len, "\"read-only\" must be true or false");
+			return -1;
+		}
+		read_only = json_object_get_boolean(ro_v);
 	}
-	dev = pvringd_device_attach(d, disk, (uint32_t)domid, (uint32_t)devid, err, err_len);
+	dev = pvringd_device_attach(d, json_object_get_string(disk_v), read_only, (uint32_t)domid,
+				    (uint32_t)devid, err, err_len);
 	if (!dev)
 		return -1;
 	add_str(reply, "device", dev->name);

@@ -3,9 +3,9 @@
  * pvringd's control plane: the xenbus state machine of every device.
  *
  * A device appears when its back-end directory does
- * (/local/domain/0/backend/vbd/<domid>/<devid>, written by the toolstack: xl
- * on Xen, pvringd's own attach command on the local platform). pvringd then
- * offers its features and waits in InitWait; when the front end is
+ * (PVRINGD_BACKEND_ROOT/<domid>/<devid>, written by pvringd's attach command,
+ * which plays the toolstack's part on both platforms). It offers its features
+ * and waits in InitWait; when the front end is
  * Initialised it reads the rings and event channels, negotiates, maps, binds
  * and goes Connected. Closing or Closed from the front end, a fault in a ring,
  * a detach or the guest's death disconnect it: rings stop, I/O in flight
@@ -15,6 +15,12 @@
  *
  * Everything the front end wrote is read once, checked, and refused with a
  * logged reason when it is not what the protocol allows.
+ *
+ * Stopping pvringd is not closing the guests' disks: the rings stop, what is
+ * in flight is answered, grants are unmapped and the store is left as it is,
+ * Connected. Stock blkfront never leaves Closed by itself, so a back end that
+ * closed on exit could not get the disk back. The next pvringd finds the
+ * directories, maps the same rings again and serves on (resume_device).
  */
 #include "config.h"
 
@@ -24,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <xenstore.h>
@@ -147,6 +154,11 @@ static void device_free(struct pvringd_device *dev)
 	for (link = &dev->d->devices; *link != dev; link = &(*link)->next)
 		;
 	*link = dev->next;
+	if (dev->own_disk) {
+		pvringd_disk_close(dev->own_disk);
+		free((char *)dev->own_disk->name);
+		free(dev->own_disk);
+	}
 	free(dev->rings);
 	free(dev->backend);
 	free(dev->frontend);
@@ -178,6 +190,8 @@ static void finish_disconnect(struct pvringd_device *dev)
 	dev->rings = NULL;
 	dev->nr_rings = 0;
 	dev->order = 0;
+	if (dev->d->stopping)
+		return; /* the store stays as it is, for the next pvringd */
 	if (dev->remove_when_idle) {
 		pvring_info("%s: removed", dev->name);
 		remove_store_dirs(dev);
@@ -456,6 +470,64 @@ static struct pvringd_disk *disk_by_name(struct pvringd *d, const char *name)
 	return NULL;
 }
 
+void pvringd_disk_close(struct pvringd_disk *disk)
+{
+	struct pvring_image *img = &disk->image;
+
+	/* Acknowledged writes are in the page cache: make them durable before leaving. */
+	if (!img->read_only && fdatasync(img->fd))
+		pvring_err("disk %s: fdatasync: %s", disk->name, strerror(errno));
+	pvring_image_close(img);
+}
+
+/*
+ * What a back end's params names: a configured disk (a name never holds a
+ * '/'), or an image by its absolute path, opened now for this device alone
+ * (*own set). Images by path are served only from inside the configured image
+ * directories, compared after symbolic links are resolved.
+ */
+static struct pvringd_disk *open_target(struct pvringd *d, const char *target, bool read_only,
+					struct pvringd_disk **own, char *err, size_t err_len)
+{
+	struct pvringd_disk *disk;
+	char why[256], *resolved;
+
+	*own = NULL;
+	if (target[0] != '/') {
+		disk = disk_by_name(d, target);
+		if (!disk)
+			snprintf(err, err_len,
+				 "no disk named \"%.64s\" is configured (name an image by its "
+				 "absolute path)",
+				 target);
+		return disk;
+	}
+	resolved = realpath(target, NULL);
+	if (!resolved) {
+		snprintf(err, err_len, "%.160s: %s", target, strerror(errno));
+		return NULL;
+	}
+	if (!pvringd_config_image_allowed(d->cfg, resolved)) {
+		snprintf(err, err_len,
+			 "%.160s is outside the directories pvringd serves images from "
+			 "(image-dirs)",
+			 resolved);
+		free(resolved);
+		return NULL;
+	}
+	disk = calloc(1, sizeof(*disk));
+	if (!disk ||
+	    pvring_image_open(&disk->image, resolved, read_only, false, why, sizeof(why))) {
+		snprintf(err, err_len, "%s", disk ? why : "out of memory");
+		free(disk);
+		free(resolved);
+		return NULL;
+	}
+	disk->name = resolved;
+	*own = disk;
+	return disk;
+}
+
 struct pvringd_device *pvringd_device_find(struct pvringd *d, const char *name)
 {
 	struct pvringd_device *dev, *by_disk = NULL;
@@ -509,13 +581,70 @@ static bool fill_offer(xs_transaction_t t, void *arg)
 	return ok;
 }
 
-/* A back-end directory appeared (or changed): take it on if it is new and complete. */
+/* A device object for a back-end directory; its store directories are the caller's. */
+static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint32_t devid,
+					 const char *frontend, struct pvringd_disk *disk,
+					 struct pvringd_disk *own, bool read_only)
+{
+	struct pvringd_device *dev = calloc(1, sizeof(*dev));
+
+	if (!dev) {
+		if (own) {
+			pvringd_disk_close(own);
+			free((char *)own->name);
+			free(own);
+		}
+		return NULL;
+	}
+	dev->d = d;
+	dev->disk = disk;
+	dev->own_disk = own;
+	dev->domid = domid;
+	dev->devid = devid;
+	snprintf(dev->name, sizeof(dev->name), "%u/%u", domid, devid);
+	dev->state = PVRING_XENBUS_INITIALISING;
+	dev->limits.sectors = disk->image.sectors;
+	dev->limits.read_only = disk->image.read_only || read_only;
+	dev->limits.flush = true;
+	dev->limits.barrier = true;
+	dev->limits.discard = disk->image.discard && !dev->limits.read_only;
+	dev->limits.max_indirect_segments = d->cfg->max_indirect_segments;
+	dev->next = d->devices;
+	d->devices = dev;
+	if (asprintf(&dev->backend, "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid) < 0)
+		dev->backend = NULL;
+	dev->frontend = strdup(frontend);
+	if (asprintf(&dev->fe_state_path, "%s/%s", frontend, PVRING_XS_STATE) < 0)
+		dev->fe_state_path = NULL;
+	if (!dev->backend || !dev->frontend || !dev->fe_state_path) {
+		device_free(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+/* Offered and waiting: follow the front end. Its first event (fired at once) runs the machine. */
+static void follow_frontend(struct pvringd_device *dev)
+{
+	pvring_info("%s: %s (%s%s) -> InitWait", dev->name, dev->disk->image.path,
+		    dev->limits.read_only ? "read-only" : "read-write",
+		    dev->disk->image.direct ? ", O_DIRECT" : "");
+	dev->state = PVRING_XENBUS_INIT_WAIT;
+	if (!xs_watch(xs_of(dev->d), dev->fe_state_path, dev->fe_state_path))
+		device_remove(dev, "cannot watch the front end's state");
+}
+
+/*
+ * A back-end directory appeared or changed. New ones are what an earlier
+ * pvringd left (this one's attach takes its own on at once): serve them on,
+ * resuming the connected ones where the front end still waits on its rings.
+ */
 static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 {
-	char dir[128], *params, *frontend, *mode;
+	char dir[128], err[256], *params, *frontend, *mode;
 	struct pvringd_device *dev = find_by_id(d, domid, devid);
-	struct pvringd_disk *disk;
-	uint64_t fe_id;
+	struct pvringd_disk *disk, *own;
+	uint64_t fe_id, state = 0;
 
 	snprintf(dir, sizeof(dir), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
 	if (dev) {
@@ -541,46 +670,26 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 			   domid);
 		goto out;
 	}
-	disk = disk_by_name(d, params);
+	disk = open_target(d, params, mode && strcmp(mode, "w"), &own, err, sizeof(err));
 	if (!disk) {
-		pvring_err("%s: no disk named \"%s\" is configured: ignored", dir, params);
+		pvring_err("%s: %s: ignored", dir, err);
 		goto out;
 	}
-	dev = calloc(1, sizeof(*dev));
-	if (!dev)
+	dev = device_new(d, domid, devid, frontend, disk, own, mode && strcmp(mode, "w"));
+	if (!dev) {
+		pvring_err("%s: out of memory", dir);
 		goto out;
-	dev->d = d;
-	dev->disk = disk;
-	dev->domid = domid;
-	dev->devid = devid;
-	snprintf(dev->name, sizeof(dev->name), "%u/%u", domid, devid);
-	dev->backend = strdup(dir);
-	dev->frontend = frontend;
-	frontend = NULL;
-	if (asprintf(&dev->fe_state_path, "%s/%s", dev->frontend, PVRING_XS_STATE) < 0)
-		dev->fe_state_path = NULL;
-	dev->state = PVRING_XENBUS_INITIALISING;
-	dev->limits.sectors = disk->image.sectors;
-	dev->limits.read_only = disk->image.read_only || (mode && strcmp(mode, "w"));
-	dev->limits.flush = true;
-	dev->limits.barrier = true;
-	dev->limits.discard = disk->image.discard && !dev->limits.read_only;
-	dev->limits.max_indirect_segments = d->cfg->max_indirect_segments;
-	dev->next = d->devices;
-	d->devices = dev;
-	if (!dev->backend || !dev->fe_state_path || !in_transaction(d, fill_offer, dev)) {
+	}
+	read_uint(d, dir, PVRING_XS_STATE, 16, &state);
+	if (state == PVRING_XENBUS_CONNECTED) {
+		/* An earlier pvringd connected it and stopped: map the same rings again. */
+		pvring_info("%s: resuming: the front end was left Connected", dev->name);
+	} else if (!in_transaction(d, fill_offer, dev)) {
 		pvring_err("%s: cannot offer the back end's features: %s", dir, strerror(errno));
-		dev->remove_when_idle = true;
-		schedule_finish(dev);
+		device_free(dev);
 		goto out;
 	}
-	pvring_info("%s: %s (%s%s) -> InitWait", dev->name, disk->image.path,
-		    dev->limits.read_only ? "read-only" : "read-write",
-		    disk->image.direct ? ", O_DIRECT" : "");
-	dev->state = PVRING_XENBUS_INIT_WAIT;
-	/* Its first event (fired at once) runs the state machine. */
-	if (!xs_watch(xs_of(d), dev->fe_state_path, dev->fe_state_path))
-		device_remove(dev, "cannot watch the front end's state");
+	follow_frontend(dev);
 out:
 	free(params);
 	free(frontend);
@@ -676,9 +785,11 @@ int pvringd_control_start(struct pvringd *d, const char **why)
 }
 
 /*
- * Shutdown: tell every front end (Closing), let I/O in flight complete so no
- * acknowledged write is lost, unmap, and leave the back ends Closed. Safe
- * whatever part of the start-up happened.
+ * Shutdown: stop every ring, let I/O in flight complete and answer it (no
+ * acknowledged write is lost), unmap, and leave the store as it is: connected
+ * front ends stay Connected and wait for the next pvringd. Closing a guest's
+ * disk is a detach, never a side effect of stopping the daemon. Safe whatever
+ * part of the start-up happened.
  */
 void pvringd_control_stop(struct pvringd *d)
 {
@@ -686,8 +797,6 @@ void pvringd_control_stop(struct pvringd *d)
 
 	d->stopping = true;
 	for (dev = d->devices; dev; dev = dev->next) {
-		if (dev->state == PVRING_XENBUS_CONNECTED || dev->state == PVRING_XENBUS_INIT_WAIT)
-			set_state(dev, PVRING_XENBUS_CLOSING);
 		dev->remove_when_idle = false;
 		disconnect(dev);
 	}
@@ -706,7 +815,7 @@ void pvringd_control_stop(struct pvringd *d)
 	d->store_ev = d->reap_ev = NULL;
 }
 
-/* ---- toolstack work (local platform; xl does this on Xen) ---- */
+/* ---- toolstack work: what xl does for kernel blkback, pvringd does for itself ---- */
 
 static bool make_dir(struct pvringd *d, xs_transaction_t t, const char *dir, uint32_t owner,
 		     uint32_t reader)
@@ -717,70 +826,77 @@ static bool make_dir(struct pvringd *d, xs_transaction_t t, const char *dir, uin
 	return xs_mkdir(xs_of(d), t, dir) && xs_set_permissions(xs_of(d), t, dir, perms, 2);
 }
 
-struct attachment {
-	struct pvringd *d;
-	const struct pvringd_disk *disk;
-	uint32_t domid, devid;
-	char be[128], fe[128];
-};
-
-/* The front end's directory is the guest's; the back end's is dom0's, readable by the guest. */
+/*
+ * Both directories in one transaction, the back end's already offered and in
+ * InitWait: the front end's is the guest's, the back end's is dom0's and
+ * readable by the guest.
+ */
 static bool fill_attachment(xs_transaction_t t, void *arg)
 {
-	const struct attachment *a = arg;
-	struct pvringd *d = a->d;
+	struct pvringd_device *dev = arg;
+	struct pvringd *d = dev->d;
 
-	return make_dir(d, t, a->fe, a->domid, 0) &&
-	       write_key(d, t, a->fe, PVRING_XS_BACKEND, "%s", a->be) &&
-	       write_key(d, t, a->fe, PVRING_XS_BACKEND_ID, "0") &&
-	       write_key(d, t, a->fe, "virtual-device", "%u", a->devid) &&
-	       write_key(d, t, a->fe, "device-type", "disk") &&
-	       write_key(d, t, a->fe, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING) &&
-	       make_dir(d, t, a->be, 0, a->domid) &&
-	       write_key(d, t, a->be, PVRING_XS_FRONTEND, "%s", a->fe) &&
-	       write_key(d, t, a->be, PVRING_XS_FRONTEND_ID, "%u", a->domid) &&
-	       write_key(d, t, a->be, PVRING_XS_PARAMS, "%s", a->disk->name) &&
-	       write_key(d, t, a->be, PVRING_XS_MODE, "%s", a->disk->image.read_only ? "r" : "w") &&
-	       write_key(d, t, a->be, "online", "1") &&
-	       write_key(d, t, a->be, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING);
+	return make_dir(d, t, dev->frontend, dev->domid, 0) &&
+	       write_key(d, t, dev->frontend, PVRING_XS_BACKEND, "%s", dev->backend) &&
+	       write_key(d, t, dev->frontend, PVRING_XS_BACKEND_ID, "0") &&
+	       write_key(d, t, dev->frontend, "virtual-device", "%u", dev->devid) &&
+	       write_key(d, t, dev->frontend, "device-type", "disk") &&
+	       write_key(d, t, dev->frontend, PVRING_XS_STATE, "%u", PVRING_XENBUS_INITIALISING) &&
+	       make_dir(d, t, dev->backend, 0, dev->domid) &&
+	       write_key(d, t, dev->backend, PVRING_XS_FRONTEND, "%s", dev->frontend) &&
+	       write_key(d, t, dev->backend, PVRING_XS_FRONTEND_ID, "%u", dev->domid) &&
+	       write_key(d, t, dev->backend, PVRING_XS_PARAMS, "%s", dev->disk->name) &&
+	       write_key(d, t, dev->backend, PVRING_XS_MODE, "%s",
+			 dev->limits.read_only ? "r" : "w") &&
+	       write_key(d, t, dev->backend, "online", "1") && fill_offer(t, dev);
 }
 
-struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk,
+struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *target, bool read_only,
 					     uint32_t domid, uint32_t devid, char *err,
 					     unsigned int err_len)
 {
-	struct attachment a = { .d = d, .disk = disk, .domid = domid };
+	struct pvringd_disk *disk, *own;
 	struct pvringd_device *dev;
+	char be[128], fe[128];
 
 	if (!xs_is_domain_introduced(xs_of(d), domid)) {
 		snprintf(err, err_len, "no domain %u", domid);
 		return NULL;
 	}
+	if (!devid) {
+		for (devid = FIRST_DEVID; find_by_id(d, domid, devid); devid += DEVID_STEP)
+			;
+	}
+	snprintf(be, sizeof(be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
+		 devid);
+	if (find_by_id(d, domid, devid) || store_has(d, be) || store_has(d, fe)) {
+		snprintf(err, err_len, "domain %u already has a device %u", domid, devid);
+		return NULL;
+	}
+	disk = open_target(d, target, read_only, &own, err, err_len);
+	if (!disk)
+		return NULL;
 	for (dev = d->devices; dev; dev = dev->next) {
-		if (dev->disk == disk && !disk->image.read_only && !dev->remove_when_idle) {
+		if (!own && dev->disk == disk && !dev->limits.read_only && !read_only &&
+		    !disk->image.read_only && !dev->remove_when_idle) {
 			snprintf(err, err_len, "disk %s is already attached read-write to %s",
 				 disk->name, dev->name);
 			return NULL;
 		}
 	}
-	if (!devid) {
-		for (devid = FIRST_DEVID; find_by_id(d, domid, devid); devid += DEVID_STEP)
-			;
-	}
-	a.devid = devid;
-	snprintf(a.be, sizeof(a.be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
-	snprintf(a.fe, sizeof(a.fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
-		 devid);
-	if (find_by_id(d, domid, devid) || store_has(d, a.be)) {
-		snprintf(err, err_len, "device %u/%u exists", domid, devid);
+	dev = device_new(d, domid, devid, fe, disk, own, read_only);
+	if (!dev) {
+		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	if (!in_transaction(d, fill_attachment, &a)) {
+	if (!in_transaction(d, fill_attachment, dev)) {
 		snprintf(err, err_len, "cannot write the device to the store: %s", strerror(errno));
+		device_free(dev);
 		return NULL;
 	}
-	/* Taken on now rather than on the watch event, so the reply can name it. */
-	backend_changed(d, domid, devid);
+	follow_frontend(dev);
+	/* Watching can fail and remove it: look again before naming it. */
 	dev = find_by_id(d, domid, devid);
 	if (!dev)
 		snprintf(err, err_len, "the device could not be set up (see pvringd's log)");

@@ -69,14 +69,8 @@ static void close_disks(struct pvringd *d)
 {
 	unsigned int i;
 
-	for (i = 0; i < d->nr_disks; i++) {
-		struct pvring_image *img = &d->disks[i].image;
-
-		/* Acknowledged writes are in the page cache: make them durable before leaving. */
-		if (!img->read_only && fdatasync(img->fd))
-			pvring_err("disk %s: fdatasync: %s", d->disks[i].name, strerror(errno));
-		pvring_image_close(img);
-	}
+	for (i = 0; i < d->nr_disks; i++)
+		pvringd_disk_close(&d->disks[i]);
 	free(d->disks);
 }
 

@@ -29,12 +29,24 @@ struct pvringd_config;
 struct pvringd_ctl;
 struct pvringd_ring;
 
-/* The device type pvringd serves, as in the store paths. */
+/*
+ * The front end's device type: "vbd", which stock xen-blkfront serves.
+ *
+ * pvringd keeps its back-end directories under a kind of its own, not under
+ * backend/vbd: kernel xen-blkback probes every backend/vbd directory it sees
+ * in state Initialising, and the two would fight over the same device. A
+ * front end follows its "backend" key wherever it points, so stock blkfront
+ * does not care. pvringd never writes Initialising to a back end either, so
+ * dom0's kernel never probes one of its directories as a device of its own.
+ */
 #define PVRINGD_DEVICE_TYPE "vbd"
-#define PVRINGD_BACKEND_ROOT "/local/domain/0/backend/" PVRINGD_DEVICE_TYPE
+#define PVRINGD_BACKEND_ROOT "/local/domain/0/backend/pvring"
 
 struct pvringd_disk {
-	const char *name; /* the configuration's, which outlives the daemon's objects */
+	/* A configured disk's name (the configuration's, which outlives the
+	 * daemon's objects), or for an image attached by path its resolved path,
+	 * owned by the device it was opened for. */
+	const char *name;
 	struct pvring_image image;
 };
 
@@ -101,7 +113,8 @@ struct pvringd_ring {
 struct pvringd_device {
 	struct pvringd_device *next;
 	struct pvringd *d;
-	struct pvringd_disk *disk;
+	struct pvringd_disk *disk; /* a configured disk, or own_disk */
+	struct pvringd_disk *own_disk; /* an image attached by path, open for this device alone */
 	uint32_t domid, devid;
 	char name[32]; /* "domid/devid" */
 	char *backend; /* store paths */
@@ -144,9 +157,14 @@ struct pvringd {
 int pvringd_control_start(struct pvringd *d, const char **why);
 void pvringd_control_stop(struct pvringd *d);
 struct pvringd_device *pvringd_device_find(struct pvringd *d, const char *name);
-/* Toolstack work on the local platform: create the store directories. */
-/* The new device, or NULL with err set. */
-struct pvringd_device *pvringd_device_attach(struct pvringd *d, struct pvringd_disk *disk,
+/*
+ * The toolstack's part: give domain domid the disk target (a configured disk's
+ * name, or the absolute path of an image inside the configured image
+ * directories) as virtual device devid (0: the first free xvd*). Writes both
+ * store directories, the back end already in InitWait. The new device, or
+ * NULL with err set.
+ */
+struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *target, bool read_only,
 					     uint32_t domid, uint32_t devid, char *err,
 					     unsigned int err_len);
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len);
@@ -156,6 +174,8 @@ void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)
 /* The data plane finished the last request of a stopped ring. */
 void pvringd_device_ring_idle(struct pvringd_ring *ring);
 const char *pvringd_state_name(uint32_t state);
+/* Make an image's acknowledged writes durable and close it. */
+void pvringd_disk_close(struct pvringd_disk *disk);
 
 /* ---- data plane (dataplane.c) ---- */
 int pvringd_dataplane_start(struct pvringd *d, const char **why);
