@@ -23,12 +23,13 @@
 #include "daemon/ctl_fields.h"
 #include "ctl_client.h"
 #include "ctl_format.h"
+#include "vdev.h"
 
 /* Exit codes; 0, 1 and 3 are enum pvring_ctl_status's. */
 #define EXIT_USAGE 2
 #define MAX_WATCHED 64
 /* The options that belong to commands, by their short names. */
-#define CMD_OPTS "icrdD"
+#define CMD_OPTS "icrdDvR"
 
 struct opts {
 	const char *socket;
@@ -38,6 +39,7 @@ struct opts {
 	long count; /* -1: until interrupted */
 	long ring; /* -1: not given */
 	long domid, devid; /* -1: not given */
+	bool read_only;
 	bool interval_set;
 };
 
@@ -58,7 +60,12 @@ static void usage(FILE *out)
 		"                                       MB/s read and written, kicks/s, in flight\n"
 		"  dump DEV [--ring N]                  the requests in flight on a ring (default "
 		"0)\n"
-		"  attach DISK --domid N [--devid N]    give a configured disk to a guest\n"
+		"  attach DISK --domid N [--vdev xvdX | --devid N] [--ro]\n"
+		"                                       give a guest a disk: a configured disk's "
+		"name,\n"
+		"                                       or an image's absolute path inside "
+		"pvringd's\n"
+		"                                       image directories\n"
 		"  detach DEV                           take a device away from its guest\n"
 		"\n"
 		"DEV is DOMID/DEVID (\"1/51712\"), or the name of a disk attached once.\n"
@@ -253,6 +260,8 @@ static struct json_object *build_request(const char *cmd, char **args, const str
 		json_object_object_add(req, "domid", json_object_new_int64(o->domid));
 		if (o->devid >= 0)
 			json_object_object_add(req, "devid", json_object_new_int64(o->devid));
+		if (o->read_only)
+			json_object_object_add(req, "read-only", json_object_new_boolean(true));
 	} else if (strcmp(cmd, "list")) {
 		json_object_object_add(req, "device", json_object_new_string(args[0]));
 	}
@@ -316,6 +325,8 @@ int main(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'r' },
 		{ "domid", required_argument, NULL, 'd' },
 		{ "devid", required_argument, NULL, 'D' },
+		{ "vdev", required_argument, NULL, 'v' },
+		{ "ro", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -324,8 +335,12 @@ int main(int argc, char **argv)
 		int min_args, max_args;
 		const char *opts; /* the command's own options' short names */
 	} cmds[] = {
-		{ "list", 0, 0, "" },  { "show", 1, 1, "" },	 { "watch", 1, MAX_WATCHED, "ic" },
-		{ "dump", 1, 1, "r" }, { "attach", 1, 1, "dD" }, { "detach", 1, 1, "" },
+		{ "list", 0, 0, "" },
+		{ "show", 1, 1, "" },
+		{ "watch", 1, MAX_WATCHED, "ic" },
+		{ "dump", 1, 1, "r" },
+		{ "attach", 1, 1, "dDvR" },
+		{ "detach", 1, 1, "" },
 	};
 	struct opts o = {
 		.socket = pvring_ctl_socket_path(),
@@ -345,7 +360,7 @@ int main(int argc, char **argv)
 	/* Options may come before or after the command, as people type them. */
 	/* Our own messages: getopt's would name the program by its full path. */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":s:jt:i:c:r:d:D:h", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":s:jt:i:c:r:d:D:v:Rh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			o.socket = optarg;
@@ -381,6 +396,15 @@ int main(int argc, char **argv)
 			if (!parse_long(optarg, 0, PVRING_CTL_DEVID_MAX, &o.devid))
 				return usage_error("--devid: not a device number: %s", optarg);
 			break;
+		case 'v':
+			if (!pvring_vdev_parse(optarg, &o.devid))
+				return usage_error(
+					"--vdev: not a Xen disk name (xvda, xvdb, ...): %s",
+					optarg);
+			break;
+		case 'R':
+			o.read_only = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -410,6 +434,8 @@ int main(int argc, char **argv)
 		    !strchr(cmds[i].opts, long_opts[k].val))
 			return usage_error("%s does not take --%s", cmd, long_opts[k].name);
 	}
+	if ((given & cmd_opt_bit('v')) && (given & cmd_opt_bit('D')))
+		return usage_error("%s: --vdev and --devid name the same thing: give one", cmd);
 	if (!strcmp(cmd, "attach") && o.domid < 0)
 		return usage_error("%s: --domid is required", cmd);
 	return run(cmd, argv + optind + 1, nargs, &o);

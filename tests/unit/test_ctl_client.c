@@ -28,6 +28,7 @@
 #include "tests/lib/ctl_server_thread.h"
 #include "tools/ctl_client.h"
 #include "tools/ctl_format.h"
+#include "tools/vdev.h"
 
 #define TIMEOUT_MS 10000
 
@@ -949,6 +950,48 @@ static void test_format_rows_bounded(void **state)
 	json_object_put(reply);
 }
 
+/* Virtual disk names as xl takes them, to the numbers Xen's vbd-interface.txt gives. */
+static void test_vdev_names(void **state)
+{
+	static const struct {
+		const char *name;
+		long devid; /* -1: refused */
+	} cases[] = {
+		{ "xvda", 51712 },
+		{ "xvdb", 51728 },
+		{ "xvdp", 51952 },
+		{ "xvda1", 51713 },
+		{ "xvdb15", 51743 },
+		{ "xvda16", (1l << 28) | 16 },
+		{ "xvdq", (1l << 28) | (16 << 8) },
+		{ "xvdz", (1l << 28) | (25 << 8) },
+		{ "xvdaa", (1l << 28) | (26 << 8) },
+		{ "xvdaz", (1l << 28) | (51 << 8) },
+		{ "xvdba", (1l << 28) | (52 << 8) },
+		{ "xvdb255", (1l << 28) | (1 << 8) | 255 },
+		{ "xvd", -1 },
+		{ "hda", -1 },
+		{ "xvdA", -1 },
+		{ "xvda0", -1 },
+		{ "xvda01", -1 },
+		{ "xvda256", -1 },
+		{ "xvda1x", -1 },
+		{ "xvdzzzzz", -1 },
+		{ "", -1 },
+	};
+	size_t i;
+	long devid;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = pvring_vdev_parse(cases[i].name, &devid);
+
+		if (ok != (cases[i].devid >= 0) || (ok && devid != cases[i].devid))
+			fail_msg("%s: %s %ld, expected %ld", cases[i].name, ok ? "gave" : "refused",
+				 ok ? devid : -1l, cases[i].devid);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -967,6 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_format_lines_bounded),
 		cmocka_unit_test(test_format_watch_device_clean),
 		cmocka_unit_test(test_format_rows_bounded),
+		cmocka_unit_test(test_vdev_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
