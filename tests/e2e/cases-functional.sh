@@ -1,0 +1,267 @@
+# shellcheck shell=sh
+# The real-Xen functional suite: pvringd in dom0 serving stock xen-blkfront in PV guests, with
+# kernel xen-blkback loaded and serving another disk of the same guest. Each case prints one
+# E2E-RESULT line; later cases build on earlier ones (the guest, its disks), as an operator's
+# session would.
+
+MB=1048576
+# Guest-side snippets: a pattern's md5, written and read back with O_DIRECT (1 MiB requests:
+# indirect descriptors), and an md5 of a range of a disk.
+gmd5() { echo "$DD if=$1 bs=1M skip=$2 count=$3 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1"; }
+json_top() { pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/^ *\"$2\": *\([a-z0-9]*\).*/\1/p" | head -n 1; }
+
+dd if=/dev/zero of=$IMAGES/a.img bs=1M count=64 2>/dev/null
+dd if=/dev/zero of=$IMAGES/b.img bs=1M count=64 2>/dev/null
+dd if=/dev/urandom of=$IMAGES/ro.img bs=1M count=8 2>/dev/null
+mkdir -p /srv/elsewhere && dd if=/dev/zero of=/srv/elsewhere/x.img bs=1M count=8 2>/dev/null
+dd if=/dev/zero of=/srv/blkback.img bs=1M count=32 2>/dev/null
+# Kernel blkback is loaded before pvringd starts, and stays loaded.
+modprobe xen-blkback
+modprobe loop
+BLKLOOP=$(losetup -f)
+losetup "$BLKLOOP" /srv/blkback.img
+
+# ---- serving
+
+case_start() {
+	start_pvringd --max-queues 4 || return 1
+	lsmod | grep -q '^xen_blkback' || { fail "xen-blkback is not loaded"; return 1; }
+}
+
+# The boot-disk case: the disk is in the store before the guest runs, so blkfront finds it
+# when it probes.
+case_boot_disk() {
+	guest_config main 2 max_queues=2,max_ring_page_order=2
+	timeout 120 xl create -p /etc/xen/main.cfg >/dev/null 2>&1 || { fail "xl create -p failed"; return 1; }
+	DOMID=$(xl domid main)
+	MAIN=$DOMID
+	pvringctl attach $IMAGES/a.img --domid "$DOMID" --vdev xvda >/dev/null ||
+		{ fail "attach of $IMAGES/a.img refused"; return 1; }
+	xl unpause main
+	guest_wait main || return 1
+	gexec 20 'cat /sys/block/xvda/size' || return 1
+	[ "$gout" = 131072 ] || { fail "xvda has $gout sectors, not 131072"; return 1; }
+	wait_state "$DOMID/51712" Connected 10
+}
+
+case_pattern() {
+	gexec 120 "$DD if=/dev/urandom of=/tmp/p bs=1M count=16 2>/dev/null
+		md5sum </tmp/p | cut -d' ' -f1
+		$DD if=/tmp/p of=/dev/xvda bs=1M seek=16 oflag=direct 2>/dev/null || exit 1
+		$(gmd5 /dev/xvda 16 16)" || return 1
+	set -- $gout
+	[ -n "$1" ] && [ "$1" = "$2" ] || { fail "wrote $1, read back $2"; return 1; }
+	PATTERN_MD5=$1
+	[ "$(image_md5 $IMAGES/a.img 16 16)" = "$1" ] ||
+		{ fail "the image file holds other data than the guest wrote"; return 1; }
+}
+
+case_multi_queue_features() {
+	dev=$MAIN/51712
+	[ "$(json_top $dev queues)" = 2 ] || { fail "queues: $(json_top $dev queues), not 2"; return 1; }
+	[ "$(json_top $dev ring_order)" = 2 ] || { fail "ring order $(json_top $dev ring_order)"; return 1; }
+	[ "$(json_top $dev persistent)" = true ] || { fail "no persistent grants"; return 1; }
+	[ "$(ring_counter $dev indirect)" -gt 0 ] || { fail "no indirect request was served"; return 1; }
+	# Both queues carried requests: two readers on two vCPUs.
+	gexec 120 "$(gmd5 /dev/xvda 0 24) & $(gmd5 /dev/xvda 24 24) & wait" || return 1
+	n=$(pvringctl -t 2 --json show "$dev" | tr ',{}' '\n\n\n' | sed -n 's/^ *"requests": *\([0-9]*\).*/\1/p' |
+		awk '$1 > 0' | wc -l)
+	[ "$n" -ge 2 ] || { fail "only $n of 2 queues carried requests"; return 1; }
+}
+
+case_flush() {
+	before=$(ring_counter $MAIN/51712 flush)
+	gexec 60 "$DD if=/dev/urandom of=/dev/xvda bs=4k count=4 seek=100 conv=fsync 2>/dev/null && sync" ||
+		return 1
+	after=$(ring_counter $MAIN/51712 flush)
+	[ "$after" -gt "$before" ] || { fail "fsync sent no flush ($before -> $after)"; return 1; }
+	# A refused flush makes blkfront turn flushes off without a word: it must still use them.
+	[ "$(ring_counter $MAIN/51712 errors)" = 0 ] || { fail "pvringd answered requests with errors"; return 1; }
+	gexec 20 'cat /sys/block/xvda/queue/write_cache' || return 1
+	[ "$gout" = "write back" ] || { fail "blkfront's cache mode is now '$gout'"; return 1; }
+}
+
+case_discard() {
+	gexec 60 "$DD if=/dev/urandom of=/dev/xvda bs=1M seek=40 count=4 oflag=direct 2>/dev/null &&
+		blkdiscard -o $((40 * MB)) -l $((4 * MB)) /dev/xvda && $(gmd5 /dev/xvda 40 4)" || return 1
+	zero=$(dd if=/dev/zero bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ "$gout" = "$zero" ] || { fail "a discarded range does not read back as zeros"; return 1; }
+	[ "$(image_md5 $IMAGES/a.img 40 4)" = "$zero" ] || { fail "the image still holds the data"; return 1; }
+	[ "$(ring_counter $MAIN/51712 discard)" -gt 0 ] || { fail "no discard request"; return 1; }
+}
+
+case_filesystem() {
+	gexec 240 "$MKE2FS -q -F -t ext4 /dev/xvda && mount -t ext4 /dev/xvda /mnt && mkdir /mnt/d &&
+		for i in \$(seq 1 50); do echo file \$i >/mnt/d/f\$i; done &&
+		cp /tmp/p /mnt/p && sync && umount /mnt && $E2FSCK -f -n /dev/xvda >/dev/null 2>&1 &&
+		mount -t ext4 -o ro /dev/xvda /mnt && md5sum </mnt/p | cut -d' ' -f1 && cat /mnt/d/f50 &&
+		umount /mnt" || return 1
+	[ "$(echo "$gout" | tail -n 1)" = "file 50" ] || { fail "the files read back wrong: $gout"; return 1; }
+	[ "$(echo "$gout" | head -n 1)" = "$PATTERN_MD5" ] || { fail "a file read back other data"; return 1; }
+	$E2FSCK -f -n $IMAGES/a.img >/dev/null 2>&1 || { fail "e2fsck in dom0 finds the image unclean"; return 1; }
+}
+
+case_read_only() {
+	want=$(image_md5 $IMAGES/ro.img 0 8)
+	pvringctl attach $IMAGES/ro.img --domid $MAIN --vdev xvdc --ro >/dev/null || { fail "attach --ro"; return 1; }
+	wait_state "$MAIN/51744" Connected 20 || return 1
+	gexec 30 "sleep 1; cat /sys/block/xvdc/ro; $(gmd5 /dev/xvdc 0 8)" || return 1
+	set -- $gout
+	[ "$1" = 1 ] || { fail "the guest does not see xvdc read-only"; return 1; }
+	[ "$2" = "$want" ] || { fail "xvdc reads $2, the image holds $want"; return 1; }
+	if gexec 30 "$DD if=/dev/zero of=/dev/xvdc bs=4k count=1 oflag=direct"; then
+		fail "a write to the read-only disk succeeded"
+		return 1
+	fi
+	[ "$(image_md5 $IMAGES/ro.img 0 8)" = "$want" ] || { fail "the read-only image changed"; return 1; }
+}
+
+case_refuses_other_paths() {
+	out=$(pvringctl attach /srv/elsewhere/x.img --domid $MAIN 2>&1) &&
+		{ fail "an image outside the image directories was attached"; return 1; }
+	echo "$out" | grep -q "outside the directories" || { fail "no reason given: $out"; return 1; }
+	out=$(pvringctl attach $IMAGES/../elsewhere/x.img --domid $MAIN 2>&1) &&
+		{ fail "a path with .. out of the image directory was attached"; return 1; }
+	out=$(pvringctl attach $IMAGES/missing.img --domid $MAIN 2>&1) &&
+		{ fail "a missing image was attached"; return 1; }
+	echo "$out" | grep -q "No such file" || { fail "no reason given: $out"; return 1; }
+	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
+}
+
+# Kernel blkback serves a disk of the same guest through xl, beside pvringd's.
+case_blkback_coexists() {
+	timeout 60 xl block-attach main "format=raw, vdev=xvdd, access=rw, backendtype=phy, script=/etc/xen/scripts/hotplug-block-phy, target=$BLKLOOP" >/tmp/xl.out 2>&1 ||
+		{ fail "xl block-attach: $(tail -n 2 /tmp/xl.out | tr '\n' ' ')"; return 1; }
+	gexec 120 "sleep 1; $DD if=/dev/urandom of=/tmp/q bs=1M count=8 2>/dev/null; md5sum </tmp/q | cut -d' ' -f1
+		$DD if=/tmp/q of=/dev/xvdd bs=1M oflag=direct 2>/dev/null || exit 1
+		$(gmd5 /dev/xvdd 0 8); $(gmd5 /dev/xvda 0 8)" || return 1
+	set -- $gout
+	[ "$1" = "$2" ] || { fail "blkback's disk read back $2, wrote $1"; return 1; }
+	[ "$(image_md5 /srv/blkback.img 0 8)" = "$1" ] || { fail "blkback's image holds other data"; return 1; }
+	[ "$3" = "$(image_md5 $IMAGES/a.img 0 8)" ] || { fail "pvringd's disk reads other data"; return 1; }
+	pvringctl -t 2 list | grep -q "/51760 " && { fail "pvringd took blkback's device"; return 1; }
+	pvlog_has "backend/vbd" && { fail "pvringd looked at backend/vbd"; return 1; }
+	timeout 60 xl block-detach main xvdd >/dev/null 2>&1 || { fail "xl block-detach failed"; return 1; }
+}
+
+case_pvringctl_live() {
+	dev=$MAIN/51712
+	gexec 10 "(i=0; while [ \$i -lt 40 ]; do $(gmd5 /dev/xvda 0 8) >/dev/null; i=\$((i+1)); done) >/dev/null 2>&1 &" ||
+		return 1
+	pvringctl -t 2 list | grep -q "^$dev .*Connected" || { fail "list"; return 1; }
+	pvringctl -t 2 show "$dev" | grep -q "REQ-PROD" || { fail "show"; return 1; }
+	pvringctl -t 2 dump "$dev" >/tmp/dump.out || { fail "dump: $(cat /tmp/dump.out)"; return 1; }
+	pvringctl -t 2 watch "$dev" --count 2 --interval 1 >/tmp/watch.out || { fail "watch"; return 1; }
+	[ "$(wc -l </tmp/watch.out)" -ge 2 ] || { fail "watch printed $(cat /tmp/watch.out)"; return 1; }
+	gexec 120 'wait; true'
+}
+
+case_detach_reattach() {
+	pvringctl detach $MAIN/51712 || { fail "detach refused"; return 1; }
+	i=0
+	while pvringctl -t 2 list | grep -q "^$MAIN/51712 "; do
+		i=$((i + 1))
+		[ $i -lt 80 ] || { fail "the device is still there 20 s after detach"; return 1; }
+		usleep 250000
+	done
+	gexec 20 'test ! -e /sys/block/xvda' || { fail "the guest still has xvda"; return 1; }
+	[ -z "$(xenstore-ls /local/domain/0/backend/pvring/$MAIN/51712 2>/dev/null)" ] ||
+		{ fail "the back-end directory was left behind"; return 1; }
+	pvringctl attach $IMAGES/a.img --domid $MAIN --vdev xvda >/dev/null || { fail "re-attach refused"; return 1; }
+	wait_state "$MAIN/51712" Connected 30 || return 1
+	gexec 60 "sleep 1; $E2FSCK -f -n /dev/xvda >/dev/null" || return 1
+}
+
+# I/O that checks itself in the guest while pvringd goes away and comes back.
+bg_io() {
+	# bg_io DEV SECONDS: rounds of write, read back, compare, on 4 MiB at 8 MiB; result in /tmp/bg.rc
+	echo "rm -f /tmp/bg.rc; (end=\$((\$(cut -d. -f1 /proc/uptime) + $2)); n=0; rc=0
+		while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do
+			dd if=/dev/urandom of=/tmp/w bs=1M count=4 2>/dev/null
+			$DD if=/tmp/w of=$1 bs=1M seek=8 oflag=direct 2>/dev/null || { rc=1; break; }
+			[ \"\$(md5sum </tmp/w | cut -d' ' -f1)\" = \"\$($(gmd5 $1 8 4))\" ] || { rc=2; break; }
+			n=\$((n+1))
+		done; echo \"\$rc \$n\" >/tmp/bg.rc) >/dev/null 2>&1 &"
+}
+
+restart_during_io() {
+	pvringctl attach $IMAGES/b.img --domid $MAIN --vdev xvdb >/dev/null 2>&1
+	wait_state "$MAIN/51728" Connected 30 || return 1
+	gexec 20 "$(bg_io /dev/xvdb 25)" || return 1
+	sleep 5
+	stop_pvringd "$1" || return 1
+	[ "$(xenstore-read /local/domain/0/backend/pvring/$MAIN/51728/state)" = 4 ] ||
+		{ fail "after SIG$1 the back end is not left Connected"; return 1; }
+	[ "$(xenstore-read /local/domain/$MAIN/device/vbd/51728/state)" = 4 ] ||
+		{ fail "after SIG$1 the front end is not Connected"; return 1; }
+	sleep 3
+	start_pvringd --max-queues 4 || return 1
+	wait_state "$MAIN/51728" Connected 20 || return 1
+	gexec 120 'while [ ! -f /tmp/bg.rc ]; do sleep 1; done; cat /tmp/bg.rc; dmesg | grep -c "I/O error" || true' ||
+		return 1
+	set -- $gout
+	[ "$1" = 0 ] || { fail "the guest's verified I/O failed (rc $1 after $2 rounds)"; return 1; }
+	[ "$2" -gt 1 ] || { fail "only $2 rounds of I/O"; return 1; }
+	[ "$3" = 0 ] || { fail "the guest logged $3 I/O errors"; return 1; }
+	pvlog_has "$MAIN/51728: resuming" || { fail "pvringd did not resume the device"; return 1; }
+}
+
+case_sigterm_resume() { restart_during_io TERM; }
+case_sigkill_resume() { restart_during_io KILL; }
+
+case_destroy_with_io() {
+	guest_config victim 1 ""
+	timeout 120 xl create /etc/xen/victim.cfg >/dev/null 2>&1 || { fail "xl create victim"; return 1; }
+	guest_wait victim || return 1
+	VICTIM=$DOMID
+	dd if=/dev/zero of=$IMAGES/v.img bs=1M count=32 2>/dev/null
+	pvringctl attach $IMAGES/v.img --domid $VICTIM >/dev/null || { fail "attach to victim"; return 1; }
+	wait_state "$VICTIM/51712" Connected 30 || return 1
+	gexec 10 "$(bg_io /dev/xvda 60)" || return 1
+	sleep 3
+	timeout 60 xl destroy victim || { fail "xl destroy"; return 1; }
+	i=0
+	while pvringctl -t 2 list | grep -q "^$VICTIM/"; do
+		i=$((i + 1))
+		[ $i -lt 80 ] || { fail "the victim's device is still there 20 s after xl destroy"; return 1; }
+		usleep 250000
+	done
+	pvlog_has "$VICTIM/51712: removing (" || { fail "no log line for the removal"; return 1; }
+	[ -z "$(xenstore-ls /local/domain/0/backend/pvring/$VICTIM 2>/dev/null)" ] ||
+		{ fail "the back-end directory was left behind"; return 1; }
+	# The other guest is served on.
+	DOMID=$MAIN
+	gexec 60 "$(gmd5 /dev/xvdb 8 4)" || return 1
+}
+
+case_shutdown() {
+	DOMID=$MAIN
+	timeout 120 xl shutdown -w main >/dev/null 2>&1 || { fail "xl shutdown -w main did not finish"; return 1; }
+	i=0
+	while pvringctl -t 2 list | grep -q "^$MAIN/"; do
+		i=$((i + 1))
+		[ $i -lt 80 ] || { fail "devices of the shut-down guest remain: $(pvringctl list)"; return 1; }
+		usleep 250000
+	done
+	$E2FSCK -f -n $IMAGES/a.img >/dev/null 2>&1 || { fail "the image is unclean after shutdown"; return 1; }
+	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
+}
+
+e2e_case start case_start
+e2e_case boot-disk case_boot_disk
+e2e_case pattern case_pattern
+e2e_case multi-queue-features case_multi_queue_features
+e2e_case flush case_flush
+e2e_case discard case_discard
+e2e_case filesystem case_filesystem
+e2e_case read-only case_read_only
+e2e_case refuses-other-paths case_refuses_other_paths
+e2e_case blkback-coexists case_blkback_coexists
+e2e_case pvringctl-live case_pvringctl_live
+e2e_case detach-reattach case_detach_reattach
+e2e_case sigterm-resume case_sigterm_resume
+e2e_case sigkill-resume case_sigkill_resume
+e2e_case destroy-with-io case_destroy_with_io
+. /e2e/hostile.sh
+e2e_case shutdown case_shutdown
+echo "E2E-INFO pvringd warnings: $(grep -c -E 'warning|error' $PVLOG)"

@@ -1,0 +1,180 @@
+# shellcheck shell=sh
+# Helpers the end-to-end cases use in dom0 (busybox sh). A case is a shell function that returns
+# 0 when everything it checked held, or calls fail (which sets $why) and returns non-zero.
+# e2e_case prints one "E2E-RESULT PASS|FAIL NAME[: why]" line per case; the host counts those.
+
+PVLOG=/var/log/pvring/pvringd.log
+# Timeouts are upper bounds for a hung guest or daemon, never speed checks: TCG on a shared
+# machine runs several times slower than alone, so every wait is stretched by this factor.
+SLOW=${SLOW:-4}
+# Busybox's shell runs its own applets before PATH: the real tools by their full paths.
+DD=/usr/bin/dd
+E2FSCK=/usr/bin/e2fsck
+MKE2FS=/usr/bin/mke2fs
+# pvringd runs from the configuration shipped for a Xen dom0, as installed, serving its images
+# directory.
+IMAGES=/var/lib/pvring/images
+why=
+pvpid=
+
+say() { echo "e2e: $*"; }
+
+fail() {
+	why=$*
+	return 1
+}
+
+# What a failed case leaves for whoever reads the console.
+diagnose() {
+	echo "--- pvringd log (last 25 lines)"
+	tail -n 25 "$PVLOG" 2>/dev/null | sed 's/^/  | /'
+	echo "--- pvringctl list"
+	pvringctl -t 2 list 2>&1 | sed 's/^/  | /'
+	for f in /var/log/xen/console/guest-*.log; do
+		[ -f "$f" ] || continue
+		echo "--- $f (last 15 lines)"
+		tail -n 15 "$f" | sed 's/^/  | /'
+	done
+}
+
+e2e_case() {
+	name=$1
+	shift
+	why=
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	# A case that hangs says where, every 3 minutes, until the host's timeout ends the run.
+	(
+		while sleep 180; do
+			echo "E2E-SLOW $name: still running; processes:"
+			ps | grep -v -e ' \[' -e 'ps$' | sed 's/^/  | /'
+			[ -n "$pvpid" ] && echo "  | pvringd $pvpid: $(cat /proc/$pvpid/wchan 2>/dev/null)" &&
+				sed 's/^/  | /' /proc/$pvpid/stack 2>/dev/null
+			xl list 2>&1 | sed 's/^/  | /'
+		done
+	) &
+	ticker=$!
+	if "$@"; then
+		echo "E2E-RESULT PASS $name ($(awk -v t0="$t0" '{printf "%.1f", $1 - t0}' /proc/uptime) s)"
+	else
+		echo "E2E-RESULT FAIL $name: ${why:-returned non-zero}"
+		diagnose
+	fi
+	kill "$ticker" 2>/dev/null
+}
+
+# ---- pvringd
+
+start_pvringd() {
+	mkdir -p /etc/pvring "$IMAGES"
+	[ -f /etc/pvring/pvringd.json ] || cp /e2e/pvringd-xen.json.example /etc/pvring/pvringd.json
+	pvringd --config /etc/pvring/pvringd.json --log-level debug "$@" >>"$PVLOG" 2>&1 &
+	pvpid=$!
+	# Ready once its control socket answers.
+	i=0
+	while ! pvringctl -t 1 list >/dev/null 2>&1; do
+		kill -0 "$pvpid" 2>/dev/null || { fail "pvringd exited at start"; return 1; }
+		i=$((i + 1))
+		[ $i -lt 100 ] || { fail "pvringd's control socket never answered"; return 1; }
+		usleep 100000
+	done
+}
+
+# stop_pvringd SIGNAL: signal pvringd and wait for it to exit.
+stop_pvringd() {
+	kill -"$1" "$pvpid" 2>/dev/null
+	i=0
+	while kill -0 "$pvpid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { fail "pvringd still running 30 s after SIG$1"; return 1; }
+		usleep 100000
+	done
+	wait "$pvpid" 2>/dev/null
+	pvrc=$?
+	pvpid=
+}
+
+pvlog_has() { grep -q -- "$1" "$PVLOG"; }
+
+# wait_state DEV STATE SECONDS: pvringctl list shows DEV in STATE.
+wait_state() {
+	i=0
+	while [ $i -lt $(($3 * 4 * SLOW)) ]; do
+		pvringctl -t 2 list 2>/dev/null | grep -q "^$1 .*$2" && return 0
+		usleep 250000
+		i=$((i + 1))
+	done
+	fail "$1 did not reach $2 within $3 s: $(pvringctl -t 2 list 2>&1 | grep "^$1 ")"
+}
+
+# store_wait PATH VALUE SECONDS
+store_wait() {
+	i=0
+	while [ $i -lt $(($3 * 4 * SLOW)) ]; do
+		[ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ] && return 0
+		usleep 250000
+		i=$((i + 1))
+	done
+	fail "$1 is \"$(xenstore-read "$1" 2>&1)\", not \"$2\", after $3 s"
+}
+
+# ---- guests
+
+# guest_config NAME VCPUS BFARGS: write /etc/xen/NAME.cfg for a PV guest of the suite.
+guest_config() {
+	cat >"/etc/xen/$1.cfg" <<CFG
+name = "$1"
+type = "pv"
+kernel = "/domU/vmlinux"
+ramdisk = "/domU/initrd.gz"
+extra = "console=hvc0 panic=-1 quiet bfargs=$3"
+memory = ${GUEST_MEM:-256}
+vcpus = $2
+on_poweroff = "destroy"
+on_crash = "destroy"
+CFG
+}
+
+# guest_wait NAME: wait until the guest's init answers; sets DOMID.
+guest_wait() {
+	DOMID=$(xl domid "$1" 2>/dev/null)
+	[ -n "$DOMID" ] || { fail "no domain $1"; return 1; }
+	echo 0 >"/tmp/gseq.$DOMID"
+	store_wait "/local/domain/$DOMID/data/ack" "0 0" 90 || {
+		fail "guest $1 (domain $DOMID) never answered: ${why}"
+		return 1
+	}
+}
+
+# gexec SECONDS COMMAND: run COMMAND in the guest $DOMID; $gout is its output, $grc its status.
+# Each guest numbers its commands; the last number sent is kept per domain.
+gexec() {
+	gseq=$(($(cat "/tmp/gseq.$DOMID" 2>/dev/null || echo 0) + 1))
+	echo "$gseq" >"/tmp/gseq.$DOMID"
+	xenstore-write -R "/local/domain/$DOMID/data/cmd" "$gseq:$2"
+	i=0
+	while [ $i -lt $(($1 * 10 * SLOW)) ]; do
+		a=$(xenstore-read "/local/domain/$DOMID/data/ack" 2>/dev/null)
+		if [ "${a%% *}" = "$gseq" ]; then
+			grc=${a#* }
+			gout=$(xenstore-read -R "/local/domain/$DOMID/data/out" 2>/dev/null)
+			[ "$grc" = 0 ] && return 0
+			fail "in the guest, '$(echo "$2" | head -n 1)...' exited $grc: $(echo "$gout" | tail -n 5 | tr '\n' '|')"
+			return 1
+		fi
+		usleep 100000
+		i=$((i + 1))
+	done
+	grc=timeout
+	fail "in the guest, '$(echo "$2" | head -n 1)...' did not finish within $1 s"
+}
+
+# The md5 of SIZE_MB MiB at OFFSET_MB in an image file, in dom0.
+image_md5() {
+	$DD if="$1" bs=1M skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
+}
+
+# A ring counter from pvringctl show --json DEV, summed over the rings: ring_counter DEV KEY
+ring_counter() {
+	pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" |
+		awk '{s += $1} END {print s + 0}'
+}

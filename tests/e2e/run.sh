@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run one suite of the real-Xen end-to-end tests: boot Xen 4.17 and a PV dom0 in QEMU (TCG),
+# run tests/e2e/cases-SUITE.sh in dom0 against this build's pvringd, and print one
+# "PASS: e2e NAME" or "FAIL: e2e NAME" line per case.
+#   run.sh BUILD_DIR [SUITE] [TIMEOUT_S]
+# Exit status 0 only if every case ran and passed. A boot that hangs or dies fails, with the
+# console's last lines; the full console log is BUILD_DIR/tests/e2e/SUITE.console.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
+suite=${2:-functional}
+timeout=${3:-1200}
+out=$build/tests/e2e
+mkdir -p "$out"
+
+cache=$("$here/fetch.sh" | tail -n 1) || {
+	echo "FAIL: e2e fetch (cannot fetch Xen and the kernel from Debian's repositories)"
+	exit 1
+}
+make -C "$build" -s e2e-programs >/dev/null || {
+	echo "FAIL: e2e build (the suite's own programs do not build)"
+	exit 1
+}
+E2E_WITH_FIO=$([ "$suite" = bench ] && echo 1 || echo 0) \
+	"$here/mkimages.sh" "$cache" "$build" "$out/images" || {
+	echo "FAIL: e2e images (cannot build the dom0 and domU initramfs)"
+	exit 1
+}
+
+xen_args="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M"
+xen_args+=" dom0_max_vcpus=1 noreboot"
+dom0_args="console=hvc0 earlyprintk=xen panic=-1 e2e=$suite"
+accel=(-accel tcg -cpu qemu64)
+mem=2048
+if [ "$suite" = bench ]; then
+	# Virtual time from instruction counts: repeatable figures on a shared, noisy machine.
+	accel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu qemu64)
+	mem=3072
+fi
+log=$out/$suite.console
+"$here/qemu-run.py" "$log" "$timeout" '^E2E-END' -- \
+	qemu-system-x86_64 "${accel[@]}" -m $mem -smp 2 -nographic -no-reboot -monitor none \
+	-kernel "$cache/boot/xen" -append "$xen_args" \
+	-initrd "$cache/boot/vmlinux $dom0_args,$out/images/dom0.cpio.gz"
+boot=$?
+
+# The cases' verdicts, as the test command counts them.
+sed -n 's/^\[ *[0-9.]*\] E2E-RESULT \(PASS\|FAIL\) \([^ :]*\)\(.*\)/\1: e2e \2\3/p' "$log"
+sed -n 's/^\[ *[0-9.]*\] \(E2E-INFO.*\)/\1/p' "$log"
+status=0
+grep -q '^\[ *[0-9.]*\] E2E-RESULT FAIL' "$log" && status=1
+if [ "$boot" != 0 ]; then
+	echo "FAIL: e2e $suite-boot (the run did not reach its end: see $log)"
+	status=1
+elif ! grep -q '^\[ *[0-9.]*\] E2E-RESULT' "$log"; then
+	echo "FAIL: e2e $suite-boot (no case ran: see $log)"
+	status=1
+fi
+exit $status
