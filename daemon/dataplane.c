@@ -685,6 +685,12 @@ int pvringd_ring_connect(struct pvringd_ring *ring, char *why, unsigned int why_
 	return 0;
 }
 
+void pvringd_ring_serve_published(struct pvringd_ring *ring)
+{
+	if (!ring->dead && !pvring_back_fault(&ring->back))
+		ring_process(ring);
+}
+
 bool pvringd_ring_stop(struct pvringd_ring *ring)
 {
 	struct pvringd *d = ring->dev->d;

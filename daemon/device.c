@@ -48,6 +48,11 @@
 /* The first virtual device number pvringd hands out: xvda. */
 #define FIRST_DEVID 51712u
 #define DEVID_STEP 16u
+/*
+ * How long a detached device's front end may take to let go before pvringd
+ * cuts it off, as libxl gives a back end (LIBXL_DESTROY_TIMEOUT).
+ */
+#define DETACH_TIMEOUT_S 10
 
 static struct xs_handle *xs_of(const struct pvringd *d)
 {
@@ -154,6 +159,8 @@ static void device_free(struct pvringd_device *dev)
 	for (link = &dev->d->devices; *link != dev; link = &(*link)->next)
 		;
 	*link = dev->next;
+	if (dev->detach_timer)
+		event_free(dev->detach_timer);
 	if (dev->own_disk) {
 		pvringd_disk_close(dev->own_disk);
 		free((char *)dev->own_disk->name);
@@ -228,11 +235,24 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Stop the rings; the rest happens once the last request in flight completes. */
-static void disconnect(struct pvringd_device *dev)
+/*
+ * Stop the rings; the rest happens once the last request in flight completes.
+ * serve_published: the front end let go (or is letting go) in order, and may
+ * still wait for what it published: take it on and answer it first. Not for a
+ * broken ring, a gone guest, or pvringd's own stop (the next pvringd serves it).
+ */
+static void disconnect(struct pvringd_device *dev, bool serve_published)
 {
 	uint32_t i;
 
+	if (dev->serving_last)
+		return; /* a ring broke during the last pass: the pass stops them all */
+	if (serve_published) {
+		dev->serving_last = true;
+		for (i = 0; i < dev->nr_rings; i++)
+			pvringd_ring_serve_published(&dev->rings[i]);
+		dev->serving_last = false;
+	}
 	for (i = 0; i < dev->nr_rings; i++)
 		if (!dev->rings[i].dead && !pvringd_ring_stop(&dev->rings[i]))
 			dev->rings_in_flight++;
@@ -258,7 +278,7 @@ void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)
 	pvring_err("%s: disconnecting the front end: %s", dev->name, dev->reason);
 	write_key(dev->d, XBT_NULL, dev->backend, "pvring-error", "%s", dev->reason);
 	set_state(dev, PVRING_XENBUS_CLOSING);
-	disconnect(dev);
+	disconnect(dev, false);
 }
 
 /* The guest died or the attachment was withdrawn: disconnect, then forget it. */
@@ -268,7 +288,7 @@ static void device_remove(struct pvringd_device *dev, const char *why)
 	dev->remove_when_idle = true;
 	if (dev->state != PVRING_XENBUS_CLOSED)
 		set_state(dev, PVRING_XENBUS_CLOSING);
-	disconnect(dev);
+	disconnect(dev, false);
 }
 
 /* ---- connecting ---- */
@@ -430,10 +450,18 @@ static void frontend_changed(struct pvringd_device *dev)
 		return; /* still disconnecting: the state is looked at again when done */
 
 	if (dev->detaching) {
-		/* As xl block-detach: the device goes once the front end has let go. */
+		/*
+		 * As blkback under xl block-detach: Closing was offered and the
+		 * rings serve on until the front end lets go; then its last
+		 * requests are answered, and the device goes once it is Closed.
+		 */
 		if (dev->state == PVRING_XENBUS_CLOSED &&
 		    (state == PVRING_XENBUS_CLOSED || state == PVRING_XENBUS_UNKNOWN))
 			device_remove(dev, "detached");
+		else if (dev->state != PVRING_XENBUS_CLOSED &&
+			 (state == PVRING_XENBUS_CLOSING || state == PVRING_XENBUS_CLOSED ||
+			  state == PVRING_XENBUS_UNKNOWN))
+			disconnect(dev, true);
 		return;
 	}
 	switch (state) {
@@ -452,7 +480,7 @@ static void frontend_changed(struct pvringd_device *dev)
 	case PVRING_XENBUS_CLOSED:
 		if (dev->state != PVRING_XENBUS_CLOSED) {
 			set_state(dev, PVRING_XENBUS_CLOSING);
-			disconnect(dev);
+			disconnect(dev, true);
 		}
 		break;
 	default:
@@ -798,7 +826,7 @@ void pvringd_control_stop(struct pvringd *d)
 	d->stopping = true;
 	for (dev = d->devices; dev; dev = dev->next) {
 		dev->remove_when_idle = false;
-		disconnect(dev);
+		disconnect(dev, false);
 	}
 	if (d->aio)
 		pvring_aio_drain(d->aio);
@@ -903,8 +931,23 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 	return dev;
 }
 
+static void on_detach_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	if (dev->remove_when_idle)
+		return;
+	pvring_warn("%s: the front end did not let go within %d s of the detach: cutting it off",
+		    dev->name, DETACH_TIMEOUT_S);
+	device_remove(dev, "detached; the front end did not let go");
+}
+
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len)
 {
+	struct timeval timeout = { .tv_sec = DETACH_TIMEOUT_S };
+
 	if (dev->detaching || dev->remove_when_idle) {
 		snprintf(err, err_len, "%s is already being detached", dev->name);
 		return -1;
@@ -913,11 +956,12 @@ int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int er
 	dev->detaching = true;
 	snprintf(dev->reason, sizeof(dev->reason), "detached by the administrator");
 	write_key(dev->d, XBT_NULL, dev->backend, "pvring-error", "%s", dev->reason);
-	if (dev->state == PVRING_XENBUS_CLOSED) {
-		frontend_changed(dev);
-		return 0;
-	}
-	set_state(dev, PVRING_XENBUS_CLOSING);
-	disconnect(dev);
+	if (dev->state != PVRING_XENBUS_CLOSED)
+		set_state(dev, PVRING_XENBUS_CLOSING);
+	dev->detach_timer = evtimer_new(dev->d->base, on_detach_timeout, dev);
+	if (dev->detach_timer)
+		evtimer_add(dev->detach_timer, &timeout);
+	/* The front end may have let go already; else its next state change moves on. */
+	frontend_changed(dev);
 	return 0;
 }

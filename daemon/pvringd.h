@@ -131,6 +131,8 @@ struct pvringd_device {
 	bool remove_when_idle; /* the guest or the attachment is gone */
 	bool finish_pending; /* idle: finish_disconnect on the next loop turn */
 	bool detaching; /* closing for good: removed once the front end is Closed */
+	bool serving_last; /* disconnect's last pass over the rings is running */
+	struct event *detach_timer; /* a front end that never lets go is cut off */
 	char reason[160]; /* why the device was disconnected for a fault */
 };
 
@@ -182,6 +184,12 @@ int pvringd_dataplane_start(struct pvringd *d, const char **why);
 void pvringd_dataplane_stop(struct pvringd *d);
 /* Map and bind a ring whose refs, order and remote port are set; 0 or -1 with why. */
 int pvringd_ring_connect(struct pvringd_ring *ring, char *why, unsigned int why_len);
+/*
+ * Take on every request the front end has published, as a last pass before a
+ * stop: a front end that let go may still wait for their answers (blkfront's
+ * removal waits for every request it sent).
+ */
+void pvringd_ring_serve_published(struct pvringd_ring *ring);
 /* Stop consuming; true if no I/O is in flight (else ring_idle follows). */
 bool pvringd_ring_stop(struct pvringd_ring *ring);
 /* Undo connect; only once the ring is stopped and idle. */

@@ -22,7 +22,7 @@ make -C "$build" -s e2e-programs >/dev/null || {
 	exit 1
 }
 E2E_WITH_FIO=$([ "$suite" = bench ] && echo 1 || echo 0) \
-	"$here/mkimages.sh" "$cache" "$build" "$out/images" || {
+	"$here/mkimages.sh" "$cache" "$build" "$out/images-$suite" || {
 	echo "FAIL: e2e images (cannot build the dom0 and domU initramfs)"
 	exit 1
 }
@@ -41,7 +41,7 @@ log=$out/$suite.console
 "$here/qemu-run.py" "$log" "$timeout" '^E2E-END' -- \
 	qemu-system-x86_64 "${accel[@]}" -m $mem -smp 2 -nographic -no-reboot -monitor none \
 	-kernel "$cache/boot/xen" -append "$xen_args" \
-	-initrd "$cache/boot/vmlinux $dom0_args,$out/images/dom0.cpio.gz"
+	-initrd "$cache/boot/vmlinux $dom0_args,$out/images-$suite/dom0.cpio.gz"
 boot=$?
 
 # The cases' verdicts, as the test command counts them.

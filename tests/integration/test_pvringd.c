@@ -36,12 +36,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "common/proto/pvring_blkif.h"
 #include "daemon/pvringd.h"
 #include "tests/lib/daemon_process.h"
 #include "tests/lib/loop_device.h"
+#include "tools/ctl_client.h"
 #include "tools/front/local_front.h"
 
 #define DISK_BYTES (16u << 20)
@@ -565,6 +567,63 @@ static void test_stop_with_guest_connected(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
+/* One control-socket command, as pvringctl sends it; 0 if pvringd said ok. */
+static int ctl_command(struct fixture *f, const char *cmd, const char *device)
+{
+	struct json_object *req = json_object_new_object(), *reply = NULL;
+	struct pvring_ctl_client *c;
+	char path[PATH_MAX], err[256];
+	enum pvring_ctl_status st;
+
+	snprintf(path, sizeof(path), "%s/pvringd.sock", f->dp.rundir);
+	c = pvring_ctl_client_connect(path, err, sizeof(err));
+	if (!c || !req) {
+		json_object_put(req);
+		return -1;
+	}
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	json_object_object_add(req, "device", json_object_new_string(device));
+	st = pvring_ctl_client_call(c, req, 5000, &reply, err, sizeof(err));
+	json_object_put(req);
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+	return st == PVRING_CTL_OK ? 0 : -1;
+}
+
+/*
+ * Detach asks the front end to let go (Closing) and serves it until it does;
+ * one that never does is cut off after the timeout, and the device removed.
+ */
+static void test_detach_front_end_never_lets_go(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char *backend_state;
+	unsigned int waited;
+
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	assert_int_equal(ctl_command(f, "detach", "1/51712"), 0);
+	/* Still served while it has not let go: Closing, rings up. */
+	backend_state = store_read_dom0(f, PVRINGD_BACKEND_ROOT "/1/51712/state");
+	assert_non_null(backend_state);
+	assert_string_equal(backend_state, "5");
+	free(backend_state);
+	assert_false(daemon_process_log_has(&f->dp, "1/51712: removed", 0));
+	/* This front end never looks: after 10 s pvringd cuts it off and removes the device. */
+	assert_true(
+		daemon_process_log_has(&f->dp, "the front end did not let go within 10 s", 20000));
+	for (waited = 0; waited < 5000; waited += 50) {
+		backend_state = store_read_dom0(f, PVRINGD_BACKEND_ROOT "/1/51712/state");
+		if (!backend_state)
+			break;
+		free(backend_state);
+		usleep(50000);
+	}
+	assert_true(waited < 5000);
+	assert_true(daemon_process_log_has(&f->dp, "1/51712: removed", 0));
+	pvring_local_front_close(&front);
+}
+
 static void test_multi_queue_multi_page(void **state)
 {
 	struct fixture *f = *state;
@@ -941,6 +1000,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_restart_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_with_guest_connected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_front_end_never_lets_go, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_multi_queue_multi_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_persistent_grants, setup, teardown),

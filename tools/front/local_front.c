@@ -28,6 +28,9 @@ struct pvring_local_front_tag {
 
 /* How long a sleeping poll waits before it looks at the back end's state. */
 #define POLL_SLICE_MS 100
+/* How often a busy queue looks at it: a back end going Closing asks us to let go, as blkfront
+ * sees it through its watch; pvringd serves on until we do. */
+#define BACKEND_LOOK_NS 100000000ull
 
 static int fail(struct pvring_local_front *front, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -826,6 +829,12 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 	err = pvring_local_front_flush(front, queue);
 	if (err)
 		return err;
+	if (pvring_now_ns() >= front->next_backend_look) {
+		front->next_backend_look = pvring_now_ns() + BACKEND_LOOK_NS;
+		err = check_backend(front, q);
+		if (err)
+			return err;
+	}
 	for (;;) {
 		struct pollfd pfd[2];
 		uint64_t now;
