@@ -53,6 +53,14 @@
  * cuts it off, as libxl gives a back end (LIBXL_DESTROY_TIMEOUT).
  */
 #define DETACH_TIMEOUT_S 10
+/*
+ * How long a detached device's rings are served after its directories are
+ * gone. Stock blkfront (6.1) restarts its stopped queues whenever responses
+ * arrive, so it can put requests on a ring after it went Closed, and its
+ * removal (when the directory goes) waits for every one of them: a back end
+ * that stopped at Closed left the guest's xenwatch blocked for good.
+ */
+#define LINGER_S 5
 
 static struct xs_handle *xs_of(const struct pvringd *d)
 {
@@ -161,6 +169,8 @@ static void device_free(struct pvringd_device *dev)
 	*link = dev->next;
 	if (dev->detach_timer)
 		event_free(dev->detach_timer);
+	if (dev->linger_timer)
+		event_free(dev->linger_timer);
 	if (dev->own_disk) {
 		pvringd_disk_close(dev->own_disk);
 		free((char *)dev->own_disk->name);
@@ -183,6 +193,36 @@ static void remove_store_dirs(struct pvringd_device *dev)
 }
 
 static void frontend_changed(struct pvringd_device *dev);
+static void disconnect(struct pvringd_device *dev, bool serve_published);
+
+static void on_linger_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	pvring_info("%s: removed from the store %d s ago: stopping its rings", dev->name, LINGER_S);
+	disconnect(dev, true);
+}
+
+/*
+ * A detached device whose front end let go: Closed, both directories removed
+ * (the guest's blkfront removes its disk), and the rings served for LINGER_S
+ * more for what blkfront still sends meanwhile; then the last pass, and the
+ * device goes.
+ */
+static void linger(struct pvringd_device *dev)
+{
+	struct timeval linger_time = { .tv_sec = LINGER_S };
+
+	set_state(dev, PVRING_XENBUS_CLOSED);
+	pvring_info("%s: removing (detached)", dev->name);
+	dev->remove_when_idle = true;
+	remove_store_dirs(dev);
+	dev->linger_timer = evtimer_new(dev->d->base, on_linger_end, dev);
+	if (!dev->linger_timer || evtimer_add(dev->linger_timer, &linger_time))
+		disconnect(dev, true);
+}
 
 /* All rings are stopped and idle: unmap everything, settle the state. */
 static void finish_disconnect(struct pvringd_device *dev)
@@ -455,13 +495,9 @@ static void frontend_changed(struct pvringd_device *dev)
 		 * rings serve on until the front end lets go; then its last
 		 * requests are answered, and the device goes once it is Closed.
 		 */
-		if (dev->state == PVRING_XENBUS_CLOSED &&
-		    (state == PVRING_XENBUS_CLOSED || state == PVRING_XENBUS_UNKNOWN))
-			device_remove(dev, "detached");
-		else if (dev->state != PVRING_XENBUS_CLOSED &&
-			 (state == PVRING_XENBUS_CLOSING || state == PVRING_XENBUS_CLOSED ||
-			  state == PVRING_XENBUS_UNKNOWN))
-			disconnect(dev, true);
+		if (state == PVRING_XENBUS_CLOSING || state == PVRING_XENBUS_CLOSED ||
+		    state == PVRING_XENBUS_UNKNOWN)
+			linger(dev);
 		return;
 	}
 	switch (state) {

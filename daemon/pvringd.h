@@ -133,6 +133,7 @@ struct pvringd_device {
 	bool detaching; /* closing for good: removed once the front end is Closed */
 	bool serving_last; /* disconnect's last pass over the rings is running */
 	struct event *detach_timer; /* a front end that never lets go is cut off */
+	struct event *linger_timer; /* detached and gone from the store, rings still served */
 	char reason[160]; /* why the device was disconnected for a fault */
 };
 

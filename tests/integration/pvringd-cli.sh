@@ -172,6 +172,11 @@ io_status=$?
 io_pid=
 check "the guest's workload stops with an error" test "$io_status" = 1
 check "  ... with pvringd's reason" has "$(cat "$dir/io.err")" "detached by the administrator"
+# Its rings are served a few seconds more (blkfront may still send), then it goes.
+for _ in $(seq 100); do
+	"$ctl" list 2>/dev/null | grep -q disk0 || break
+	sleep 0.1
+done
 check "the device is gone" run 0 "$ctl" list
 check "  ... from the list" bash -c "! grep -q disk0 <<<'$out'"
 check "the disk can be attached again and serves verified I/O" \
