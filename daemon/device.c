@@ -160,6 +160,16 @@ static void set_state(struct pvringd_device *dev, uint32_t state)
 
 /* ---- disconnecting ---- */
 
+/* An image opened by path for one device: closed with it. */
+static void own_disk_free(struct pvringd_disk *own)
+{
+	if (!own)
+		return;
+	pvringd_disk_close(own);
+	free((char *)own->name);
+	free(own);
+}
+
 static void device_free(struct pvringd_device *dev)
 {
 	struct pvringd_device **link;
@@ -171,11 +181,7 @@ static void device_free(struct pvringd_device *dev)
 		event_free(dev->detach_timer);
 	if (dev->linger_timer)
 		event_free(dev->linger_timer);
-	if (dev->own_disk) {
-		pvringd_disk_close(dev->own_disk);
-		free((char *)dev->own_disk->name);
-		free(dev->own_disk);
-	}
+	own_disk_free(dev->own_disk);
 	free(dev->rings);
 	free(dev->backend);
 	free(dev->frontend);
@@ -492,8 +498,8 @@ static void frontend_changed(struct pvringd_device *dev)
 	if (dev->detaching) {
 		/*
 		 * As blkback under xl block-detach: Closing was offered and the
-		 * rings serve on until the front end lets go; then its last
-		 * requests are answered, and the device goes once it is Closed.
+		 * rings serve on until the front end lets go; then the device
+		 * lingers (see linger) and goes.
 		 */
 		if (state == PVRING_XENBUS_CLOSING || state == PVRING_XENBUS_CLOSED ||
 		    state == PVRING_XENBUS_UNKNOWN)
@@ -653,11 +659,7 @@ static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint
 	struct pvringd_device *dev = calloc(1, sizeof(*dev));
 
 	if (!dev) {
-		if (own) {
-			pvringd_disk_close(own);
-			free((char *)own->name);
-			free(own);
-		}
+		own_disk_free(own);
 		return NULL;
 	}
 	dev->d = d;

@@ -5,7 +5,7 @@
 # of the whole path (guest, Xen, dom0 kernel, back end) and is repeatable where TCG's wall-clock
 # timing is not. Rounds alternate the two back ends (A B A B ...); each figure is the median.
 ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
 WORKLOADS="randread-4k-qd1 randread-4k-qd32 seqread-1m seqwrite-1m"
 
 fio_args() {
@@ -45,13 +45,16 @@ case_bench() {
 		{ fail "xl block-attach"; return 1; }
 	wait_state "$DOMID/51728" Connected 30 || return 1
 	gexec 60 'sleep 2; test -b /dev/xvdb && test -b /dev/xvdc' || return 1
+	echo "E2E-INFO bench: guest $DOMID has both disks; warming up"
 	# Warm both paths once, then alternate.
 	fio_run /dev/xvdb seqread-1m >/dev/null && fio_run /dev/xvdc seqread-1m >/dev/null || return 1
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
 		for w in $WORKLOADS; do
 			set -- $(fio_run /dev/xvdb "$w") && echo "$w $1 $2" >>/tmp/bench.pvringd || return 1
+			echo "E2E-INFO bench: round $r $w pvringd $1 IOPS"
 			set -- $(fio_run /dev/xvdc "$w") && echo "$w $1 $2" >>/tmp/bench.blkback || return 1
+			echo "E2E-INFO bench: round $r $w blkback $1 IOPS"
 		done
 		r=$((r + 1))
 	done

@@ -146,7 +146,7 @@ case_blkback_coexists() {
 
 case_pvringctl_live() {
 	dev=$MAIN/51712
-	gexec 10 "rm -f /tmp/live.done; (i=0; while [ \$i -lt 40 ]; do $(gmd5 /dev/xvda 0 8) >/dev/null; i=\$((i+1)); done; touch /tmp/live.done) >/dev/null 2>&1 &" ||
+	gexec 10 "rm -f /tmp/live.done; (i=0; while [ \$i -lt 10 ]; do $(gmd5 /dev/xvda 0 8) >/dev/null; i=\$((i+1)); done; touch /tmp/live.done) >/dev/null 2>&1 &" ||
 		return 1
 	pvringctl -t 2 list | grep -q "^$dev .*Connected" || { fail "list"; return 1; }
 	pvringctl -t 2 show "$dev" | grep -q "REQ-PROD" || { fail "show"; return 1; }

@@ -151,7 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			require(req.rw.nr_segments <= PVRING_BLKIF_MAX_SEGMENTS);
 			/* Segments are data written after the flush: a write by another name. */
 			require(req.rw.nr_segments == 0 || !disk.read_only);
-			check_valid_segments(req.rw.seg, req.rw.nr_segments, req.rw.sector, &disk);
+			/* With no data it names no place on the disk (blkfront sends (u64)-1). */
+			if (req.rw.nr_segments)
+				check_valid_segments(req.rw.seg, req.rw.nr_segments, req.rw.sector,
+						     &disk);
 			break;
 		case PVRING_BLKIF_OP_DISCARD:
 			require(disk.discard && !disk.read_only);
