@@ -20,6 +20,8 @@ new_root() {
 	for a in $("$r/bin/busybox" --list); do
 		[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
 	done
+	# The kernel's orderly power-off (xl shutdown) runs /sbin/poweroff.
+	for a in poweroff reboot halt; do ln -s ../bin/busybox "$r/sbin/$a"; done
 	ln -s ../run "$r/var/run"
 	ln -s ../../$libdir "$r/usr/lib/x86_64-linux-gnu" 2>/dev/null ||
 		{ mkdir -p "$r/usr/lib" && ln -s ../../$libdir "$r/usr/lib/x86_64-linux-gnu"; }
