@@ -59,7 +59,7 @@ case_bench() {
 		r=$((r + 1))
 	done
 	echo "E2E-INFO bench: $ROUNDS alternating rounds of $SECONDS_PER_RUN s (guest time, -icount) per workload and back end; medians"
-	echo "E2E-INFO bench: workload            pvringd IOPS   MB/s  | blkback IOPS   MB/s  | ratio"
+	echo "E2E-INFO bench: workload            pvringd IOPS  MiB/s  | blkback IOPS  MiB/s  | ratio"
 	for w in $WORKLOADS; do
 		pi=$(grep "^$w " /tmp/bench.pvringd | awk '{print $2}' | median)
 		pb=$(grep "^$w " /tmp/bench.pvringd | awk '{print $3}' | median)

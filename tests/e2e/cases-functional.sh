@@ -161,12 +161,7 @@ case_detach_reattach() {
 	gexec 10 "(while $(gmd5 /dev/xvda 0 8) >/dev/null; do :; done) >/dev/null 2>&1 &" || return 1
 	sleep 2
 	pvringctl detach $MAIN/51712 || { fail "detach refused"; return 1; }
-	i=0
-	while pvringctl -t 2 list | grep -q "^$MAIN/51712 "; do
-		i=$((i + 1))
-		[ $i -lt 80 ] || { fail "the device is still there 20 s after detach"; return 1; }
-		usleep 250000
-	done
+	wait_gone "$MAIN/51712 " 20 || return 1
 	# blkfront removes the disk on its own time, once the directory is gone.
 	gexec 60 'i=0; while [ -e /sys/block/xvda ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 		test ! -e /sys/block/xvda' || { fail "the guest still has xvda"; return 1; }
@@ -228,12 +223,7 @@ case_destroy_with_io() {
 	gexec 10 "$(bg_io /dev/xvda 60)" || return 1
 	sleep 3
 	timeout 60 xl destroy victim || { fail "xl destroy"; return 1; }
-	i=0
-	while pvringctl -t 2 list | grep -q "^$VICTIM/"; do
-		i=$((i + 1))
-		[ $i -lt 80 ] || { fail "the victim's device is still there 20 s after xl destroy"; return 1; }
-		usleep 250000
-	done
+	wait_gone "$VICTIM/" 20 || return 1
 	pvlog_has "$VICTIM/51712: removing (" || { fail "no log line for the removal"; return 1; }
 	[ -z "$(xenstore-ls /local/domain/0/backend/pvring/$VICTIM 2>/dev/null)" ] ||
 		{ fail "the back-end directory was left behind"; return 1; }
@@ -245,12 +235,7 @@ case_destroy_with_io() {
 case_shutdown() {
 	DOMID=$MAIN
 	timeout 120 xl shutdown -w main >/dev/null 2>&1 || { fail "xl shutdown -w main did not finish"; return 1; }
-	i=0
-	while pvringctl -t 2 list | grep -q "^$MAIN/"; do
-		i=$((i + 1))
-		[ $i -lt 80 ] || { fail "devices of the shut-down guest remain: $(pvringctl list)"; return 1; }
-		usleep 250000
-	done
+	wait_gone "$MAIN/" 20 || return 1
 	$E2FSCK -f -n $IMAGES/a.img >/dev/null 2>&1 || { fail "the image is unclean after shutdown"; return 1; }
 	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
 }

@@ -38,15 +38,7 @@ hostile() {
 	r=$?
 	w=$why
 	pvringctl detach "$dev" || { [ $r != 0 ] || fail "detach $dev refused"; return 1; }
-	i=0
-	while pvringctl -t 2 list | grep -q "^$dev "; do
-		i=$((i + 1))
-		if [ $i -ge $((120 * SLOW)) ]; then
-			[ $r != 0 ] || fail "$dev still listed 30 s after detach"
-			return 1
-		fi
-		usleep 250000
-	done
+	wait_gone "$dev " 30 || { [ $r != 0 ] || return 1; }
 	why=$w
 	return $r
 }

@@ -106,6 +106,16 @@ wait_state() {
 	fail "$1 did not reach $2 within $3 s: $(pvringctl -t 2 list 2>&1 | grep "^$1 ")"
 }
 
+# wait_gone PATTERN SECONDS: no line of pvringctl list starts with PATTERN.
+wait_gone() {
+	i=0
+	while pvringctl -t 2 list | grep -q "^$1"; do
+		i=$((i + 1))
+		[ $i -lt $(($2 * 4 * SLOW)) ] || { fail "$1 is still listed after $2 s"; return 1; }
+		usleep 250000
+	done
+}
+
 # store_wait PATH VALUE SECONDS
 store_wait() {
 	i=0
