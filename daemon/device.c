@@ -943,11 +943,15 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 	disk = open_target(d, target, read_only, &own, err, err_len);
 	if (!disk)
 		return NULL;
+	/*
+	 * A configured disk is shared only when every attachment reads it (an
+	 * image by path is kept from the same by its lock).
+	 */
 	for (dev = d->devices; dev; dev = dev->next) {
-		if (!own && dev->disk == disk && !dev->limits.read_only && !read_only &&
-		    !disk->image.read_only && !dev->remove_when_idle) {
-			snprintf(err, err_len, "disk %s is already attached read-write to %s",
-				 disk->name, dev->name);
+		if (!own && dev->disk == disk && !dev->remove_when_idle &&
+		    !(dev->limits.read_only && (read_only || disk->image.read_only))) {
+			snprintf(err, err_len, "disk %s is already attached %s to %s", disk->name,
+				 dev->limits.read_only ? "read-only" : "read-write", dev->name);
 			return NULL;
 		}
 	}

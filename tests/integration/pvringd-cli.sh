@@ -128,6 +128,10 @@ done
 check "list shows the guest's device connected with 2 queues of order 1" run 0 "$ctl" list
 check "  ... row" bash -c "awk '\$2 == \"disk0\" && \$3 == \"Connected\" && \$5 == 2 &&
 	\$6 == 1 && \$7 == 131072 && \$8 == \"no\"' <<<'$out' | grep -q ."
+# A disk written by one guest is not shared, not even read-only: the reader would see it change.
+check "a second attach of a disk in use read-write is refused, even --ro (exit 1)" \
+	run 1 "$ctl" attach disk0 --domid 1 --ro
+check "  ... saying why" has "$err" "already attached read-write"
 check "show by disk name" run 0 "$ctl" show disk0
 check "  ... the device" has "$out" "sectors     131072 (64.0 MiB)"
 check "  ... the ring state header" has "$out" \

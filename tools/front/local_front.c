@@ -822,15 +822,16 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 			    struct pvring_local_front_completion *done, unsigned int max, bool wait)
 {
 	struct pvring_local_front_queue *q = &front->queues[queue];
-	uint64_t start = 0, spin_end;
+	uint64_t start = 0, spin_end, looked;
 	uint32_t n, i;
 	int err;
 
 	err = pvring_local_front_flush(front, queue);
 	if (err)
 		return err;
-	if (pvring_now_ns() >= front->next_backend_look) {
-		front->next_backend_look = pvring_now_ns() + BACKEND_LOOK_NS;
+	looked = pvring_now_ns();
+	if (looked >= front->next_backend_look) {
+		front->next_backend_look = looked + BACKEND_LOOK_NS;
 		err = check_backend(front, q);
 		if (err)
 			return err;
