@@ -19,6 +19,7 @@
 
 #include "daemon/json_line.h"
 #include "daemon/log.h"
+#include "daemon/number.h"
 
 #define MAX_RING_ORDER 4
 /* Beyond this, more queues only cost grants and memory without more parallelism. */
@@ -135,16 +136,9 @@ static bool valid_disk_name(const char *name)
 /* A decimal number in 0..max, all of arg, or -1. */
 static long parse_number(const char *arg, long max)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	if (*arg < '0' || *arg > '9')
-		return -1;
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	return v;
+	return pvring_parse_u64(arg, (uint64_t)max, &v) ? -1 : (long)v;
 }
 
 static int replace_string(char **dst, const char *src)

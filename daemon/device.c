@@ -39,6 +39,7 @@
 #include "daemon/aio.h"
 #include "daemon/pvringd_config.h"
 #include "daemon/log.h"
+#include "daemon/number.h"
 #include "daemon/platform/platform.h"
 #include "daemon/pvringd.h"
 
@@ -81,7 +82,11 @@ static char *read_key(struct pvringd *d, const char *dir, const char *key)
 	char path[256];
 	unsigned int len;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	/* A path too long for the store is a key nobody wrote. */
+	if (snprintf(path, sizeof(path), "%s/%s", dir, key) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
 	return xs_read(xs_of(d), XBT_NULL, path, &len);
 }
 
@@ -89,15 +94,12 @@ static char *read_key(struct pvringd *d, const char *dir, const char *key)
 static int read_uint(struct pvringd *d, const char *dir, const char *key, uint64_t limit,
 		     uint64_t *val)
 {
-	char *s = read_key(d, dir, key), *end;
-	int ret = 1;
+	char *s = read_key(d, dir, key);
+	int ret;
 
 	if (!s)
 		return 0;
-	errno = 0;
-	*val = strtoull(s, &end, 10);
-	if (!*s || *end || errno || *s == '-' || *val >= limit)
-		ret = -1;
+	ret = pvring_parse_u64(s, limit - 1, val) ? -1 : 1;
 	free(s);
 	return ret;
 }
@@ -771,9 +773,14 @@ static void scan_backends(struct pvringd *d)
 	for (i = 0; doms && i < nr_doms; i++) {
 		snprintf(dir, sizeof(dir), "%s/%s", PVRINGD_BACKEND_ROOT, doms[i]);
 		devs = xs_directory(xs_of(d), XBT_NULL, dir, &nr_devs);
-		for (j = 0; devs && j < nr_devs; j++)
-			backend_changed(d, (uint32_t)strtoul(doms[i], NULL, 10),
-					(uint32_t)strtoul(devs[j], NULL, 10));
+		for (j = 0; devs && j < nr_devs; j++) {
+			uint64_t domid, devid;
+
+			/* Only pvringd writes here; anything else is not one of its devices. */
+			if (!pvring_parse_u64(doms[i], UINT16_MAX, &domid) &&
+			    !pvring_parse_u64(devs[j], UINT32_MAX, &devid))
+				backend_changed(d, (uint32_t)domid, (uint32_t)devid);
+		}
 		free(devs);
 	}
 	free(doms);

@@ -292,3 +292,20 @@ enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 	*reply = NULL;
 	return PVRING_CTL_UNREACHABLE;
 }
+
+struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,
+					      bool read_only)
+{
+	struct json_object *req = json_object_new_object();
+
+	if (!req)
+		return NULL;
+	json_object_object_add(req, "cmd", json_object_new_string("attach"));
+	json_object_object_add(req, "disk", json_object_new_string(disk));
+	json_object_object_add(req, "domid", json_object_new_int64(domid));
+	if (devid >= 0)
+		json_object_object_add(req, "devid", json_object_new_int64(devid));
+	if (read_only)
+		json_object_object_add(req, "read-only", json_object_new_boolean(true));
+	return req;
+}

@@ -8,6 +8,7 @@
 #ifndef PVRING_CTL_CLIENT_H
 #define PVRING_CTL_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct json_object;
@@ -52,6 +53,13 @@ enum pvring_ctl_status pvring_ctl_client_send(struct pvring_ctl_client *c,
 enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int timeout_ms,
 					      struct json_object **reply, char *err,
 					      size_t err_len);
+/*
+ * The request that attaches disk (a configured name or an image path) to domain domid as device
+ * devid (-1: pvringd picks one), read-only or not. NULL if out of memory; the caller puts it.
+ */
+struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,
+					      bool read_only);
+
 /* send, then recv. */
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 					      struct json_object *request, int timeout_ms,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "daemon/clock.h"
+#include "daemon/number.h"
 #include "tools/front/local_front.h"
 #include "tools/pvring_io_parts.h"
 
@@ -161,24 +162,22 @@ static int parse_args(int argc, char **argv, struct job *job)
 						   optarg);
 			break;
 		case 'q':
-			if (pvring_io_parse_count(optarg, 4096, &v) || v == 0)
+			if (pvring_parse_u64(optarg, 4096, &v) || v == 0)
 				return usage_error("--qd '%s': want 1..4096", optarg);
 			job->qd = (unsigned int)v;
 			break;
 		case 'Q':
-			if (pvring_io_parse_count(optarg, PVRING_LOCAL_FRONT_MAX_QUEUES, &v) ||
-			    v == 0)
+			if (pvring_parse_u64(optarg, PVRING_LOCAL_FRONT_MAX_QUEUES, &v) || v == 0)
 				return usage_error("--queues '%s': want 1..16", optarg);
 			job->queues = (unsigned int)v;
 			break;
 		case 'o':
-			if (pvring_io_parse_count(optarg, PVRING_MAX_ORDER, &v))
+			if (pvring_parse_u64(optarg, PVRING_MAX_ORDER, &v))
 				return usage_error("--order '%s': want 0..4", optarg);
 			job->order = (unsigned int)v;
 			break;
 		case 'c':
-			if (pvring_io_parse_count(optarg, UINT64_MAX, &job->count) ||
-			    job->count == 0)
+			if (pvring_parse_u64(optarg, UINT64_MAX, &job->count) || job->count == 0)
 				return usage_error("--count '%s': want a positive number", optarg);
 			break;
 		case 't': {
@@ -198,19 +197,19 @@ static int parse_args(int argc, char **argv, struct job *job)
 				return usage_error("--size '%s': want a positive size", optarg);
 			break;
 		case 'S':
-			if (pvring_io_parse_count(optarg, UINT64_MAX, &job->seed))
+			if (pvring_parse_u64(optarg, UINT64_MAX, &job->seed))
 				return usage_error("--seed '%s': want a number", optarg);
 			break;
 		case 'P':
 			job->persistent = false;
 			break;
 		case 'p':
-			if (pvring_io_parse_count(optarg, 1000000, &v))
+			if (pvring_parse_u64(optarg, 1000000, &v))
 				return usage_error("--spin-us '%s': want 0..1000000", optarg);
 			job->spin_us = (unsigned int)v;
 			break;
 		case 'T':
-			if (pvring_io_parse_count(optarg, 3600000, &v) || v == 0)
+			if (pvring_parse_u64(optarg, 3600000, &v) || v == 0)
 				return usage_error("--timeout-ms '%s': want 1..3600000", optarg);
 			job->timeout_ms = (unsigned int)v;
 			break;

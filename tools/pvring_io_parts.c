@@ -4,63 +4,32 @@
 
 #include "pvring_io_parts.h"
 
-#include <errno.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/number.h"
+
 int pvring_io_parse_size(const char *text, uint64_t *out)
 {
-	unsigned long long n;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!text || *text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(text, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		return -1;
-	}
-	if (*end && end[1])
-		return -1;
-	if (shift && n > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)n << shift;
-	return 0;
-}
-
-int pvring_io_parse_count(const char *text, uint64_t max, uint64_t *out)
-{
-	uint64_t v;
+	static const char suffixes[] = "kmgt"; /* 2^10, 2^20, 2^30, 2^40 */
 	size_t len = text ? strlen(text) : 0;
+	unsigned int shift = 0;
+	const char *suffix;
+	char digits[64];
+	uint64_t n;
 
-	/* A size without its suffix, so that the same digits mean the same number. */
-	if (!len || text[len - 1] < '0' || text[len - 1] > '9')
+	if (len && (suffix = strchr(suffixes, tolower((unsigned char)text[len - 1])))) {
+		shift = 10 * (unsigned int)(suffix - suffixes + 1);
+		len--;
+	}
+	if (!len || len >= sizeof(digits))
 		return -1;
-	if (pvring_io_parse_size(text, &v) || v > max)
+	memcpy(digits, text, len);
+	digits[len] = '\0';
+	if (pvring_parse_u64(digits, UINT64_MAX >> shift, &n))
 		return -1;
-	*out = v;
+	*out = n << shift;
 	return 0;
 }
 

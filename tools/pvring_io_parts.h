@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The parts of pvring-io that are plain computation, kept apart so unit tests
- * can check them: number parsing, how the region is split among queues, the
+ * can check them: size parsing, how the region is split among queues, the
  * verification pattern and the latency histogram.
  */
 #ifndef PVRING_IO_PARTS_H
@@ -13,8 +13,6 @@
 
 /* "4096", "4k", "1M", "2g" (powers of 1024); 0 or -1 if malformed or overflowing. */
 int pvring_io_parse_size(const char *text, uint64_t *out);
-/* A plain decimal count up to max ("010" is 10, no suffix, no sign); 0 or -1. */
-int pvring_io_parse_count(const char *text, uint64_t max, uint64_t *out);
 
 /*
  * The region's blocks are dealt out among the queues like cards: queue q owns

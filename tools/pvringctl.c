@@ -21,6 +21,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/ctl_fields.h"
+#include "daemon/number.h"
 #include "ctl_client.h"
 #include "ctl_format.h"
 #include "vdev.h"
@@ -109,16 +110,14 @@ static unsigned int cmd_opt_bit(int opt)
 	return p ? 1u << (p - CMD_OPTS) : 0;
 }
 
+/* A plain decimal number in min..max (min >= 0). */
 static bool parse_long(const char *s, long min, long max, long *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (pvring_parse_u64(s, (uint64_t)max, &v) || v < (uint64_t)min)
 		return false;
-	*out = v;
+	*out = (long)v;
 	return true;
 }
 
@@ -250,19 +249,15 @@ out:
 /* The request for a one-shot command, or NULL (out of memory). */
 static struct json_object *build_request(const char *cmd, char **args, const struct opts *o)
 {
-	struct json_object *req = json_object_new_object();
+	struct json_object *req;
 
+	if (!strcmp(cmd, "attach"))
+		return pvring_ctl_attach_request(args[0], o->domid, o->devid, o->read_only);
+	req = json_object_new_object();
 	if (!req)
 		return NULL;
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	if (!strcmp(cmd, "attach")) {
-		json_object_object_add(req, "disk", json_object_new_string(args[0]));
-		json_object_object_add(req, "domid", json_object_new_int64(o->domid));
-		if (o->devid >= 0)
-			json_object_object_add(req, "devid", json_object_new_int64(o->devid));
-		if (o->read_only)
-			json_object_object_add(req, "read-only", json_object_new_boolean(true));
-	} else if (strcmp(cmd, "list")) {
+	if (strcmp(cmd, "list")) {
 		json_object_object_add(req, "device", json_object_new_string(args[0]));
 	}
 	if (!strcmp(cmd, "dump"))

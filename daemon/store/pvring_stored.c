@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <event2/event.h>
 
 #include "daemon/log.h"
+#include "daemon/number.h"
 #include "daemon/sd_notify.h"
 #include "store_server.h"
 
@@ -59,9 +61,18 @@ int main(int argc, char **argv)
 		case 'r':
 			rundir = optarg;
 			break;
-		case 'f':
-			ready_fd = atoi(optarg);
+		case 'f': {
+			uint64_t fd;
+
+			if (pvring_parse_u64(optarg, INT_MAX, &fd)) {
+				fprintf(stderr,
+					"pvring-stored: --ready-fd '%s': not a descriptor\n",
+					optarg);
+				return 2;
+			}
+			ready_fd = (int)fd;
 			break;
+		}
 		case 'l':
 			level = pvring_log_level_parse(optarg);
 			if (level < 0) {

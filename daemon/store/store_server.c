@@ -20,6 +20,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "daemon/log.h"
+#include "daemon/number.h"
 #include "daemon/unix_listen.h"
 #include "store_tree.h"
 
@@ -263,12 +264,9 @@ static int absolute(const struct conn *c, const char *path, char *out, size_t si
 
 static int parse_domid(const char *s, uint32_t *domid)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v >= DOMID_LIMIT)
+	if (pvring_parse_u64(s, DOMID_LIMIT - 1, &v))
 		return -EINVAL;
 	*domid = (uint32_t)v;
 	return 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * pvring-io's computations: size and count parsing, the split of the region
+ * pvring-io's computations: size parsing, the split of the region
  * among queues, the verification pattern, the latency histogram's buckets
  * and percentiles (exact values for known inputs); and the frontend
  * library's refusal to start without pvringd.
@@ -47,39 +47,6 @@ static void test_parse_size(void **state)
 	/* 2^34 g overflows 64 bits. */
 	assert_int_equal(pvring_io_parse_size("17179869184g", &v), -1);
 	assert_int_equal(pvring_io_parse_size("17179869183g", &v), 0);
-}
-
-static void test_parse_count(void **state)
-{
-	uint64_t v = 77;
-
-	(void)state;
-	/* Decimal, whatever the leading zeroes: not octal, not hex. */
-	assert_int_equal(pvring_io_parse_count("010", 4096, &v), 0);
-	assert_int_equal(v, 10);
-	assert_int_equal(pvring_io_parse_count("08", 4096, &v), 0);
-	assert_int_equal(v, 8);
-	assert_int_equal(pvring_io_parse_count("0", 4096, &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(pvring_io_parse_count("4096", 4096, &v), 0);
-	assert_int_equal(v, 4096);
-	v = 77;
-	assert_int_equal(pvring_io_parse_count("0x10", 4096, &v), -1);
-	/* A count takes no size suffix. */
-	assert_int_equal(pvring_io_parse_count("4k", UINT64_MAX, &v), -1);
-	assert_int_equal(pvring_io_parse_count("1M", UINT64_MAX, &v), -1);
-	assert_int_equal(pvring_io_parse_count("4097", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count("", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count("-1", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count("+1", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count(" 1", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count("1 ", 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count(NULL, 4096, &v), -1);
-	assert_int_equal(pvring_io_parse_count("18446744073709551616", UINT64_MAX, &v), -1);
-	/* Nothing is stored on failure. */
-	assert_int_equal(v, 77);
-	assert_int_equal(pvring_io_parse_count("18446744073709551615", UINT64_MAX, &v), 0);
-	assert_true(v == UINT64_MAX);
 }
 
 static void test_split_region_smaller_than_queues(void **state)
@@ -301,7 +268,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_parse_count),
 		cmocka_unit_test(test_split_region_smaller_than_queues),
 		cmocka_unit_test(test_split_uneven),
 		cmocka_unit_test(test_split_covers_every_block_once),

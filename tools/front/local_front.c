@@ -16,6 +16,7 @@
 
 #include "common/proto/pvring_xenbus.h"
 #include "daemon/clock.h"
+#include "daemon/number.h"
 #include "tools/ctl_client.h"
 
 struct pvring_local_front_tag {
@@ -105,15 +106,15 @@ static const char *json_str(struct json_object *obj, const char *key)
 
 static int attach(struct pvring_local_front *front)
 {
-	struct json_object *req = json_object_new_object(), *reply;
+	struct json_object *req, *reply;
 	const char *device, *be, *fe, *slash;
+	uint64_t devid;
 	int err;
 
-	json_object_object_add(req, "cmd", json_object_new_string("attach"));
-	json_object_object_add(req, "disk", json_object_new_string(front->opts.disk));
-	json_object_object_add(req, "domid", json_object_new_int64(front->guest.domid));
-	if (front->opts.devid >= 0)
-		json_object_object_add(req, "devid", json_object_new_int(front->opts.devid));
+	req = pvring_ctl_attach_request(front->opts.disk, front->guest.domid, front->opts.devid,
+					false);
+	if (!req)
+		return fail(front, -ENOMEM, "out of memory");
 	err = ctl_request(front, req, &reply);
 	json_object_put(req);
 	if (err == -EPERM) {
@@ -129,6 +130,7 @@ static int attach(struct pvring_local_front *front)
 	be = json_str(reply, "backend");
 	fe = json_str(reply, "frontend");
 	if (!device || !be || !fe || !(slash = strchr(device, '/')) ||
+	    pvring_parse_u64(slash + 1, UINT32_MAX, &devid) ||
 	    strlen(device) >= sizeof(front->device) || strlen(be) >= sizeof(front->be) ||
 	    strlen(fe) >= sizeof(front->fe)) {
 		err = fail(front, -EPROTO, "pvringd's attach reply lacks device/backend/frontend");
@@ -137,7 +139,7 @@ static int attach(struct pvring_local_front *front)
 	strcpy(front->device, device);
 	strcpy(front->be, be);
 	strcpy(front->fe, fe);
-	front->devid = (uint32_t)strtoul(slash + 1, NULL, 10);
+	front->devid = (uint32_t)devid;
 out:
 	json_object_put(reply);
 	return err;
@@ -185,14 +187,12 @@ char *pvring_local_front_read_backend(struct pvring_local_front *front, const ch
 static uint64_t read_uint(struct pvring_local_front *front, const char *dir, const char *key,
 			  uint64_t dflt)
 {
-	char *v = read_key(front, dir, key), *end;
-	unsigned long long n;
+	char *v = read_key(front, dir, key);
+	uint64_t n;
 
 	if (!v)
 		return dflt;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v || *end)
+	if (pvring_parse_u64(v, UINT64_MAX, &n))
 		n = dflt;
 	free(v);
 	return n;
@@ -248,7 +248,11 @@ static int wait_backend(struct pvring_local_front *front, uint32_t want)
 		char **ev;
 
 		if (v) {
-			uint32_t state = (uint32_t)strtoul(v, NULL, 10);
+			uint64_t parsed;
+			/* Not a number: a state no one knows, so not the one awaited. */
+			uint32_t state = pvring_parse_u64(v, UINT32_MAX, &parsed)
+						 ? UINT32_MAX
+						 : (uint32_t)parsed;
 
 			snprintf(seen_text, sizeof(seen_text), "%s (%u)", state_name(state), state);
 			free(v);
