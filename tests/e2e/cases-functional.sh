@@ -240,6 +240,58 @@ case_shutdown() {
 	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
 }
 
+# The disk lines an operator copies: pvringd's disks as pvring_disk lines in the guest's xl
+# configuration (xl's disk syntax), beside a kernel-blkback disk line in the same file. pvring-xl
+# creates the domain paused, attaches them, unpauses: the disks are there when blkfront probes.
+case_xl_config_disks() {
+	dd if=/dev/zero of=$IMAGES/cfg.img bs=1M count=32 2>/dev/null
+	dd if=/dev/zero of=/srv/blkback2.img bs=1M count=16 2>/dev/null
+	CFGLOOP=$(losetup -f) && losetup "$CFGLOOP" /srv/blkback2.img || { fail "no loop device"; return 1; }
+	guest_config cfg 1 ""
+	cat >>/etc/xen/cfg.cfg <<CFG
+on_reboot = "destroy"
+disk = [ 'format=raw, vdev=xvdc, access=rw, backendtype=phy, script=/etc/xen/scripts/hotplug-block-phy, target=$CFGLOOP' ]
+pvring_disk = [ 'format=raw, vdev=xvda, access=rw, target=$IMAGES/cfg.img',
+                '$IMAGES/ro.img,raw,xvdb,ro' ]
+CFG
+	timeout 180 pvring-xl create /etc/xen/cfg.cfg >/tmp/xl.out 2>&1 ||
+		{ fail "pvring-xl create: $(tail -n 3 /tmp/xl.out | tr '\n' ' ')"; return 1; }
+	grep -q pvring_disk /tmp/xl.out && { fail "xl complained about pvring_disk: $(cat /tmp/xl.out)"; return 1; }
+	guest_wait cfg || return 1
+	CFG=$DOMID
+	# Present when the guest's init first ran: blkfront found them at boot, not later.
+	gexec 20 'cat /sys/block/xvda/size /sys/block/xvdb/size /sys/block/xvdb/ro /sys/block/xvdc/size' ||
+		return 1
+	[ "$(echo $gout)" = "65536 16384 1 32768" ] || { fail "the guest's disks: $(echo $gout)"; return 1; }
+	wait_state "$CFG/51712" Connected 10 && wait_state "$CFG/51728" Connected 10 || return 1
+	pvringctl -t 2 list | grep -q "^$CFG/51744 " && { fail "pvringd took the blkback disk line"; return 1; }
+	gexec 120 "$DD if=/dev/urandom of=/tmp/p bs=1M count=4 2>/dev/null; md5sum </tmp/p | cut -d' ' -f1
+		$DD if=/tmp/p of=/dev/xvda bs=1M oflag=direct 2>/dev/null || exit 1
+		$DD if=/tmp/p of=/dev/xvdc bs=1M oflag=direct 2>/dev/null || exit 1
+		$(gmd5 /dev/xvda 0 4); $(gmd5 /dev/xvdc 0 4); $(gmd5 /dev/xvdb 0 8)" || return 1
+	set -- $gout
+	[ "$1" = "$2" ] && [ "$1" = "$3" ] || { fail "wrote $1, read back $2 (pvringd) $3 (blkback)"; return 1; }
+	[ "$(image_md5 $IMAGES/cfg.img 0 4)" = "$1" ] || { fail "cfg.img holds other data"; return 1; }
+	[ "$(image_md5 /srv/blkback2.img 0 4)" = "$1" ] || { fail "blkback2.img holds other data"; return 1; }
+	[ "$(image_md5 $IMAGES/ro.img 0 8)" = "$4" ] || { fail "the read-only disk reads other data"; return 1; }
+	timeout 120 xl shutdown -w cfg >/dev/null 2>&1 || { fail "xl shutdown -w cfg did not finish"; return 1; }
+	wait_gone "$CFG/" 20 || return 1
+	losetup -d "$CFGLOOP"
+}
+
+# A pvring_disk pvringd refuses: the domain is destroyed, the operator reads pvringd's reason.
+case_xl_config_refused() {
+	guest_config cfgbad 1 ""
+	echo "pvring_disk = [ 'vdev=xvda, target=/srv/elsewhere/x.img' ]" >>/etc/xen/cfgbad.cfg
+	timeout 180 pvring-xl create /etc/xen/cfgbad.cfg >/tmp/xl.out 2>&1 &&
+		{ fail "a disk outside the image directories was attached"; return 1; }
+	grep -q "/srv/elsewhere/x.img" /tmp/xl.out && grep -q "outside the directories" /tmp/xl.out ||
+		{ fail "no reason given: $(cat /tmp/xl.out)"; return 1; }
+	xl domid cfgbad >/dev/null 2>&1 && { fail "the domain was left behind"; return 1; }
+	pvringctl -t 2 list | grep -q x.img && { fail "pvringd kept the refused disk"; return 1; }
+	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
+}
+
 e2e_case start case_start
 e2e_case boot-disk case_boot_disk
 e2e_case pattern case_pattern
@@ -255,6 +307,8 @@ e2e_case detach-reattach case_detach_reattach
 e2e_case sigterm-resume case_sigterm_resume
 e2e_case sigkill-resume case_sigkill_resume
 e2e_case destroy-with-io case_destroy_with_io
+e2e_case xl-config-disks case_xl_config_disks
+e2e_case xl-config-refused case_xl_config_refused
 . /e2e/hostile.sh
 e2e_case shutdown case_shutdown
 echo "E2E-INFO pvringd warnings: $(grep -c -E 'warning|error' $PVLOG)"

@@ -94,7 +94,7 @@ add_bin "$d" usr/bin "$x"/usr/bin/xenstore* /sbin/e2fsck /sbin/mke2fs /bin/dd /u
 	/usr/bin/cmp /usr/bin/strace /sbin/losetup
 cp -a "$x/etc/xen/." "$d/etc/xen/"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$d/$libdir/"
-add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl"
+add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl" "$build/tools/pvring-xl"
 for t in "$build"/tests/e2e/bin/*; do
 	[ -x "$t" ] && add_bin "$d" usr/bin "$t"
 done

@@ -22,32 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check DESCRIPTION COMMAND...: the command must succeed
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok - $what"
-	else
-		echo "not ok - $what"
-		failures=$((failures + 1))
-	fi
-}
-
-# run EXPECTED_STATUS CMD...: run, keep stdout/stderr in $out/$err, compare the status
-run() {
-	local want=$1
-	shift
-	"$@" >"$dir/out" 2>"$dir/err"
-	status=$?
-	out=$(cat "$dir/out")
-	err=$(cat "$dir/err")
-	[ "$status" = "$want" ] || {
-		echo "# $* exited $status, expected $want; stderr: $err"
-		return 1
-	}
-}
-
-has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"
 
 # raw REQUEST: one JSON line to pvringd's control socket as is (what pvringctl would
 # not send); pvringd's error, or "ok", in $out

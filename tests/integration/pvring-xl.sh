@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# pvring-xl as an operator meets it before any domain exists: the xl configuration read by
+# libxlutil (xl's own parser), every pvring_disk line checked with a reason, nothing created
+# when pvringd is not there. Creating real domains with it is the e2e suite's (tests/e2e/).
+set -u
+bin=${BUILDDIR:-$(pwd)}
+xlw=$bin/tools/pvring-xl
+dir=$(mktemp -d /tmp/pvring-xl-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+failures=0
+
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"
+
+cat >"$dir/web.cfg" <<'CFG'
+name = "web"
+type = "pv"
+memory = 256
+on_reboot = "destroy"
+# kernel blkback's disk, and two of pvringd's (xl's keyword and positional forms)
+disk = [ 'format=raw, vdev=xvdc, access=rw, backendtype=phy, target=/dev/loop0' ]
+pvring_disk = [ 'format=raw, vdev=xvda, access=rw, target=/var/lib/pvring/images/web.img',
+                "/var/lib/pvring/images/data.img,raw,xvdb,ro" ]
+CFG
+
+check "-n reads both forms of disk line" run 0 "$xlw" create -n "$dir/web.cfg"
+check "  ... and prints what it would attach" \
+	test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
+web: xvdb /var/lib/pvring/images/data.img (ro)"
+check "KEY=VALUE after the file overrides it, as with xl" \
+	run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = [ "vdev=xvde, target=/srv/x" ]'
+check "  ... the overriding line is the one read" test "$out" = "web: xvde /srv/x (rw)"
+check "a configuration without pvring_disk has nothing to attach" \
+	run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = [ ]'
+check "  ... and says nothing" test -z "$out$err"
+
+# refused SPEC REASON: that pvring_disk line is refused, exit 2, with the reason
+refused() {
+	run 2 "$xlw" create -n "$dir/web.cfg" "pvring_disk = [ \"$1\" ]" && has "$err" "$2"
+}
+check "another format is refused" refused "vdev=xvdd, format=qcow2, target=/x" \
+	"format: pvringd serves raw images only"
+check "a backendtype is refused" refused "vdev=xvdd, backendtype=phy, target=/x" \
+	"backendtype: pvringd is the back end"
+check "a hotplug script is refused" refused "vdev=xvdd, script=block, target=/x" \
+	"script: pvringd opens the target itself"
+check "a cdrom is refused" refused "vdev=xvdd, devtype=cdrom, target=/x" "devtype=cdrom"
+check "a driver domain is refused" refused "vdev=xvdd, backend=dom1, target=/x" \
+	"backend: pvringd serves from dom0"
+check "no-discard is refused" refused "vdev=xvdd, no-discard, target=/x" "no-discard"
+check "virtio is refused" refused "vdev=xvdd, specification=virtio, target=/x" \
+	"specification=virtio"
+check "a vdev that is not a Xen disk name is refused" refused "vdev=hda, target=/x" \
+	"vdev hda is not a Xen disk name"
+check "xl's syntax errors are libxlutil's, and named" refused "vdev=xvdd, bogus=1, target=/x" \
+	"unknown parameter"
+check "  ... with the line they are in" has "$err" "pvring_disk 'vdev=xvdd, bogus=1, target=/x'"
+check "a line without a target is refused" refused "vdev=xvdd" "no target specified"
+check "two pvring disks on one vdev are refused" \
+	refused "vdev=xvdd, target=/x\", \"/y,raw,xvdd,rw" "are the same device"
+check "a pvring disk on a disk line's vdev is refused" refused "vdev=xvdc, target=/x" \
+	"and disk 'format=raw, vdev=xvdc"
+check "pvring_disk that is not a list is refused" \
+	run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = "vdev=xvda, target=/x"'
+check "  ... saying so" has "$err" "pvring_disk must be a list"
+check "a missing file is refused" run 2 "$xlw" create -n "$dir/none.cfg"
+check "  ... with the reason" has "$err" "none.cfg: cannot read it: No such file or directory"
+check "a configuration without a name is refused" run 2 "$xlw" create -n /dev/null
+check "  ... with the reason" has "$err" "no name"
+check "a bad KEY=VALUE is refused" run 2 "$xlw" create -n "$dir/web.cfg" 'novalue'
+check "usage errors exit 2" run 2 "$xlw" frobnicate
+check "--help exits 0" run 0 "$xlw" --help
+check "  ... and names the key" has "$out" "pvring_disk"
+
+# Without pvringd nothing is created: xl is never run (it is not even on PATH here).
+check "no pvringd: exit 3 before any domain exists" \
+	run 3 env PATH=/nonexistent "$xlw" create -s "$dir/no.sock" "$dir/web.cfg"
+check "  ... saying why" has "$err" "no socket at $dir/no.sock"
+check "  ... and xl never ran" bash -c "! grep -q 'cannot run xl' <<<'$err'"
+
+if [ "$failures" -ne 0 ]; then
+	echo "FAIL: $failures checks failed"
+	exit 1
+fi
+echo "PASS: pvring-xl reads and checks xl configurations"
