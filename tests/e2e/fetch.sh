@@ -2,7 +2,8 @@
 # Fetch and unpack what the real-Xen end-to-end suite boots, without installing any of it into
 # the host's boot: Debian's Xen 4.17 hypervisor and toolstack, and the Debian kernel whose ABI is
 # the one the installed linux-headers-amd64 depends on (resolved now: old ABIs leave the mirror).
-# Host tools (QEMU, busybox-static, e2fsprogs, fio) are installed as ordinary packages.
+# Host tools (QEMU, busybox-static, e2fsprogs, fio, and systemd, which the systemd suite boots as
+# dom0's init) are installed as ordinary packages.
 #
 # Prints the cache directory on its last line. The cache is keyed by the package versions, so a
 # second run with the same versions downloads nothing:
@@ -18,7 +19,8 @@ die() {
 	exit 1
 }
 
-host_packages=(qemu-system-x86 busybox-static e2fsprogs fio cpio kmod file python3 linux-headers-amd64)
+host_packages=(qemu-system-x86 busybox-static e2fsprogs fio cpio kmod file python3 linux-headers-amd64
+	systemd)
 missing=()
 for p in "${host_packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,6 +26,7 @@ fail() {
 
 # What a failed case leaves for whoever reads the console.
 diagnose() {
+	pvlog_sync
 	echo "--- pvringd log (last 25 lines)"
 	tail -n 25 "$PVLOG" 2>/dev/null | sed 's/^/  | /'
 	echo "--- pvringctl list"
@@ -93,7 +94,12 @@ stop_pvringd() {
 	pvpid=
 }
 
-pvlog_has() { grep -q -- "$1" "$PVLOG"; }
+pvlog_has() {
+	pvlog_sync
+	grep -q -- "$1" "$PVLOG"
+}
+# A suite whose pvringd logs elsewhere (the journal) copies its log to $PVLOG here.
+pvlog_sync() { :; }
 
 # wait_state DEV STATE SECONDS: pvringctl list shows DEV in STATE.
 wait_state() {
@@ -187,4 +193,45 @@ image_md5() {
 ring_counter() {
 	pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" |
 		awk '{s += $1} END {print s + 0}'
+}
+
+# ---- I/O that checks itself in the guest while pvringd goes away and comes back
+
+# bg_io DEV SECONDS: the guest command for rounds of write, read back, compare, on 4 MiB at
+# 8 MiB of DEV; its result ("RC ROUNDS") lands in the guest's /tmp/bg.rc.
+bg_io() {
+	echo "rm -f /tmp/bg.rc; (end=\$((\$(cut -d. -f1 /proc/uptime) + $2)); n=0; rc=0
+		while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do
+			dd if=/dev/urandom of=/tmp/w bs=1M count=4 2>/dev/null
+			$DD if=/tmp/w of=$1 bs=1M seek=8 oflag=direct 2>/dev/null || { rc=1; break; }
+			[ \"\$(md5sum </tmp/w | cut -d' ' -f1)\" = \"\$($DD if=$1 bs=1M skip=8 count=4 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)\" ] || { rc=2; break; }
+			n=\$((n+1))
+		done; echo \"\$rc \$n\" >/tmp/bg.rc) >/dev/null 2>&1 &"
+}
+
+# io_across DEVID VDEV ACTION...: verified I/O in guest $DOMID on VDEV while ACTION (a command
+# that stops and starts pvringd) runs in dom0. The I/O must finish with no error, no I/O error in
+# the guest's log, and pvringd must say it resumed the device.
+io_across() {
+	dev=$DOMID/$1
+	gexec 20 "$(bg_io /dev/$2 25)" || return 1
+	shift 2
+	sleep 5
+	"$@" || return 1
+	wait_state "$dev" Connected 20 || return 1
+	gexec 120 'while [ ! -f /tmp/bg.rc ]; do sleep 1; done; cat /tmp/bg.rc; dmesg | grep -c "I/O error" || true' ||
+		return 1
+	set -- $gout
+	[ "$1" = 0 ] || { fail "the guest's verified I/O failed (rc $1 after $2 rounds)"; return 1; }
+	[ "$2" -gt 1 ] || { fail "only $2 rounds of I/O"; return 1; }
+	[ "$3" = 0 ] || { fail "the guest logged $3 I/O errors"; return 1; }
+	pvlog_has "$dev: resuming" || { fail "pvringd did not resume $dev"; return 1; }
+}
+
+# left_connected DEV: after pvringd stopped, both ends of DOMID/DEVID still say Connected.
+left_connected() {
+	[ "$(xenstore-read /local/domain/0/backend/pvring/$1/state)" = 4 ] ||
+		{ fail "the stopped pvringd did not leave the back end of $1 Connected"; return 1; }
+	[ "$(xenstore-read /local/domain/${1%/*}/device/vbd/${1#*/}/state)" = 4 ] ||
+		{ fail "the front end of $1 is no longer Connected"; return 1; }
 }

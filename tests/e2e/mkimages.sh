@@ -99,6 +99,35 @@ for t in "$build"/tests/e2e/bin/*; do
 	[ -x "$t" ] && add_bin "$d" usr/bin "$t"
 done
 cp "$here"/lib.sh "$here"/hostile.sh "$here"/cases-*.sh "$here/../../daemon/pvringd-xen.json.example" "$d/e2e/"
+cp "$here"/xen-up.sh "$here"/suite.sh "$d/e2e/"
+if [ "${E2E_WITH_SYSTEMD:-0}" = 1 ]; then
+	# systemd as dom0's init (Debian's, as the host has it), with pvringd installed as a package
+	# installs it: the unit from daemon/pvringd.service.in for prefix /usr, the Xen example as
+	# /etc/pvring/pvringd.json, `systemctl enable`.
+	add_bin "$d" lib/systemd /lib/systemd/systemd /lib/systemd/systemd-journald
+	add_bin "$d" usr/bin /usr/bin/systemctl /usr/bin/journalctl
+	mkdir -p "$d/lib/systemd/system" "$d/etc/systemd/system" "$d/etc/pvring"
+	for u in /lib/systemd/system/*.target /lib/systemd/system/*.slice \
+		/lib/systemd/system/systemd-journald.service /lib/systemd/system/systemd-journald*.socket; do
+		[ -f "$u" ] && [ ! -L "$u" ] && cp "$u" "$d/lib/systemd/system/"
+	done
+	ln -s ../systemd-journald.socket "$d/lib/systemd/system/sockets.target.wants/" 2>/dev/null ||
+		{ mkdir -p "$d/lib/systemd/system/sockets.target.wants" &&
+			ln -s ../systemd-journald.socket "$d/lib/systemd/system/sockets.target.wants/"; }
+	for u in pvringd pvring-stored; do
+		sed -e 's|@sbindir@|/usr/sbin|g' -e 's|@sysconfdir@|/etc|g' \
+			"$here/../../daemon/$u.service.in" >"$d/lib/systemd/system/$u.service"
+	done
+	cp "$here/../../daemon/pvringd-xen.json.example" "$d/etc/pvring/pvringd.json"
+	cp "$here"/systemd/*.service "$d/etc/systemd/system/"
+	# The README's steps on a Xen dom0: the local platform's store is masked.
+	systemctl --root="$d" --quiet mask pvring-stored.service
+	systemctl --root="$d" --quiet enable xen.service pvringd.service e2e.service
+	ln -sf /lib/systemd/system/multi-user.target "$d/etc/systemd/system/default.target"
+	cp /usr/lib/os-release "$d/etc/os-release"
+	echo "root:x:0:" >"$d/etc/group"
+	ln -sf /lib/systemd/systemd "$d/init"
+fi
 cp "$here/hotplug-block-phy" "$d/etc/xen/scripts/"
 cp "$cache/boot/vmlinux" "$d/domU/vmlinux"
 cp "$out/domU.cpio.gz" "$d/domU/initrd.gz"

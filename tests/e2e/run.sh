@@ -22,6 +22,7 @@ make -C "$build" -s e2e-programs >/dev/null || {
 	exit 1
 }
 E2E_WITH_FIO=$([ "$suite" = bench ] && echo 1 || echo 0) \
+	E2E_WITH_SYSTEMD=$([ "$suite" = systemd ] && echo 1 || echo 0) \
 	"$here/mkimages.sh" "$cache" "$build" "$out/images-$suite" || {
 	echo "FAIL: e2e images (cannot build the dom0 and domU initramfs)"
 	exit 1
