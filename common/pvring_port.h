@@ -2,7 +2,7 @@
 /*
  * Portability for common/: the only header in common/ that includes libc or
  * kernel headers. Everything else in common/ includes this file and uses the
- * fixed-width types, memcpy and the barriers named below.
+ * fixed-width types, errno values, memcpy and the barriers named below.
  *
  * The peer of a ring is another domain, possibly running on another physical
  * CPU even when this kernel was built without SMP, so the kernel side uses the
@@ -15,6 +15,7 @@
 
 #ifdef __KERNEL__
 
+#include <linux/errno.h>
 #include <linux/types.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
@@ -44,6 +45,7 @@
 
 #else /* userspace */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

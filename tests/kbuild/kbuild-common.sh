@@ -42,7 +42,8 @@ make -C "$headers" M="$work" modules || { echo "FAIL: Kbuild could not build com
 [ -f "$work/pvring_kbuild_test.ko" ] || { echo "FAIL: no pvring_kbuild_test.ko"; exit 1; }
 # The ring code really is in the module.
 if command -v nm >/dev/null; then
-	for sym in pvring_front_init pvring_blkif_check_request pvring_xenbus_state_name; do
+	for sym in pvring_front_init pvring_blkif_check_request pvring_blkif_front_rw \
+		pvring_xenbus_state_name; do
 		nm "$work/pvring_kbuild_test.ko" | grep -q " T $sym\$" ||
 			{ echo "FAIL: $sym missing from the module"; exit 1; }
 	done

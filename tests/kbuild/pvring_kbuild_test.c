@@ -11,6 +11,7 @@
 
 #include "pvring_ring.h"
 #include "pvring_blkif.h"
+#include "pvring_blkif_front.h"
 #include "pvring_xenbus.h"
 
 static int __init pvring_kbuild_test_init(void)
@@ -20,17 +21,17 @@ static int __init pvring_kbuild_test_init(void)
 	const struct pvring_blkif_disk disk = { .sectors = 8 };
 	struct pvring_front front;
 	struct pvring_back back;
-	union pvring_blkif_request req = { .rw = { .op = PVRING_BLKIF_OP_READ,
-						   .nr_segments = 1,
-						   .id = 42,
-						   .seg = { { .last_sect = 7 } } } };
+	union pvring_blkif_request req;
 	struct pvring_blkif_response rsp = { 0 };
 	unsigned long page = __get_free_page(GFP_KERNEL);
 	bool kick_back, kick_front, ok;
 
 	if (!page)
 		return -ENOMEM;
-	ok = pvring_front_init(&front, (void *)page, 0, &layout, 0) &&
+	/* The request as a front end encodes it: one 4 KiB page. */
+	ok = !pvring_blkif_front_rw(&req, PVRING_BLKIF_OP_READ, 0, 42, 0, 1, NULL) &&
+	     !pvring_blkif_front_segment(pvring_blkif_front_segment_at(&req, NULL, 0), 0, 0, 4096);
+	ok = ok && pvring_front_init(&front, (void *)page, 0, &layout, 0) &&
 	     pvring_back_attach(&back, (void *)page, 0, &layout);
 	ok = ok && pvring_front_produce(&front, &req);
 	kick_back = pvring_front_push(&front);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/proto/pvring_blkif_front.h"
 #include "common/proto/pvring_xenbus.h"
 #include "daemon/clock.h"
 #include "daemon/number.h"
@@ -605,6 +606,8 @@ int pvring_local_front_submit(struct pvring_local_front *front, unsigned int que
 	union pvring_blkif_request *req;
 	struct pvring_local_front_tag *tag;
 	uint32_t nsegs = 0, i, t, left = io->nr_sectors, ind = 0;
+	uint32_t indirect_grefs[PVRING_BLKIF_MAX_INDIRECT_PAGES] = { 0 };
+	void *indirect_pages[PVRING_BLKIF_MAX_INDIRECT_PAGES] = { NULL };
 	bool data = io->op == PVRING_BLKIF_OP_READ || io->op == PVRING_BLKIF_OP_WRITE;
 	bool readonly = io->op != PVRING_BLKIF_OP_READ;
 	int err;
@@ -630,48 +633,30 @@ int pvring_local_front_submit(struct pvring_local_front *front, unsigned int que
 	t = q->free_tags[q->nr_free - 1];
 	tag = &q->tags[t];
 	req = &q->staged[q->nr_staged];
-	memset(req, 0, sizeof(*req));
 	if (io->op == PVRING_BLKIF_OP_DISCARD) {
-		req->discard.op = io->op;
-		req->discard.handle = (uint16_t)front->devid;
-		req->discard.id = t;
-		req->discard.sector = io->sector;
-		req->discard.nr_sectors = io->nr_sectors;
-	} else if (nsegs <= PVRING_BLKIF_MAX_SEGMENTS) {
-		req->rw.op = io->op;
-		req->rw.nr_segments = (uint8_t)nsegs;
-		req->rw.handle = (uint16_t)front->devid;
-		req->rw.id = t;
-		req->rw.sector = io->sector;
+		pvring_blkif_front_discard(req, (uint16_t)front->devid, t, io->sector,
+					   io->nr_sectors, false);
 	} else {
-		ind = pvring_blkif_indirect_pages(nsegs);
-		req->indirect.op = PVRING_BLKIF_OP_INDIRECT;
-		req->indirect.indirect_op = io->op;
-		req->indirect.nr_segments = (uint16_t)nsegs;
-		req->indirect.handle = (uint16_t)front->devid;
-		req->indirect.id = t;
-		req->indirect.sector = io->sector;
+		if (pvring_blkif_front_is_indirect(nsegs))
+			ind = pvring_blkif_indirect_pages(nsegs);
 		for (i = 0; i < ind; i++) {
 			uint32_t frame = q->indirect_frame + t * front->indirect_per_tag + i;
 
-			req->indirect.indirect_grefs[i] =
-				pvring_local_front_frame_ref(front, frame);
+			indirect_grefs[i] = pvring_local_front_frame_ref(front, frame);
+			indirect_pages[i] = pvring_local_front_frame(front, frame);
 		}
+		/* The op and the count were checked above. */
+		pvring_blkif_front_rw(req, io->op, (uint16_t)front->devid, t, io->sector, nsegs,
+				      indirect_grefs);
 	}
 	for (i = 0; i < nsegs; i++) {
 		uint32_t n =
 			left < PVRING_BLKIF_SECTORS_PER_PAGE ? left : PVRING_BLKIF_SECTORS_PER_PAGE;
 
-		if (ind)
-			seg = (struct pvring_blkif_segment *)pvring_local_front_frame(
-				      front, q->indirect_frame + t * front->indirect_per_tag +
-						     i / PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE) +
-			      i % PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE;
-		else
-			seg = &req->rw.seg[i];
-		seg->gref = pvring_local_front_frame_ref(front, q->data_frame + io->pages[i]);
-		seg->first_sect = 0;
-		seg->last_sect = (uint8_t)(n ? n - 1 : 7);
+		seg = pvring_blkif_front_segment_at(req, indirect_pages, i);
+		pvring_blkif_front_segment(
+			seg, pvring_local_front_frame_ref(front, q->data_frame + io->pages[i]), 0,
+			n << PVRING_BLKIF_SECTOR_SHIFT);
 		left -= n;
 		if (front->persistent)
 			continue;
@@ -742,14 +727,18 @@ static int complete(struct pvring_local_front *front, struct pvring_local_front_
 			    q->index, rsp->id);
 	tag = &q->tags[rsp->id];
 	/* As stock blkfront checks: the op it sent (an indirect's indirect_op), a known status. */
-	if (rsp->op != tag->op)
+	switch (pvring_blkif_front_check_response(rsp, tag->op)) {
+	case PVRING_BLKIF_RSP_VALID:
+		break;
+	case PVRING_BLKIF_RSP_EWRONG_OP:
 		return fail(front, -EPROTO,
 			    "queue %u: response to id %" PRIu64
 			    " has wrong operation (%u instead of %u)",
 			    q->index, rsp->id, rsp->op, tag->op);
-	if (!pvring_blkif_status_known(rsp->status))
+	case PVRING_BLKIF_RSP_EBAD_STATUS:
 		return fail(front, -EPROTO, "queue %u: response to id %" PRIu64 " has status %d",
 			    q->index, rsp->id, rsp->status);
+	}
 	for (i = 0; i < tag->nr_pages; i++) {
 		uint32_t page = q->tag_pages[(size_t)rsp->id * front->max_segments + i];
 		uint32_t ref = pvring_local_front_frame_ref(front, q->data_frame + page);
