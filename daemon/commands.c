@@ -14,6 +14,7 @@
 
 #include "daemon/ctl.h"
 #include "daemon/ctl_fields.h"
+#include "common/proto/pvring_xenbus.h"
 #include "daemon/pvringd.h"
 
 static void add_int(struct json_object *o, const char *key, int64_t v)
@@ -38,7 +39,7 @@ static struct json_object *device_summary(const struct pvringd_device *dev)
 	add_str(o, "device", dev->name);
 	add_str(o, "disk", dev->disk->name);
 	add_str(o, "image", dev->disk->image.path);
-	add_str(o, "type", PVRINGD_DEVICE_TYPE);
+	add_str(o, "type", dev->type);
 	add_int(o, "domid", dev->domid);
 	add_int(o, "devid", dev->devid);
 	add_str(o, "state", pvringd_state_name(dev->state));
@@ -247,7 +248,8 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 		      unsigned int err_len)
 {
 	struct pvringd *d = arg;
-	struct json_object *disk_v, *domid_v, *devid_v, *ro_v;
+	struct json_object *disk_v, *domid_v, *devid_v, *ro_v, *type_v;
+	const char *type = PVRING_XS_TYPE_VBD;
 	int64_t domid, devid = 0;
 	struct pvringd_device *dev;
 	bool read_only = false;
@@ -286,8 +288,16 @@ static int cmd_attach(void *arg, struct json_object *req, struct json_object *re
 		}
 		read_only = json_object_get_boolean(ro_v);
 	}
+	if (json_object_object_get_ex(req, "type", &type_v)) {
+		if (!json_object_is_type(type_v, json_type_string)) {
+			snprintf(err, err_len, "\"type\" must be \"%s\" or \"%s\"",
+				 PVRING_XS_TYPE_VBD, PVRING_XS_TYPE_PVBLK);
+			return -1;
+		}
+		type = json_object_get_string(type_v);
+	}
 	dev = pvringd_device_attach(d, json_object_get_string(disk_v), read_only, (uint32_t)domid,
-				    (uint32_t)devid, err, err_len);
+				    (uint32_t)devid, type, err, err_len);
 	if (!dev)
 		return -1;
 	add_str(reply, "device", dev->name);

@@ -654,6 +654,23 @@ static bool fill_offer(xs_transaction_t t, void *arg)
 }
 
 /* A device object for a back-end directory; its store directories are the caller's. */
+/* The device type in a front end's path (.../device/<type>/<devid>), or "?" if it has none. */
+static void device_type_of(const char *frontend, char *type, size_t len)
+{
+	const char *t = strstr(frontend, "/device/");
+	size_t n;
+
+	snprintf(type, len, "?");
+	if (!t)
+		return;
+	t += strlen("/device/");
+	n = strcspn(t, "/");
+	if (n && n < len) {
+		memcpy(type, t, n);
+		type[n] = '\0';
+	}
+}
+
 static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint32_t devid,
 					 const char *frontend, struct pvringd_disk *disk,
 					 struct pvringd_disk *own, bool read_only)
@@ -670,6 +687,7 @@ static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint
 	dev->domid = domid;
 	dev->devid = devid;
 	snprintf(dev->name, sizeof(dev->name), "%u/%u", domid, devid);
+	device_type_of(frontend, dev->type, sizeof(dev->type));
 	dev->state = PVRING_XENBUS_INITIALISING;
 	dev->limits.sectors = disk->image.sectors;
 	dev->limits.read_only = disk->image.read_only || read_only;
@@ -925,8 +943,8 @@ static bool fill_attachment(xs_transaction_t t, void *arg)
 }
 
 struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *target, bool read_only,
-					     uint32_t domid, uint32_t devid, char *err,
-					     unsigned int err_len)
+					     uint32_t domid, uint32_t devid, const char *type,
+					     char *err, unsigned int err_len)
 {
 	struct pvringd_disk *disk, *own;
 	struct pvringd_device *dev;
@@ -941,8 +959,12 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 			;
 	}
 	snprintf(be, sizeof(be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, PVRINGD_DEVICE_TYPE,
-		 devid);
+	if (strcmp(type, PVRING_XS_TYPE_VBD) && strcmp(type, PVRING_XS_TYPE_PVBLK)) {
+		snprintf(err, err_len, "device type \"%s\": pvringd serves %s and %s", type,
+			 PVRING_XS_TYPE_VBD, PVRING_XS_TYPE_PVBLK);
+		return NULL;
+	}
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", domid, type, devid);
 	if (find_by_id(d, domid, devid) || store_has(d, be) || store_has(d, fe)) {
 		snprintf(err, err_len, "domain %u already has a device %u", domid, devid);
 		return NULL;

@@ -30,7 +30,8 @@ struct pvringd_ctl;
 struct pvringd_ring;
 
 /*
- * The front end's device type: "vbd", which stock xen-blkfront serves.
+ * The front end's device type: "vbd", which stock xen-blkfront serves, or "pvblk", pvring's own
+ * front end (PVRING_XS_TYPE_*); attach takes either, "vbd" by default.
  *
  * pvringd keeps its back-end directories under a kind of its own, not under
  * backend/vbd: kernel xen-blkback probes every backend/vbd directory it sees
@@ -39,7 +40,6 @@ struct pvringd_ring;
  * does not care. pvringd never writes Initialising to a back end either, so
  * dom0's kernel never probes one of its directories as a device of its own.
  */
-#define PVRINGD_DEVICE_TYPE "vbd"
 #define PVRINGD_BACKEND_ROOT "/local/domain/0/backend/pvring"
 
 struct pvringd_disk {
@@ -119,6 +119,7 @@ struct pvringd_device {
 	char name[32]; /* "domid/devid" */
 	char *backend; /* store paths */
 	char *frontend;
+	char type[8]; /* the front end's device type, PVRING_XS_TYPE_* */
 	char *fe_state_path;
 	uint32_t state; /* ours */
 	uint32_t fe_state; /* theirs, as last read */
@@ -163,13 +164,13 @@ struct pvringd_device *pvringd_device_find(struct pvringd *d, const char *name);
 /*
  * The toolstack's part: give domain domid the disk target (a configured disk's
  * name, or the absolute path of an image inside the configured image
- * directories) as virtual device devid (0: the first free xvd*). Writes both
- * store directories, the back end already in InitWait. The new device, or
- * NULL with err set.
+ * directories) as virtual device devid (0: the first free xvd*) of device type
+ * type (PVRING_XS_TYPE_VBD or _PVBLK). Writes both store directories, the back
+ * end already in InitWait. The new device, or NULL with err set.
  */
 struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *target, bool read_only,
-					     uint32_t domid, uint32_t devid, char *err,
-					     unsigned int err_len);
+					     uint32_t domid, uint32_t devid, const char *type,
+					     char *err, unsigned int err_len);
 int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int err_len);
 /* A ring broke (bad producer index, unusable request): disconnect with a reason. */
 void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)

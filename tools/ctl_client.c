@@ -294,7 +294,7 @@ enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 }
 
 struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,
-					      bool read_only)
+					      bool read_only, const char *type)
 {
 	struct json_object *req = json_object_new_object();
 
@@ -307,5 +307,7 @@ struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long
 		json_object_object_add(req, "devid", json_object_new_int64(devid));
 	if (read_only)
 		json_object_object_add(req, "read-only", json_object_new_boolean(true));
+	if (type)
+		json_object_object_add(req, "type", json_object_new_string(type));
 	return req;
 }

@@ -55,10 +55,11 @@ enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int t
 					      size_t err_len);
 /*
  * The request that attaches disk (a configured name or an image path) to domain domid as device
- * devid (-1: pvringd picks one), read-only or not. NULL if out of memory; the caller puts it.
+ * devid (-1: pvringd picks one) of device type type (NULL: pvringd's default, "vbd"), read-only
+ * or not. NULL if out of memory; the caller puts it.
  */
 struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,
-					      bool read_only);
+					      bool read_only, const char *type);
 
 /* send, then recv. */
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,

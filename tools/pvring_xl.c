@@ -379,7 +379,7 @@ static int attach_disks(const struct opts *o, const struct xl_guest *g, long dom
 		struct json_object *req, *reply = NULL;
 		enum pvring_ctl_status st;
 
-		req = pvring_ctl_attach_request(d->target, domid, d->devid, d->read_only);
+		req = pvring_ctl_attach_request(d->target, domid, d->devid, d->read_only, NULL);
 		if (!req) {
 			say("out of memory");
 			ret = EXIT_REFUSED;

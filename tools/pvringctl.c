@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "common/proto/pvring_xenbus.h"
 #include "daemon/clock.h"
 #include "daemon/ctl_fields.h"
 #include "daemon/number.h"
@@ -30,7 +31,7 @@
 #define EXIT_USAGE 2
 #define MAX_WATCHED 64
 /* The options that belong to commands, by their short names. */
-#define CMD_OPTS "icrdDvR"
+#define CMD_OPTS "icrdDvRT"
 
 struct opts {
 	const char *socket;
@@ -41,6 +42,7 @@ struct opts {
 	long ring; /* -1: not given */
 	long domid, devid; /* -1: not given */
 	bool read_only;
+	const char *type; /* NULL: pvringd's default (vbd) */
 	bool interval_set;
 };
 
@@ -61,7 +63,7 @@ static void usage(FILE *out)
 		"                                       MB/s read and written, kicks/s, in flight\n"
 		"  dump DEV [--ring N]                  the requests in flight on a ring (default "
 		"0)\n"
-		"  attach DISK --domid N [--vdev xvdX | --devid N] [--ro]\n"
+		"  attach DISK --domid N [--vdev xvdX | --devid N] [--ro] [--type vbd|pvblk]\n"
 		"                                       give a guest a disk: a configured disk's "
 		"name,\n"
 		"                                       or an image's absolute path inside "
@@ -252,7 +254,8 @@ static struct json_object *build_request(const char *cmd, char **args, const str
 	struct json_object *req;
 
 	if (!strcmp(cmd, "attach"))
-		return pvring_ctl_attach_request(args[0], o->domid, o->devid, o->read_only);
+		return pvring_ctl_attach_request(args[0], o->domid, o->devid, o->read_only,
+						 o->type);
 	req = json_object_new_object();
 	if (!req)
 		return NULL;
@@ -322,6 +325,7 @@ int main(int argc, char **argv)
 		{ "devid", required_argument, NULL, 'D' },
 		{ "vdev", required_argument, NULL, 'v' },
 		{ "ro", no_argument, NULL, 'R' },
+		{ "type", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -334,7 +338,7 @@ int main(int argc, char **argv)
 		{ "show", 1, 1, "" },
 		{ "watch", 1, MAX_WATCHED, "ic" },
 		{ "dump", 1, 1, "r" },
-		{ "attach", 1, 1, "dDvR" },
+		{ "attach", 1, 1, "dDvRT" },
 		{ "detach", 1, 1, "" },
 	};
 	struct opts o = {
@@ -399,6 +403,13 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			o.read_only = true;
+			break;
+		case 'T':
+			if (strcmp(optarg, PVRING_XS_TYPE_VBD) &&
+			    strcmp(optarg, PVRING_XS_TYPE_PVBLK))
+				return usage_error("--type: %s or %s, not %s", PVRING_XS_TYPE_VBD,
+						   PVRING_XS_TYPE_PVBLK, optarg);
+			o.type = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -42,6 +42,13 @@ enum pvring_xenbus_state {
 	PVRING_XENBUS_RECONFIGURED = 8,
 };
 
+/*
+ * Device types (the <type> of device/<type>/<devid>): stock xen-blkfront's, and pvring's own
+ * front end's (the pvblk module), which pvringd serves with the same data plane.
+ */
+#define PVRING_XS_TYPE_VBD "vbd"
+#define PVRING_XS_TYPE_PVBLK "pvblk"
+
 #define PVRING_XS_STATE "state"
 #define PVRING_XS_FRONTEND "frontend"
 #define PVRING_XS_FRONTEND_ID "frontend-id"

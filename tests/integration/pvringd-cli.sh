@@ -134,6 +134,14 @@ for devid in '"xvda"' true null 51712.9; do
 done
 raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":268435456}'
 check "attach refuses a devid above 0xfffffff" has "$out" "devid 268435456 out of range (0..268435455)"
+for type in '"scsi"' '"VBD"' '""'; do
+	raw '{"cmd":"attach","disk":"disk0","domid":1,"type":'"$type"'}'
+	check "attach refuses \"type\": $type" has "$out" "pvringd serves vbd and pvblk"
+done
+raw '{"cmd":"attach","disk":"disk0","domid":1,"type":1}'
+check "attach refuses a \"type\" that is not a string" has "$out" '"type" must be "vbd" or "pvblk"'
+check "pvringctl refuses --type scsi (exit 2)" run 2 "$ctl" attach disk0 --domid 1 --type scsi
+check "  ... saying so" has "$err" "--type: vbd or pvblk, not scsi"
 raw '{"cmd":"attach","disk":"disk0","domid":0}'
 check "attach refuses domid 0" has "$out" "domid 0 out of range (1..32751)"
 # pvringctl checks the same ranges, before asking.

@@ -113,7 +113,7 @@ static int attach(struct pvring_local_front *front)
 	int err;
 
 	req = pvring_ctl_attach_request(front->opts.disk, front->guest.domid, front->opts.devid,
-					false);
+					false, NULL);
 	if (!req)
 		return fail(front, -ENOMEM, "out of memory");
 	err = ctl_request(front, req, &reply);
