@@ -7,7 +7,7 @@ arch=$(dpkg --print-architecture)
 packages=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libxen-dev libjson-c-dev libcmocka-dev liburing-dev
-	"linux-headers-$arch" kmod clang-format
+	"linux-headers-$arch" kmod dkms clang-format
 	clang libclang-rt-14-dev
 )
 

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * pvblk: a Xen block front end for the "pvblk" device type, on pvring's shared rings.
+ *
+ * One pvblk_info per disk (xenbus device), one pvblk_queue per ring: a blk-mq hardware queue,
+ * its ring pages granted to the back end, its event channel bound to the vCPU that owns the
+ * queue. Requests are encoded and responses checked by common/proto (pvring_blkif_front.h), the
+ * ring is common/ring: the code pvringd uses on the other side.
+ */
+#ifndef PVBLK_H
+#define PVBLK_H
+
+#include <linux/blk-mq.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <xen/grant_table.h>
+#include <xen/xenbus.h>
+
+#include "pvring_ring.h"
+#include "pvring_blkif.h"
+#include "pvring_blkif_front.h"
+#include "pvring_xenbus.h"
+
+#define PVBLK_DEVICE_TYPE PVRING_XS_TYPE_PVBLK
+/* Partitions per disk. */
+#define PVBLK_MINORS 16
+/* The most pages one ring may have (2^4), as Xen's XENBUS_MAX_RING_GRANT_ORDER. */
+#define PVBLK_MAX_RING_PAGES (1u << PVRING_MAX_ORDER)
+
+struct pvblk_info;
+
+/* Per ring: a blk-mq hardware queue. */
+struct pvblk_queue {
+	struct pvblk_info *info;
+	unsigned int index;
+	/* Serialises the ring: producing in queue_rq, consuming in the interrupt handler. */
+	spinlock_t lock;
+	struct pvring_front ring;
+	void *ring_pages;
+	grant_ref_t ring_refs[PVBLK_MAX_RING_PAGES];
+	evtchn_port_t evtchn;
+	int irq;
+	char irq_name[32];
+	/* Counters, read without the lock. */
+	u64 requests, responses, kicks_out, kicks_in;
+};
+
+/* Per request (blk-mq's pdu): what is needed to finish it when its response comes. */
+struct pvblk_request {
+	bool in_flight;
+	u8 response_op; /* the op its response must carry */
+	u16 nr_grants;
+	u16 nr_indirect;
+	blk_status_t status;
+	grant_ref_t indirect_refs[PVRING_BLKIF_MAX_INDIRECT_PAGES];
+	struct page *indirect_pages[PVRING_BLKIF_MAX_INDIRECT_PAGES];
+	/* Then max_segments grant refs and max_segments scatterlist entries. */
+	grant_ref_t *grants;
+	struct scatterlist *sg;
+};
+
+struct pvblk_info {
+	struct xenbus_device *xbdev;
+	struct mutex lock; /* the xenbus state machine */
+	u32 devid; /* the xenbus device number ("virtual-device") */
+	unsigned int disk_index;
+
+	/* Negotiated in talk_to_backend(). */
+	unsigned int nr_queues;
+	unsigned int ring_order;
+	unsigned int max_segments; /* per request; above 11 they go indirect */
+	struct pvblk_queue *queues;
+
+	/* Read when the back end connects. */
+	u64 sectors;
+	unsigned int sector_size, physical_sector_size;
+	bool read_only, flush, discard, discard_secure;
+	u32 discard_granularity, discard_alignment;
+
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *gd;
+
+	/* Set once the back end broke the protocol; the device is then closed. */
+	bool broken;
+	struct work_struct broken_work;
+	char broken_reason[128];
+	/* No new requests go to the rings (closing, or broken). */
+	bool dead;
+};
+
+int pvblk_queues_setup(struct pvblk_info *info);
+void pvblk_queues_free(struct pvblk_info *info);
+int pvblk_queues_publish(struct pvblk_info *info, struct xenbus_transaction xbt);
+void pvblk_queues_stop(struct pvblk_info *info);
+void pvblk_queues_fail_inflight(struct pvblk_info *info);
+extern const struct blk_mq_ops pvblk_mq_ops;
+size_t pvblk_request_size(unsigned int max_segments);
+void pvblk_mark_broken(struct pvblk_info *info, const char *fmt, ...) __printf(2, 3);
+
+#endif /* PVBLK_H */

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * pvblk's data path: the rings (granted pages, event channels), blk-mq's queue_rq, and the
+ * interrupt handler that takes responses off a ring. Every request is encoded, and every
+ * response checked, by common/proto; the back end is not trusted: a response is copied out of
+ * the ring once, and one that answers no request in flight, the wrong op or with a status the
+ * protocol does not define breaks the device (pvblk_mark_broken), never the guest.
+ */
+#include <linux/interrupt.h>
+#include <linux/slab.h>
+#include <xen/events.h>
+#include <xen/page.h>
+
+#include "pvblk.h"
+
+static const struct pvring_layout pvblk_layout =
+	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
+
+/* The one place a back end is kicked: the hypervisor doorbell slots in here. */
+static void pvblk_kick(struct pvblk_queue *q)
+{
+	notify_remote_via_irq(q->irq);
+	q->kicks_out++;
+}
+
+size_t pvblk_request_size(unsigned int max_segments)
+{
+	return sizeof(struct pvblk_request) +
+	       max_segments * (sizeof(grant_ref_t) + sizeof(struct scatterlist));
+}
+
+static struct pvblk_request *pvblk_pdu(struct request *rq)
+{
+	struct pvblk_request *preq = blk_mq_rq_to_pdu(rq);
+
+	return preq;
+}
+
+static blk_status_t pvblk_status(s16 status)
+{
+	switch (status) {
+	case PVRING_BLKIF_RSP_OKAY:
+		return BLK_STS_OK;
+	case PVRING_BLKIF_RSP_EOPNOTSUPP:
+		return BLK_STS_NOTSUPP;
+	default:
+		return BLK_STS_IOERR;
+	}
+}
+
+/*
+ * End the grants of a request. With the back end behaving, every grant is unmapped by the time
+ * it answers; one still mapped is ended when the back end lets go (the page is then never given
+ * back early) and breaks the device. False if any was still mapped.
+ */
+static bool pvblk_end_grants(struct pvblk_request *preq)
+{
+	bool all_ended = true;
+	unsigned int i;
+
+	for (i = 0; i < preq->nr_grants; i++) {
+		if (!gnttab_try_end_foreign_access(preq->grants[i])) {
+			gnttab_end_foreign_access(preq->grants[i], NULL);
+			all_ended = false;
+		}
+	}
+	for (i = 0; i < preq->nr_indirect; i++) {
+		if (!gnttab_try_end_foreign_access(preq->indirect_refs[i])) {
+			/* The page goes when the back end lets go of it. */
+			gnttab_end_foreign_access(preq->indirect_refs[i], preq->indirect_pages[i]);
+			preq->indirect_pages[i] = NULL;
+			all_ended = false;
+		}
+	}
+	preq->nr_grants = 0;
+	preq->nr_indirect = 0;
+	return all_ended;
+}
+
+/* Encode a read or write: grant its pages (and indirect pages), fill the request. */
+static blk_status_t pvblk_encode_rw(struct pvblk_queue *q, struct request *rq,
+				    union pvring_blkif_request *req)
+{
+	struct pvblk_info *info = q->info;
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	domid_t backend = info->xbdev->otherend_id;
+	bool write = rq_data_dir(rq) == WRITE;
+	void *indirect_vaddr[PVRING_BLKIF_MAX_INDIRECT_PAGES] = { NULL };
+	struct scatterlist *sg;
+	unsigned int nseg, i, nr_indirect = 0;
+	int ref;
+
+	sg_init_table(preq->sg, info->max_segments);
+	nseg = blk_rq_map_sg(rq->q, rq, preq->sg);
+	if (!nseg || nseg > info->max_segments)
+		return BLK_STS_IOERR;
+	if (pvring_blkif_front_is_indirect(nseg))
+		nr_indirect = pvring_blkif_indirect_pages(nseg);
+	for (i = 0; i < nr_indirect; i++) {
+		/* The back end only reads the segment lists. */
+		ref = gnttab_grant_foreign_access(backend, xen_page_to_gfn(preq->indirect_pages[i]),
+						  1);
+		if (ref < 0)
+			goto no_grants;
+		preq->indirect_refs[preq->nr_indirect++] = ref;
+		indirect_vaddr[i] = page_address(preq->indirect_pages[i]);
+	}
+	if (pvring_blkif_front_rw(req, write ? PVRING_BLKIF_OP_WRITE : PVRING_BLKIF_OP_READ,
+				  (u16)info->devid, rq->tag, blk_rq_pos(rq), nseg,
+				  preq->indirect_refs))
+		goto bad;
+	for_each_sg(preq->sg, sg, nseg, i)
+	{
+		/* A read lets the back end write the page; a write lets it only read. */
+		ref = gnttab_grant_foreign_access(backend, xen_page_to_gfn(sg_page(sg)), write);
+		if (ref < 0)
+			goto no_grants;
+		preq->grants[preq->nr_grants++] = ref;
+		if (pvring_blkif_front_segment(
+			    pvring_blkif_front_segment_at(req, indirect_vaddr, i), ref, sg->offset,
+			    sg->length))
+			goto bad;
+	}
+	preq->response_op = pvring_blkif_response_op(req);
+	return BLK_STS_OK;
+no_grants:
+	pvblk_end_grants(preq);
+	return BLK_STS_RESOURCE;
+bad:
+	/* A segment blk-mq should never have built (the queue limits keep them in one page). */
+	pvblk_end_grants(preq);
+	return BLK_STS_IOERR;
+}
+
+static blk_status_t pvblk_encode(struct pvblk_queue *q, struct request *rq,
+				 union pvring_blkif_request *req)
+{
+	struct pvblk_info *info = q->info;
+
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+		return pvblk_encode_rw(q, rq, req);
+	case REQ_OP_FLUSH:
+		if (!info->flush || pvring_blkif_front_rw(req, PVRING_BLKIF_OP_FLUSH_DISKCACHE,
+							  (u16)info->devid, rq->tag, 0, 0, NULL))
+			return BLK_STS_NOTSUPP;
+		break;
+	case REQ_OP_DISCARD:
+	case REQ_OP_SECURE_ERASE:
+		if (!info->discard || (req_op(rq) == REQ_OP_SECURE_ERASE && !info->discard_secure))
+			return BLK_STS_NOTSUPP;
+		pvring_blkif_front_discard(req, (u16)info->devid, rq->tag, blk_rq_pos(rq),
+					   blk_rq_sectors(rq), req_op(rq) == REQ_OP_SECURE_ERASE);
+		break;
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+	pvblk_pdu(rq)->response_op = pvring_blkif_response_op(req);
+	return BLK_STS_OK;
+}
+
+static blk_status_t pvblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
+{
+	struct pvblk_queue *q = hctx->driver_data;
+	struct request *rq = bd->rq;
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	union pvring_blkif_request req;
+	unsigned long flags;
+	blk_status_t status;
+
+	blk_mq_start_request(rq);
+	preq->nr_grants = 0;
+	preq->nr_indirect = 0;
+	spin_lock_irqsave(&q->lock, flags);
+	if (READ_ONCE(q->info->dead)) {
+		status = BLK_STS_IOERR;
+		goto out;
+	}
+	status = pvblk_encode(q, rq, &req);
+	if (status != BLK_STS_OK)
+		goto out;
+	/*
+	 * Never full: a tag is a slot (queue_depth is the ring's size), and a slot is free again
+	 * once its response was consumed, before the tag is.
+	 */
+	if (WARN_ON_ONCE(!pvring_front_produce(&q->ring, &req))) {
+		pvblk_end_grants(preq);
+		status = BLK_STS_IOERR;
+		goto out;
+	}
+	preq->in_flight = true;
+	q->requests++;
+	if (bd->last && pvring_front_push(&q->ring))
+		pvblk_kick(q);
+out:
+	spin_unlock_irqrestore(&q->lock, flags);
+	return status;
+}
+
+/* The end of a batch queue_rq left unpushed (bd->last was never true). */
+static void pvblk_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct pvblk_queue *q = hctx->driver_data;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (pvring_front_push(&q->ring))
+		pvblk_kick(q);
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+static void pvblk_complete_rq(struct request *rq)
+{
+	blk_mq_end_request(rq, pvblk_pdu(rq)->status);
+}
+
+/* One response, copied out of the ring. False if it broke the protocol. */
+static bool pvblk_response(struct pvblk_queue *q, const struct pvring_blkif_response *rsp)
+{
+	struct pvblk_info *info = q->info;
+	struct pvblk_request *preq;
+	struct request *rq = NULL;
+
+	if (rsp->id < info->tag_set.queue_depth)
+		rq = blk_mq_tag_to_rq(info->tag_set.tags[q->index], (unsigned int)rsp->id);
+	preq = rq ? pvblk_pdu(rq) : NULL;
+	if (!preq || !preq->in_flight) {
+		pvblk_mark_broken(info, "queue %u: response id %llu is not a request in flight",
+				  q->index, rsp->id);
+		return false;
+	}
+	switch (pvring_blkif_front_check_response(rsp, preq->response_op)) {
+	case PVRING_BLKIF_RSP_VALID:
+		break;
+	case PVRING_BLKIF_RSP_EWRONG_OP:
+		pvblk_mark_broken(info, "queue %u: response to id %llu has op %u, not %u", q->index,
+				  rsp->id, rsp->op, preq->response_op);
+		return false;
+	case PVRING_BLKIF_RSP_EBAD_STATUS:
+		pvblk_mark_broken(info, "queue %u: response to id %llu has status %d", q->index,
+				  rsp->id, rsp->status);
+		return false;
+	}
+	preq->in_flight = false;
+	preq->status = pvblk_status(rsp->status);
+	if (!pvblk_end_grants(preq)) {
+		preq->status = BLK_STS_IOERR;
+		pvblk_mark_broken(info,
+				  "queue %u: the back end answered id %llu and still maps "
+				  "its pages",
+				  q->index, rsp->id);
+	}
+	q->responses++;
+	if (likely(!blk_should_fake_timeout(rq->q)))
+		blk_mq_complete_request(rq);
+	return !info->broken;
+}
+
+static irqreturn_t pvblk_interrupt(int irq, void *dev_id)
+{
+	struct pvblk_queue *q = dev_id;
+	struct pvring_blkif_response rsp;
+	unsigned int eoi_flags = XEN_EOI_FLAG_SPURIOUS;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->kicks_in++;
+	if (READ_ONCE(q->info->broken))
+		goto out;
+	do {
+		while (pvring_front_consume(&q->ring, &rsp)) {
+			eoi_flags = 0;
+			if (!pvblk_response(q, &rsp))
+				goto out;
+		}
+		if (pvring_front_fault(&q->ring)) {
+			pvblk_mark_broken(q->info, "queue %u: %s", q->index,
+					  pvring_fault_str(pvring_front_fault(&q->ring)));
+			goto out;
+		}
+	} while (pvring_front_final_check(&q->ring));
+out:
+	spin_unlock_irqrestore(&q->lock, flags);
+	/*
+	 * Late EOI: the event channel is unmasked only now, and a kick that brought no response
+	 * counts as spurious, so a back end kicking in a loop is throttled by Xen's event code
+	 * instead of pinning this vCPU (XSA-391).
+	 */
+	xen_irq_lateeoi(irq, eoi_flags);
+	return IRQ_HANDLED;
+}
+
+/*
+ * A request the back end has not answered in the queue's timeout (the request_timeout module
+ * parameter): a back end that stops answering is as broken as one that answers wrongly. The
+ * device closes and every request in flight fails (the broken work completes this one).
+ */
+static enum blk_eh_timer_return pvblk_timeout(struct request *rq)
+{
+	struct pvblk_queue *q = rq->mq_hctx->driver_data;
+
+	pvblk_mark_broken(q->info, "queue %u: request %d not answered within %u s", q->index,
+			  rq->tag, jiffies_to_msecs(rq->q->rq_timeout) / 1000);
+	return BLK_EH_DONE;
+}
+
+static int pvblk_init_hctx(struct blk_mq_hw_ctx *hctx, void *data, unsigned int index)
+{
+	struct pvblk_info *info = data;
+
+	hctx->driver_data = &info->queues[index];
+	return 0;
+}
+
+static void pvblk_exit_request(struct blk_mq_tag_set *set, struct request *rq,
+			       unsigned int hctx_idx)
+{
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	unsigned int i;
+
+	for (i = 0; i < PVRING_BLKIF_MAX_INDIRECT_PAGES; i++)
+		if (preq->indirect_pages[i])
+			__free_page(preq->indirect_pages[i]);
+}
+
+static int pvblk_init_request(struct blk_mq_tag_set *set, struct request *rq, unsigned int hctx_idx,
+			      unsigned int numa_node)
+{
+	struct pvblk_info *info = set->driver_data;
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	unsigned int i, pages = 0;
+
+	memset(preq, 0, sizeof(*preq));
+	preq->grants = (grant_ref_t *)(preq + 1);
+	preq->sg = (struct scatterlist *)(preq->grants + info->max_segments);
+	if (pvring_blkif_front_is_indirect(info->max_segments))
+		pages = pvring_blkif_indirect_pages(info->max_segments);
+	for (i = 0; i < pages; i++) {
+		preq->indirect_pages[i] = alloc_pages_node(numa_node, GFP_KERNEL, 0);
+		if (!preq->indirect_pages[i]) {
+			/* blk-mq calls no exit_request for a request whose init failed. */
+			pvblk_exit_request(set, rq, hctx_idx);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+const struct blk_mq_ops pvblk_mq_ops = {
+	.queue_rq = pvblk_queue_rq,
+	.commit_rqs = pvblk_commit_rqs,
+	.complete = pvblk_complete_rq,
+	.init_hctx = pvblk_init_hctx,
+	.init_request = pvblk_init_request,
+	.exit_request = pvblk_exit_request,
+	.timeout = pvblk_timeout,
+};
+
+/* ---- rings ---- */
+
+static int pvblk_queue_setup(struct pvblk_queue *q)
+{
+	struct pvblk_info *info = q->info;
+	struct xenbus_device *xbdev = info->xbdev;
+	unsigned int nr_pages = 1u << info->ring_order;
+	int err;
+
+	err = xenbus_setup_ring(xbdev, GFP_NOIO, &q->ring_pages, nr_pages, q->ring_refs);
+	if (err)
+		return err;
+	if (!pvring_front_init(&q->ring, q->ring_pages, info->ring_order, &pvblk_layout, 0))
+		return -EINVAL;
+	err = xenbus_alloc_evtchn(xbdev, &q->evtchn);
+	if (err)
+		return err;
+	snprintf(q->irq_name, sizeof(q->irq_name), "pvblk-%u-q%u", info->devid, q->index);
+	err = bind_evtchn_to_irqhandler_lateeoi(q->evtchn, pvblk_interrupt, 0, q->irq_name, q);
+	if (err < 0) {
+		xenbus_free_evtchn(xbdev, q->evtchn);
+		q->evtchn = 0;
+		return err;
+	}
+	q->irq = err;
+	/* Completions land on the vCPU that owns the queue (blk-mq maps CPU i to queue i). */
+	if (q->index < nr_cpu_ids && cpu_online(q->index))
+		irq_set_affinity(q->irq, cpumask_of(q->index));
+	return 0;
+}
+
+int pvblk_queues_setup(struct pvblk_info *info)
+{
+	unsigned int i;
+	int err;
+
+	info->queues = kcalloc(info->nr_queues, sizeof(*info->queues), GFP_KERNEL);
+	if (!info->queues)
+		return -ENOMEM;
+	/* Every lock first: a failed setup is torn down through all the queues. */
+	for (i = 0; i < info->nr_queues; i++) {
+		info->queues[i].info = info;
+		info->queues[i].index = i;
+		spin_lock_init(&info->queues[i].lock);
+	}
+	for (i = 0; i < info->nr_queues; i++) {
+		err = pvblk_queue_setup(&info->queues[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* After the rings stopped: every request still in flight fails; its grants end when they can. */
+static bool pvblk_fail_one(struct request *rq, void *data)
+{
+	struct pvblk_request *preq = pvblk_pdu(rq);
+
+	if (!preq->in_flight)
+		return true;
+	preq->in_flight = false;
+	pvblk_end_grants(preq);
+	preq->status = BLK_STS_IOERR;
+	blk_mq_complete_request(rq);
+	return true;
+}
+
+void pvblk_queues_stop(struct pvblk_info *info)
+{
+	unsigned int i;
+
+	WRITE_ONCE(info->dead, true);
+	/*
+	 * No interrupt handler runs once this returns (so nothing marks the device broken any
+	 * more), and every queue_rq from now on sees dead under its queue's lock.
+	 */
+	for (i = 0; info->queues && i < info->nr_queues; i++) {
+		if (info->queues[i].irq > 0)
+			disable_irq(info->queues[i].irq);
+		spin_lock_irq(&info->queues[i].lock);
+		spin_unlock_irq(&info->queues[i].lock);
+	}
+}
+
+void pvblk_queues_fail_inflight(struct pvblk_info *info)
+{
+	pvblk_queues_stop(info);
+	if (info->tag_set.tags)
+		blk_mq_tagset_busy_iter(&info->tag_set, pvblk_fail_one, info);
+}
+
+void pvblk_queues_free(struct pvblk_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; info->queues && i < info->nr_queues; i++) {
+		struct pvblk_queue *q = &info->queues[i];
+
+		if (q->irq > 0)
+			unbind_from_irqhandler(q->irq, q); /* closes the event channel */
+		else if (q->evtchn)
+			xenbus_free_evtchn(info->xbdev, q->evtchn);
+		/* Pages the back end still maps are freed when it lets go. */
+		if (q->ring_pages)
+			xenbus_teardown_ring(&q->ring_pages, 1u << info->ring_order, q->ring_refs);
+	}
+	kfree(info->queues);
+	info->queues = NULL;
+}
+
+/* The keys of one ring, in dir ("" for a single queue, "queue-N/" otherwise). */
+static int pvblk_queue_publish(struct pvblk_info *info, struct pvblk_queue *q,
+			       struct xenbus_transaction xbt, const char *dir)
+{
+	const char *node = info->xbdev->nodename;
+	unsigned int i, nr_pages = 1u << info->ring_order;
+	char key[32];
+	int err;
+
+	for (i = 0; i < nr_pages; i++) {
+		if (info->ring_order)
+			snprintf(key, sizeof(key), "%s%s%u", dir, PVRING_XS_RING_REF, i);
+		else
+			snprintf(key, sizeof(key), "%s%s", dir, PVRING_XS_RING_REF);
+		err = xenbus_printf(xbt, node, key, "%u", q->ring_refs[i]);
+		if (err)
+			return err;
+	}
+	snprintf(key, sizeof(key), "%s%s", dir, PVRING_XS_EVENT_CHANNEL);
+	return xenbus_printf(xbt, node, key, "%u", q->evtchn);
+}
+
+int pvblk_queues_publish(struct pvblk_info *info, struct xenbus_transaction xbt)
+{
+	const char *node = info->xbdev->nodename;
+	char dir[24];
+	unsigned int i;
+	int err;
+
+	if (info->ring_order) {
+		err = xenbus_printf(xbt, node, PVRING_XS_RING_PAGE_ORDER, "%u", info->ring_order);
+		if (err)
+			return err;
+	}
+	if (info->nr_queues == 1)
+		return pvblk_queue_publish(info, &info->queues[0], xbt, "");
+	err = xenbus_printf(xbt, node, PVRING_XS_NUM_QUEUES, "%u", info->nr_queues);
+	if (err)
+		return err;
+	for (i = 0; i < info->nr_queues; i++) {
+		snprintf(dir, sizeof(dir), "%s%u/", PVRING_XS_QUEUE_DIR, i);
+		err = pvblk_queue_publish(info, &info->queues[i], xbt, dir);
+		if (err)
+			return err;
+	}
+	return 0;
+}
