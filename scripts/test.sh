@@ -41,16 +41,16 @@ for entry in "${trees[@]}"; do
 done
 
 # The real-Xen end-to-end suite, once, with the plain tree's pvringd: Xen 4.17 and a PV dom0 in
-# QEMU, stock xen-blkfront guests. It fetches what it boots from Debian's repositories; a
+# QEMU, stock xen-blkfront and pvblk guests. It fetches what it boots from Debian's repositories; a
 # machine that cannot fetch them fails here with that reason.
 e2e_log=$top/build/check/tests/e2e/e2e.log
 mkdir -p "$(dirname "$e2e_log")"
 rm -f "$e2e_log"
 if [ -f "$top/build/check/Makefile" ]; then
 	echo "=== real-Xen end-to-end suite ==="
-	# functional: the cases under busybox as dom0's init; systemd: pvringd as its unit installs,
-	# under systemd, stopped and restarted with systemctl.
-	for suite in functional systemd; do
+	# functional: stock blkfront guests, busybox as dom0's init; systemd: pvringd as its unit
+	# installs, stopped and restarted with systemctl; pvblk: pvring's own guest module.
+	for suite in functional systemd pvblk; do
 		"$top/tests/e2e/run.sh" "$top/build/check" $suite 2>&1 | tee -a "$e2e_log"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	done

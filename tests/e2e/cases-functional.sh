@@ -4,12 +4,6 @@
 # E2E-RESULT line; later cases build on earlier ones (the guest, its disks), as an operator's
 # session would.
 
-MB=1048576
-# Guest-side snippets: a pattern's md5, written and read back with O_DIRECT (1 MiB requests:
-# indirect descriptors), and an md5 of a range of a disk.
-gmd5() { echo "$DD if=$1 bs=1M skip=$2 count=$3 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1"; }
-json_top() { pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/^ *\"$2\": *\([a-z0-9]*\).*/\1/p" | head -n 1; }
-
 dd if=/dev/zero of=$IMAGES/a.img bs=1M count=64 2>/dev/null
 dd if=/dev/zero of=$IMAGES/b.img bs=1M count=64 2>/dev/null
 dd if=/dev/urandom of=$IMAGES/ro.img bs=1M count=8 2>/dev/null
@@ -44,17 +38,7 @@ case_boot_disk() {
 	wait_state "$DOMID/51712" Connected 10
 }
 
-case_pattern() {
-	gexec 120 "$DD if=/dev/urandom of=/tmp/p bs=1M count=16 2>/dev/null
-		md5sum </tmp/p | cut -d' ' -f1
-		$DD if=/tmp/p of=/dev/xvda bs=1M seek=16 oflag=direct 2>/dev/null || exit 1
-		$(gmd5 /dev/xvda 16 16)" || return 1
-	set -- $gout
-	[ -n "$1" ] && [ "$1" = "$2" ] || { fail "wrote $1, read back $2"; return 1; }
-	PATTERN_MD5=$1
-	[ "$(image_md5 $IMAGES/a.img 16 16)" = "$1" ] ||
-		{ fail "the image file holds other data than the guest wrote"; return 1; }
-}
+case_pattern() { disk_pattern xvda $IMAGES/a.img; }
 
 case_multi_queue_features() {
 	dev=$MAIN/51712
@@ -62,59 +46,13 @@ case_multi_queue_features() {
 	[ "$(json_top $dev ring_order)" = 2 ] || { fail "ring order $(json_top $dev ring_order)"; return 1; }
 	[ "$(json_top $dev persistent)" = true ] || { fail "no persistent grants"; return 1; }
 	[ "$(ring_counter $dev indirect)" -gt 0 ] || { fail "no indirect request was served"; return 1; }
-	# Both queues carried requests: two readers on two vCPUs.
-	gexec 120 "$(gmd5 /dev/xvda 0 24) & $(gmd5 /dev/xvda 24 24) & wait" || return 1
-	n=$(pvringctl -t 2 --json show "$dev" | tr ',{}' '\n\n\n' | sed -n 's/^ *"requests": *\([0-9]*\).*/\1/p' |
-		awk '$1 > 0' | wc -l)
-	[ "$n" -ge 2 ] || { fail "only $n of 2 queues carried requests"; return 1; }
+	disk_both_queues $dev xvda
 }
 
-case_flush() {
-	before=$(ring_counter $MAIN/51712 flush)
-	gexec 60 "$DD if=/dev/urandom of=/dev/xvda bs=4k count=4 seek=100 conv=fsync 2>/dev/null && sync" ||
-		return 1
-	after=$(ring_counter $MAIN/51712 flush)
-	[ "$after" -gt "$before" ] || { fail "fsync sent no flush ($before -> $after)"; return 1; }
-	# A refused flush makes blkfront turn flushes off without a word: it must still use them.
-	[ "$(ring_counter $MAIN/51712 errors)" = 0 ] || { fail "pvringd answered requests with errors"; return 1; }
-	gexec 20 'cat /sys/block/xvda/queue/write_cache' || return 1
-	[ "$gout" = "write back" ] || { fail "blkfront's cache mode is now '$gout'"; return 1; }
-}
-
-case_discard() {
-	gexec 60 "$DD if=/dev/urandom of=/dev/xvda bs=1M seek=40 count=4 oflag=direct 2>/dev/null &&
-		blkdiscard -o $((40 * MB)) -l $((4 * MB)) /dev/xvda && $(gmd5 /dev/xvda 40 4)" || return 1
-	zero=$(dd if=/dev/zero bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
-	[ "$gout" = "$zero" ] || { fail "a discarded range does not read back as zeros"; return 1; }
-	[ "$(image_md5 $IMAGES/a.img 40 4)" = "$zero" ] || { fail "the image still holds the data"; return 1; }
-	[ "$(ring_counter $MAIN/51712 discard)" -gt 0 ] || { fail "no discard request"; return 1; }
-}
-
-case_filesystem() {
-	gexec 240 "$MKE2FS -q -F -t ext4 /dev/xvda && mount -t ext4 /dev/xvda /mnt && mkdir /mnt/d &&
-		for i in \$(seq 1 50); do echo file \$i >/mnt/d/f\$i; done &&
-		cp /tmp/p /mnt/p && sync && umount /mnt && $E2FSCK -f -n /dev/xvda >/dev/null 2>&1 &&
-		mount -t ext4 -o ro /dev/xvda /mnt && md5sum </mnt/p | cut -d' ' -f1 && cat /mnt/d/f50 &&
-		umount /mnt" || return 1
-	[ "$(echo "$gout" | tail -n 1)" = "file 50" ] || { fail "the files read back wrong: $gout"; return 1; }
-	[ "$(echo "$gout" | head -n 1)" = "$PATTERN_MD5" ] || { fail "a file read back other data"; return 1; }
-	$E2FSCK -f -n $IMAGES/a.img >/dev/null 2>&1 || { fail "e2fsck in dom0 finds the image unclean"; return 1; }
-}
-
-case_read_only() {
-	want=$(image_md5 $IMAGES/ro.img 0 8)
-	pvringctl attach $IMAGES/ro.img --domid $MAIN --vdev xvdc --ro >/dev/null || { fail "attach --ro"; return 1; }
-	wait_state "$MAIN/51744" Connected 20 || return 1
-	gexec 30 "sleep 1; cat /sys/block/xvdc/ro; $(gmd5 /dev/xvdc 0 8)" || return 1
-	set -- $gout
-	[ "$1" = 1 ] || { fail "the guest does not see xvdc read-only"; return 1; }
-	[ "$2" = "$want" ] || { fail "xvdc reads $2, the image holds $want"; return 1; }
-	if gexec 30 "$DD if=/dev/zero of=/dev/xvdc bs=4k count=1 oflag=direct"; then
-		fail "a write to the read-only disk succeeded"
-		return 1
-	fi
-	[ "$(image_md5 $IMAGES/ro.img 0 8)" = "$want" ] || { fail "the read-only image changed"; return 1; }
-}
+case_flush() { DOMID=$MAIN; disk_flush $MAIN/51712 xvda; }
+case_discard() { DOMID=$MAIN; disk_discard $MAIN/51712 xvda $IMAGES/a.img 40; }
+case_filesystem() { DOMID=$MAIN; disk_filesystem xvda $IMAGES/a.img; }
+case_read_only() { DOMID=$MAIN; disk_read_only $MAIN/51744 xvdc $IMAGES/ro.img --vdev xvdc; }
 
 case_refuses_other_paths() {
 	out=$(pvringctl attach /srv/elsewhere/x.img --domid $MAIN 2>&1) &&

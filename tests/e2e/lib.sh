@@ -17,6 +17,11 @@ IMAGES=/var/lib/pvring/images
 why=
 pvpid=
 
+# pvringctl's own timeout (10 s) guards against a hung daemon; under TCG on a loaded machine one
+# store transaction of an attach has taken longer, so it is stretched like every wait here (a
+# call that gives its own -t keeps it: the last -t counts).
+pvringctl() { command pvringctl -t $((10 * SLOW)) "$@"; }
+
 say() { echo "e2e: $*"; }
 
 fail() {
@@ -234,4 +239,94 @@ left_connected() {
 		{ fail "the stopped pvringd did not leave the back end of $1 Connected"; return 1; }
 	[ "$(xenstore-read /local/domain/${1%/*}/device/vbd/${1#*/}/state)" = 4 ] ||
 		{ fail "the front end of $1 is no longer Connected"; return 1; }
+}
+
+# json_top DEV KEY: a top-level value of pvringctl --json show DEV.
+json_top() { pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/^ *\"$2\": *\([a-z0-9]*\).*/\1/p" | head -n 1; }
+
+# ---- the same data checks on any disk a guest has (DEV: pvringd's DOMID/DEVID; DISK: the guest's
+# device name, xvda or pvdb; IMAGE: the file in dom0). The caller sets DOMID to the guest.
+
+# gmd5 DEVICE OFFSET_MB SIZE_MB: the guest command printing the md5 of that range, read with
+# O_DIRECT (1 MiB requests: indirect descriptors).
+gmd5() { echo "$DD if=$1 bs=1M skip=$2 count=$3 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1"; }
+
+# disk_pattern DISK IMAGE: 16 MiB of random data written at 16 MiB with O_DIRECT, read back and
+# compared in the guest, and found in the image in dom0; its md5 is left in PATTERN_MD5 (and the
+# data in the guest's /tmp/p).
+disk_pattern() {
+	gexec 120 "$DD if=/dev/urandom of=/tmp/p bs=1M count=16 2>/dev/null
+		md5sum </tmp/p | cut -d' ' -f1
+		$DD if=/tmp/p of=/dev/$1 bs=1M seek=16 oflag=direct 2>/dev/null || exit 1
+		$(gmd5 /dev/$1 16 16)" || return 1
+	set -- $gout "$2"
+	[ -n "$1" ] && [ "$1" = "$2" ] || { fail "wrote $1, read back $2"; return 1; }
+	PATTERN_MD5=$1
+	[ "$(image_md5 $3 16 16)" = "$1" ] ||
+		{ fail "the image file holds other data than the guest wrote"; return 1; }
+}
+
+# disk_both_queues DEV DISK: two readers on two vCPUs put requests on both of DEV's rings.
+disk_both_queues() {
+	gexec 120 "$(gmd5 /dev/$2 0 24) & $(gmd5 /dev/$2 24 24) & wait" || return 1
+	n=$(pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' |
+		sed -n 's/^ *"requests": *\([0-9]*\).*/\1/p' | awk '$1 > 0' | wc -l)
+	[ "$n" -ge 2 ] || { fail "only $n of 2 queues carried requests"; return 1; }
+}
+
+# disk_flush DEV DISK: fsync sends a flush, the disk stays write-back, nothing failed. (A refused
+# flush makes blkfront turn flushes off without a word: it must still use them.)
+disk_flush() {
+	before=$(ring_counter $1 flush)
+	gexec 60 "$DD if=/dev/urandom of=/dev/$2 bs=4k count=4 seek=100 conv=fsync 2>/dev/null && sync" ||
+		return 1
+	after=$(ring_counter $1 flush)
+	[ "$after" -gt "$before" ] || { fail "fsync sent no flush ($before -> $after)"; return 1; }
+	[ "$(ring_counter $1 errors)" = 0 ] || { fail "pvringd answered requests with errors"; return 1; }
+	gexec 20 "cat /sys/block/$2/queue/write_cache" || return 1
+	[ "$gout" = "write back" ] || { fail "$2's cache mode is now '$gout'"; return 1; }
+}
+
+# disk_discard DEV DISK IMAGE OFFSET_MB: 4 MiB written then discarded read back as zeros, in the
+# guest and in the image.
+disk_discard() {
+	gexec 60 "$DD if=/dev/urandom of=/dev/$2 bs=1M seek=$4 count=4 oflag=direct 2>/dev/null &&
+		blkdiscard -o $(($4 * 1048576)) -l $((4 * 1048576)) /dev/$2 && $(gmd5 /dev/$2 $4 4)" || return 1
+	zero=$(dd if=/dev/zero bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ "$gout" = "$zero" ] || { fail "a discarded range does not read back as zeros"; return 1; }
+	[ "$(image_md5 $3 $4 4)" = "$zero" ] || { fail "the image still holds the data"; return 1; }
+	[ "$(ring_counter $1 discard)" -gt 0 ] || { fail "no discard request"; return 1; }
+}
+
+# disk_filesystem DISK IMAGE: mkfs.ext4, 50 files and the guest's /tmp/p (md5 $PATTERN_MD5),
+# umount, e2fsck -f clean in the guest, read back, and clean in dom0.
+disk_filesystem() {
+	gexec 240 "$MKE2FS -q -F -t ext4 /dev/$1 && mount -t ext4 /dev/$1 /mnt && mkdir /mnt/d &&
+		for i in \$(seq 1 50); do echo file \$i >/mnt/d/f\$i; done &&
+		cp /tmp/p /mnt/p && sync && umount /mnt && $E2FSCK -f -n /dev/$1 >/dev/null 2>&1 &&
+		mount -t ext4 -o ro /dev/$1 /mnt && md5sum </mnt/p | cut -d' ' -f1 && cat /mnt/d/f50 &&
+		umount /mnt" || return 1
+	[ "$(echo "$gout" | tail -n 1)" = "file 50" ] || { fail "the files read back wrong: $gout"; return 1; }
+	[ "$(echo "$gout" | head -n 1)" = "$PATTERN_MD5" ] || { fail "a file read back other data"; return 1; }
+	$E2FSCK -f -n $2 >/dev/null 2>&1 || { fail "e2fsck in dom0 finds the image unclean"; return 1; }
+}
+
+# disk_read_only DEV DISK IMAGE ATTACH_ARGS...: IMAGE attached read-only as DEV shows up as DISK
+# read-only, reads the image, refuses a write, and the image stays as it was.
+disk_read_only() {
+	dev=$1 disk=$2 image=$3
+	shift 3
+	want=$(image_md5 $image 0 8)
+	pvringctl attach $image --domid ${dev%/*} --ro "$@" >/dev/null || { fail "attach --ro $*"; return 1; }
+	wait_state "$dev" Connected 20 || return 1
+	gexec 30 "i=0; while [ ! -b /dev/$disk ] && [ \$i -lt 50 ]; do sleep 0.2; i=\$((i+1)); done
+		cat /sys/block/$disk/ro; $(gmd5 /dev/$disk 0 8)" || return 1
+	set -- $gout
+	[ "$1" = 1 ] || { fail "the guest does not see $disk read-only"; return 1; }
+	[ "$2" = "$want" ] || { fail "$disk reads $2, the image holds $want"; return 1; }
+	if gexec 30 "$DD if=/dev/zero of=/dev/$disk bs=4k count=1 oflag=direct"; then
+		fail "a write to the read-only disk succeeded"
+		return 1
+	fi
+	[ "$(image_md5 $image 0 8)" = "$want" ] || { fail "the read-only image changed"; return 1; }
 }

@@ -69,6 +69,12 @@ u=$out/domU.root
 new_root "$u"
 cp "$here/init-domU" "$u/init"
 add_modules "$u" xen-blkfront ext4 crc32c_generic xen-gntalloc xen-evtchn
+# pvring's own front end, built by run.sh for this kernel: `modprobe pvblk` in the guest.
+if [ -f "$build/frontend-driver/src/pvblk.ko" ]; then
+	mkdir -p "$u/lib/modules/$abi/extra"
+	cp "$build/frontend-driver/src/pvblk.ko" "$u/lib/modules/$abi/extra/"
+	depmod -b "$u" "$abi"
+fi
 add_bin "$u" usr/bin "$x/usr/bin/xenstore" /sbin/mke2fs /sbin/e2fsck /bin/dd /usr/bin/md5sum \
 	/sbin/blkdiscard /usr/bin/sync
 for t in read write rm exists ls; do ln -s xenstore "$u/usr/bin/xenstore-$t"; done

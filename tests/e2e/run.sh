@@ -21,6 +21,14 @@ make -C "$build" -s e2e-programs >/dev/null || {
 	echo "FAIL: e2e build (the suite's own programs do not build)"
 	exit 1
 }
+# The pvblk module, built with Kbuild against the headers of the guest kernel's ABI.
+abi=$(cat "$cache/abi")
+[ -d "/usr/src/linux-headers-$abi" ] &&
+	"$here/../../frontend-driver/build.sh" "$build/frontend-driver" "/usr/src/linux-headers-$abi" \
+		>"$out/pvblk-build.log" 2>&1 || {
+	echo "FAIL: e2e build (pvblk does not build against linux-headers-$abi: see $out/pvblk-build.log)"
+	exit 1
+}
 E2E_WITH_FIO=$([ "$suite" = bench ] && echo 1 || echo 0) \
 	E2E_WITH_SYSTEMD=$([ "$suite" = systemd ] && echo 1 || echo 0) \
 	"$here/mkimages.sh" "$cache" "$build" "$out/images-$suite" || {

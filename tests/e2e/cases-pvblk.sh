@@ -1,0 +1,177 @@
+# shellcheck shell=sh
+# The pvblk suite: pvring's own guest module, served by pvringd beside a stock blkfront disk of
+# the same guest. Each case prints one E2E-RESULT line; later cases build on earlier ones.
+
+# No oops, no BUG, no hung task, in the guest's kernel log so far.
+guest_kernel_clean() {
+	gexec 20 'dmesg | grep -c -E "BUG|Oops|WARNING|blocked for more than|general protection" || true' ||
+		return 1
+	[ "$gout" = 0 ] || { gexec 20 'dmesg | grep -E -A5 "BUG|Oops|WARNING|blocked for more than" | head -n 30'
+		fail "the guest's kernel: $(echo "$gout" | tr '\n' '|')"; return 1; }
+}
+
+dd if=/dev/zero of=$IMAGES/a.img bs=1M count=64 2>/dev/null
+dd if=/dev/zero of=$IMAGES/p.img bs=1M count=64 2>/dev/null
+dd if=/dev/urandom of=$IMAGES/ro.img bs=1M count=8 2>/dev/null
+
+case_start() {
+	start_pvringd --max-queues 4 || return 1
+	guest_config pv 2 ""
+	timeout 120 xl create -p /etc/xen/pv.cfg >/dev/null 2>&1 || { fail "xl create -p failed"; return 1; }
+	PV=$(xl domid pv)
+	pvringctl attach $IMAGES/a.img --domid "$PV" --vdev xvda >/dev/null || { fail "attach xvda"; return 1; }
+	xl unpause pv
+	guest_wait pv || return 1
+}
+
+case_module_loads() {
+	gexec 30 'modprobe pvblk && grep -c "^pvblk " /proc/modules' || return 1
+	[ "$gout" = 1 ] || { fail "pvblk is not loaded: $gout"; return 1; }
+}
+
+case_attach() {
+	pvringctl attach $IMAGES/p.img --domid "$PV" --vdev xvdb --type pvblk >/dev/null ||
+		{ fail "attach --type pvblk refused"; return 1; }
+	wait_state "$PV/51728" Connected 30 || return 1
+	[ -n "$(xenstore-ls /local/domain/$PV/device/pvblk/51728 2>/dev/null)" ] ||
+		{ fail "no device/pvblk directory"; return 1; }
+	gexec 30 'i=0; while [ ! -e /sys/block/pvdb ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+		cat /sys/block/pvdb/size; ls /sys/block/pvdb/mq | wc -l' || return 1
+	set -- $gout
+	[ "$1" = 131072 ] || { fail "pvdb has $1 sectors, not 131072"; return 1; }
+	[ "$2" = 2 ] || { fail "pvdb has $2 hardware queues, not 2 (one per vCPU)"; return 1; }
+	[ "$(json_top $PV/51728 queues)" = 2 ] || { fail "pvringd serves $(json_top $PV/51728 queues) queues"; return 1; }
+}
+
+case_pattern() {
+	disk_pattern pvdb $IMAGES/p.img || return 1
+	# 1 MiB requests are 256 segments: indirect.
+	[ "$(ring_counter $PV/51728 indirect)" -gt 0 ] || { fail "no indirect request was served"; return 1; }
+	disk_both_queues $PV/51728 pvdb
+}
+
+case_beside_blkfront() {
+	gexec 120 "$DD if=/tmp/p of=/dev/xvda bs=1M oflag=direct 2>/dev/null &
+		$DD if=/tmp/p of=/dev/pvdb bs=1M seek=40 oflag=direct 2>/dev/null & wait
+		$(gmd5 /dev/xvda 0 16); $(gmd5 /dev/pvdb 40 16)" || return 1
+	set -- $gout
+	[ "$1" = "$PATTERN_MD5" ] && [ "$2" = "$PATTERN_MD5" ] ||
+		{ fail "blkfront read back $1, pvblk $2, wrote $PATTERN_MD5"; return 1; }
+}
+
+case_flush() { disk_flush $PV/51728 pvdb; }
+case_discard() { disk_discard $PV/51728 pvdb $IMAGES/p.img 56; }
+case_filesystem() { disk_filesystem pvdb $IMAGES/p.img; }
+case_read_only() { disk_read_only $PV/51744 pvdc $IMAGES/ro.img --vdev xvdc --type pvblk; }
+
+# A back end that breaks the protocol (tests/e2e/hostile_back, in dom0) on a third disk: the
+# device closes with one kernel log line naming what was wrong, the guest does not crash, and
+# pvringd's disk of the same guest keeps its data.
+hostile() {
+	gexec 30 "dmesg | grep -c 'back end broke the protocol: .*$2' || true" || return 1
+	before=$gout
+	timeout 180 hostile_back "$1" "$PV" 51760 >/tmp/hb.out 2>&1 ||
+		{ fail "hostile_back $1: $(tr '\n' ' ' </tmp/hb.out)"; return 1; }
+	echo "E2E-INFO pvblk $1: $(cat /tmp/hb.out)"
+	grep -q "front end state [56], error: .*$2" /tmp/hb.out ||
+		{ fail "the front end did not close with \"$2\": $(cat /tmp/hb.out)"; return 1; }
+	gexec 30 "dmesg | grep -c 'back end broke the protocol: .*$2'" || { fail "no kernel log line for $1"; return 1; }
+	[ "$((gout - before))" = 1 ] || { fail "$((gout - before)) kernel log lines for $1, not one"; return 1; }
+	gexec 60 'i=0; while [ -e /sys/block/pvdd ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
+		test ! -e /sys/block/pvdd' || { fail "pvdd stayed after $1"; return 1; }
+	guest_kernel_clean || return 1
+	# The other disks serve on: pvblk's reads what its image holds, blkfront's its pattern.
+	gexec 60 "$(gmd5 /dev/pvdb 0 64); $(gmd5 /dev/xvda 0 16)" || return 1
+	set -- $gout
+	[ "$1" = "$(image_md5 $IMAGES/p.img 0 64)" ] || { fail "pvdb reads other data than its image"; return 1; }
+	[ "$2" = "$PATTERN_MD5" ] || { fail "xvda reads other data"; return 1; }
+}
+case_hostile_bad_id() { hostile bad-id "response id 100000 is not a request in flight"; }
+# A duplicate of the only request in flight is also a response producer ahead of the requests.
+case_hostile_duplicate() { hostile duplicate "\(is not a request in flight\|response producer\)"; }
+case_hostile_bad_status() { hostile bad-status "has status 7"; }
+case_hostile_wrong_op() { hostile wrong-op "has op 1, not 0"; }
+
+# Hot-unplug while mounted and read: the reader gets errors, the disk goes, nothing hangs.
+case_detach_mounted() {
+	gexec 30 "mount -t ext4 /dev/pvdb /mnt && (while cat /mnt/p >/dev/null && $(gmd5 /dev/pvdb 0 8) >/dev/null; do :; done) >/dev/null 2>&1 &" ||
+		return 1
+	sleep 2
+	pvringctl detach $PV/51728 || { fail "detach refused"; return 1; }
+	wait_gone "$PV/51728 " 30 || return 1
+	gexec 60 'i=0; while [ -e /sys/block/pvdb ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
+		test ! -e /sys/block/pvdb' || { fail "the guest still has pvdb"; return 1; }
+	gexec 30 'umount -l /mnt; true' || return 1
+	guest_kernel_clean || return 1
+	[ -z "$(xenstore-ls /local/domain/0/backend/pvring/$PV/51728 2>/dev/null)" ] ||
+		{ fail "the back-end directory was left behind"; return 1; }
+	# And again: the same image attaches and serves.
+	sleep 6
+	pvringctl attach $IMAGES/p.img --domid "$PV" --vdev xvdb --type pvblk >/dev/null ||
+		{ fail "re-attach refused"; return 1; }
+	wait_state "$PV/51728" Connected 30 || return 1
+	gexec 60 "sleep 1; $E2FSCK -f -n /dev/pvdb >/dev/null" || { fail "the filesystem is damaged"; return 1; }
+}
+
+# Unload with disks attached. The xenbus core holds a reference on a front-end module for each
+# device bound to it (as for xen-blkfront), so rmmod is refused while any is bound, and the disks
+# serve on. Unbinding a device (sysfs) is the driver's remove: its disk goes under a reader, who
+# gets errors; the back end sees Closed. With none bound the module unloads, and loaded again it
+# takes both disks up where they were.
+case_unload() {
+	gexec 20 'grep "^pvblk " /proc/modules | cut -d" " -f3' || return 1
+	[ "$gout" = 2 ] || { fail "pvblk holds $gout references, not one per bound device (2)"; return 1; }
+	gexec 30 "(while $(gmd5 /dev/pvdb 0 8) >/dev/null; do :; done) >/dev/null 2>&1 &" || return 1
+	sleep 2
+	if gexec 60 'rmmod pvblk'; then
+		fail "rmmod pvblk succeeded with two devices bound"
+		return 1
+	fi
+	gexec 60 "$(gmd5 /dev/pvdc 0 8)" || { fail "pvdc does not serve after the refused rmmod"; return 1; }
+	[ "$gout" = "$(image_md5 $IMAGES/ro.img 0 8)" ] || { fail "pvdc reads other data"; return 1; }
+	gexec 60 'for d in pvblk-51728 pvblk-51744; do echo $d >/sys/bus/xen/drivers/pvblk/unbind || exit 1; done
+		i=0; until rmmod pvblk 2>/dev/null; do i=$((i+1)); [ $i -lt 40 ] || exit 1; sleep 0.5; done
+		! grep -q "^pvblk " /proc/modules && ! ls /sys/block | grep -q pvd' ||
+		{ gexec 20 'grep "^pvblk " /proc/modules; ls /sys/block; ls /sys/bus/xen/drivers/pvblk'
+		fail "unbind and rmmod: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	# The front ends said Closed; the back ends wait for them, as blkback does.
+	wait_state "$PV/51728" Closed 30 && wait_state "$PV/51744" Closed 30 || return 1
+	guest_kernel_clean || return 1
+	# blkfront's disk is untouched.
+	gexec 60 "$(gmd5 /dev/xvda 0 16)" || return 1
+	[ "$gout" = "$PATTERN_MD5" ] || { fail "xvda reads other data after pvblk went"; return 1; }
+	# Loaded again, the module takes both disks up where they were.
+	gexec 30 'modprobe pvblk' || return 1
+	wait_state "$PV/51728" Connected 30 && wait_state "$PV/51744" Connected 30 || return 1
+	gexec 60 "i=0; while { [ ! -b /dev/pvdb ] || [ ! -b /dev/pvdc ]; } && [ \$i -lt 50 ]; do sleep 0.2; i=\$((i+1)); done
+		$E2FSCK -f -n /dev/pvdb >/dev/null 2>&1 || echo e2fsck-failed; $(gmd5 /dev/pvdc 0 8)" ||
+		{ fail "after reloading: $why"; return 1; }
+	[ "$gout" = "$(image_md5 $IMAGES/ro.img 0 8)" ] ||
+		{ fail "after the reload: $(echo "$gout" | tr '\n' ' '), not $(image_md5 $IMAGES/ro.img 0 8)"; return 1; }
+}
+
+case_shutdown() {
+	DOMID=$PV
+	timeout 120 xl shutdown -w pv >/dev/null 2>&1 || { fail "xl shutdown -w pv did not finish"; return 1; }
+	wait_gone "$PV/" 20 || return 1
+	kill -0 "$pvpid" || { fail "pvringd died"; return 1; }
+}
+
+e2e_case start case_start
+e2e_case module-loads case_module_loads
+e2e_case attach case_attach
+e2e_case pattern case_pattern
+e2e_case beside-blkfront case_beside_blkfront
+e2e_case flush case_flush
+e2e_case discard case_discard
+e2e_case filesystem case_filesystem
+e2e_case read-only case_read_only
+e2e_case hostile-bad-id case_hostile_bad_id
+e2e_case hostile-duplicate case_hostile_duplicate
+e2e_case hostile-bad-status case_hostile_bad_status
+e2e_case hostile-wrong-op case_hostile_wrong_op
+e2e_case detach-mounted case_detach_mounted
+e2e_case unload case_unload
+e2e_case shutdown case_shutdown
+echo "E2E-INFO pvringd warnings: $(grep -c -E 'warning|error' $PVLOG)"
+
