@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -37,7 +38,7 @@
 #define PVRING_XL_DISK_KEY "pvring_disk"
 
 /* Exit codes, as pvringctl's: 1 refused or failed, 2 usage or configuration, 3 no pvringd. */
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_SIGNAL = 130 };
 
 struct xl_disk {
 	char *spec; /* the line as written, for messages */
@@ -56,6 +57,7 @@ struct xl_guest {
 
 struct opts {
 	bool paused, console, dry_run, quiet;
+	int timeout_ms; /* for each call to pvringd */
 	const char *socket;
 	const char *config;
 	char **extra; /* KEY=VALUE lines after the file, as xl takes them */
@@ -78,7 +80,8 @@ static void say(const char *fmt, ...)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: pvring-xl create [-p] [-c] [-n] [-q] [-s SOCKET] CONFIG [KEY=VALUE ...]\n"
+		"Usage: pvring-xl create [-p] [-c] [-n] [-q] [-s SOCKET] [-t SEC] CONFIG "
+		"[KEY=VALUE ...]\n"
 		"Create an xl domain and give it the pvringd disks its configuration lists under\n"
 		"\"" PVRING_XL_DISK_KEY
 		"\", in xl's disk syntax (xl-disk-configuration(5)), before "
@@ -89,9 +92,11 @@ static void usage(FILE *out)
 		"nothing\n"
 		"  -q          pass -q to xl\n"
 		"  -s SOCKET   pvringd's control socket (default $%s, else %s)\n"
-		"Exit: 0 created; 1 refused (the domain is destroyed) or xl failed; 2 usage or\n"
-		"configuration; 3 cannot reach pvringd.\n",
-		PVRING_CTL_SOCKET_ENV, PVRING_CTL_DEFAULT_SOCKET);
+		"  -t SEC      how long each attach may take pvringd (default %d)\n"
+		"Exit: 0 created; 1 refused or xl failed; 2 usage or configuration (nothing\n"
+		"created); 3 cannot reach pvringd; 130 stopped by a signal. A domain created and\n"
+		"not given all its disks is destroyed.\n",
+		PVRING_CTL_SOCKET_ENV, PVRING_CTL_DEFAULT_SOCKET, PVRING_CTL_TIMEOUT_MS / 1000);
 }
 
 static void guest_free(struct xl_guest *g)
@@ -233,10 +238,14 @@ static int read_config(const struct opts *o, struct xl_guest *g)
 		say("out of memory");
 		return -1;
 	}
-	if (xlu_cfg_readfile(cfg, o->config)) {
-		say("%s: cannot read it: %s", o->config, strerror(errno));
+	ret = xlu_cfg_readfile(cfg, o->config);
+	if (ret) {
+		/* An errno; a syntax error was reported by libxlutil above. */
+		say("%s: cannot read it: %s", o->config, strerror(ret));
+		ret = -1;
 		goto out;
 	}
+	ret = -1;
 	for (i = 0; i < o->nr_extra; i++) {
 		if (!strchr(o->extra[i], '=')) {
 			say("'%s': not a KEY=VALUE line", o->extra[i]);
@@ -362,6 +371,36 @@ static void destroy(const char *domid)
 	run_xl(args, NULL, 0);
 }
 
+/* A signal that would kill pvring-xl half-way: noted, and the domain it created goes. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
+/* Whether a signal came; if so the domain (if any) is destroyed and that is said. */
+static bool stopped(const char *domain)
+{
+	if (!stop_signal)
+		return false;
+	say("stopped by signal %d", (int)stop_signal);
+	if (domain)
+		destroy(domain);
+	return true;
+}
+
 /* Attach every disk; 0, or the exit code with the reason said. */
 static int attach_disks(const struct opts *o, const struct xl_guest *g, long domid)
 {
@@ -374,7 +413,7 @@ static int attach_disks(const struct opts *o, const struct xl_guest *g, long dom
 		say("%s", err);
 		return EXIT_UNREACHABLE;
 	}
-	for (i = 0; i < g->nr_disks && !ret; i++) {
+	for (i = 0; i < g->nr_disks && !ret && !stop_signal; i++) {
 		const struct xl_disk *d = &g->disks[i];
 		struct json_object *req, *reply = NULL;
 		enum pvring_ctl_status st;
@@ -385,8 +424,7 @@ static int attach_disks(const struct opts *o, const struct xl_guest *g, long dom
 			ret = EXIT_REFUSED;
 			break;
 		}
-		st = pvring_ctl_client_call(c, req, PVRING_CTL_TIMEOUT_MS, &reply, err,
-					    sizeof(err));
+		st = pvring_ctl_client_call(c, req, o->timeout_ms, &reply, err, sizeof(err));
 		json_object_put(req);
 		json_object_put(reply);
 		if (st == PVRING_CTL_OK) {
@@ -412,9 +450,9 @@ static int xl_create_paused(const struct opts *o)
 		return -1;
 	}
 	args[n++] = "xl";
+	args[n++] = "create";
 	if (o->quiet)
 		args[n++] = "-q";
-	args[n++] = "create";
 	args[n++] = "-p";
 	args[n++] = (char *)o->config;
 	for (i = 0; i < o->nr_extra; i++)
@@ -443,16 +481,26 @@ static int create(const struct opts *o, const struct xl_guest *g)
 		say("warning: on_reboot is restart: xl re-creates %s without its %s disks; set "
 		    "on_reboot = \"destroy\" and start it again with pvring-xl",
 		    g->name, PVRING_XL_DISK_KEY);
+	catch_stop_signals();
 	ret = xl_create_paused(o);
 	if (ret) {
 		say("xl create %s failed%s", o->config, ret > 0 ? " (its reason is above)" : "");
+		/* Whatever xl left of it: destroying a name that does not exist does no harm. */
+		if (stopped(g->name))
+			return EXIT_SIGNAL;
 		return EXIT_REFUSED;
 	}
 	domid = domain_id(g->name);
-	if (domid < 0)
+	if (domid < 0) {
+		destroy(g->name);
 		return EXIT_REFUSED;
+	}
 	snprintf(domid_text, sizeof(domid_text), "%ld", domid);
+	if (stopped(domid_text))
+		return EXIT_SIGNAL;
 	ret = attach_disks(o, g, domid);
+	if (stopped(domid_text))
+		return EXIT_SIGNAL;
 	if (ret) {
 		/* pvringd lets go of the disks it did attach when the domain goes. */
 		destroy(domid_text);
@@ -484,7 +532,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .socket = pvring_ctl_socket_path() };
+	struct opts o = { .socket = pvring_ctl_socket_path(), .timeout_ms = PVRING_CTL_TIMEOUT_MS };
 	struct xl_guest g = { 0 };
 	int opt, ret, i;
 
@@ -498,7 +546,7 @@ int main(int argc, char **argv)
 	}
 	argv++;
 	argc--;
-	while ((opt = getopt_long(argc, argv, "+pcnqs:h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+pcnqs:t:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			o.paused = true;
@@ -515,6 +563,16 @@ int main(int argc, char **argv)
 		case 's':
 			o.socket = optarg;
 			break;
+		case 't': {
+			uint64_t seconds;
+
+			if (pvring_parse_u64(optarg, 3600, &seconds) || !seconds) {
+				say("-t %s: want 1..3600 seconds", optarg);
+				return EXIT_USAGE;
+			}
+			o.timeout_ms = (int)seconds * 1000;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -26,7 +26,7 @@ case_guest() {
 on_reboot = "destroy"
 pvring_disk = [ 'format=raw, vdev=xvda, access=rw, target=$IMAGES/sd.img' ]
 CFG
-	timeout 180 pvring-xl create /etc/xen/sd.cfg >/tmp/xl.out 2>&1 ||
+	timeout 180 pvring-xl create -t $((10 * SLOW)) /etc/xen/sd.cfg >/tmp/xl.out 2>&1 ||
 		{ fail "pvring-xl create: $(tail -n 3 /tmp/xl.out | tr '\n' ' ')"; return 1; }
 	guest_wait sd || return 1
 	SD=$DOMID

@@ -28,3 +28,4 @@ run() {
 }
 
 has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
+lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "# \"$2\" in: $1"; return 1; }; }
