@@ -10,8 +10,12 @@
 /* A guest's domain id: not dom0, below Xen's reserved ids (DOMID_FIRST_RESERVED 0x7ff0). */
 #define PVRING_CTL_DOMID_MIN 1
 #define PVRING_CTL_DOMID_MAX 0x7fef
-/* A virtual device number; 0, or none given: pvringd picks one. */
-#define PVRING_CTL_DEVID_MAX 0xfffffff
+/*
+ * A virtual device number; 0, or none given: pvringd picks one. The largest is Xen's extended
+ * encoding's (docs/misc/vbd-interface.txt: 1 << 28 | disk << 8 | partition, disk < 2^20), so
+ * every name pvring_vdev_parse() takes (xvdq, xvdaa, ...) is a number attach takes.
+ */
+#define PVRING_CTL_DEVID_MAX 0x1fffffff
 
 /* A ring's counters, in the order `show` gives them. */
 enum pvring_ctl_counter {

@@ -37,6 +37,7 @@
 
 #include "common/proto/pvring_xenbus.h"
 #include "daemon/aio.h"
+#include "daemon/ctl_fields.h"
 #include "daemon/pvringd_config.h"
 #include "daemon/log.h"
 #include "daemon/number.h"
@@ -782,6 +783,41 @@ out:
 	free(mode);
 }
 
+/*
+ * A device's domain and device numbers from the names of its back-end directory's components.
+ * Only pvringd writes under its root; anything else is not one of its devices: false.
+ */
+static bool device_ids(const char *dom, const char *dev, uint32_t *domid, uint32_t *devid)
+{
+	uint64_t a, b;
+
+	if (pvring_parse_u64(dom, PVRING_CTL_DOMID_MAX, &a) ||
+	    pvring_parse_u64(dev, PVRING_CTL_DEVID_MAX, &b))
+		return false;
+	*domid = (uint32_t)a;
+	*devid = (uint32_t)b;
+	return true;
+}
+
+/* The same from a path in that tree: ROOT/DOMID/DEVID[/...]. */
+static bool device_ids_of_path(const char *path, uint32_t *domid, uint32_t *devid)
+{
+	char rel[128], *dev, *rest;
+
+	if (strncmp(path, PVRINGD_BACKEND_ROOT "/", strlen(PVRINGD_BACKEND_ROOT "/")) ||
+	    strlen(path + strlen(PVRINGD_BACKEND_ROOT "/")) >= sizeof(rel))
+		return false;
+	strcpy(rel, path + strlen(PVRINGD_BACKEND_ROOT "/"));
+	dev = strchr(rel, '/');
+	if (!dev)
+		return false;
+	*dev++ = '\0';
+	rest = strchr(dev, '/');
+	if (rest)
+		*rest = '\0';
+	return device_ids(rel, dev, domid, devid);
+}
+
 static void scan_backends(struct pvringd *d)
 {
 	unsigned int nr_doms, nr_devs, i, j;
@@ -792,12 +828,10 @@ static void scan_backends(struct pvringd *d)
 		snprintf(dir, sizeof(dir), "%s/%s", PVRINGD_BACKEND_ROOT, doms[i]);
 		devs = xs_directory(xs_of(d), XBT_NULL, dir, &nr_devs);
 		for (j = 0; devs && j < nr_devs; j++) {
-			uint64_t domid, devid;
+			uint32_t domid, devid;
 
-			/* Only pvringd writes here; anything else is not one of its devices. */
-			if (!pvring_parse_u64(doms[i], UINT16_MAX, &domid) &&
-			    !pvring_parse_u64(devs[j], UINT32_MAX, &devid))
-				backend_changed(d, (uint32_t)domid, (uint32_t)devid);
+			if (device_ids(doms[i], devs[j], &domid, &devid))
+				backend_changed(d, domid, devid);
 		}
 		free(devs);
 	}
@@ -819,14 +853,14 @@ static void domains_released(struct pvringd *d)
 static void on_watch(struct pvringd *d, const char *path, const char *token)
 {
 	struct pvringd_device *dev;
-	unsigned int domid, devid;
+	uint32_t domid, devid;
 
 	if (!strcmp(token, WATCH_RELEASE)) {
 		domains_released(d);
 		return;
 	}
 	if (!strcmp(token, WATCH_BACKEND)) {
-		if (sscanf(path, PVRINGD_BACKEND_ROOT "/%u/%u", &domid, &devid) == 2)
+		if (device_ids_of_path(path, &domid, &devid))
 			backend_changed(d, domid, devid);
 		else if (!strcmp(path, PVRINGD_BACKEND_ROOT))
 			scan_backends(d);
@@ -959,7 +993,7 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 			;
 	}
 	snprintf(be, sizeof(be), "%s/%u/%u", PVRINGD_BACKEND_ROOT, domid, devid);
-	if (strcmp(type, PVRING_XS_TYPE_VBD) && strcmp(type, PVRING_XS_TYPE_PVBLK)) {
+	if (!pvring_xs_type_known(type)) {
 		snprintf(err, err_len, "device type \"%s\": pvringd serves %s and %s", type,
 			 PVRING_XS_TYPE_VBD, PVRING_XS_TYPE_PVBLK);
 		return NULL;

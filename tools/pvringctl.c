@@ -405,8 +405,7 @@ int main(int argc, char **argv)
 			o.read_only = true;
 			break;
 		case 'T':
-			if (strcmp(optarg, PVRING_XS_TYPE_VBD) &&
-			    strcmp(optarg, PVRING_XS_TYPE_PVBLK))
+			if (!pvring_xs_type_known(optarg))
 				return usage_error("--type: %s or %s, not %s", PVRING_XS_TYPE_VBD,
 						   PVRING_XS_TYPE_PVBLK, optarg);
 			o.type = optarg;

@@ -49,6 +49,12 @@ enum pvring_xenbus_state {
 #define PVRING_XS_TYPE_VBD "vbd"
 #define PVRING_XS_TYPE_PVBLK "pvblk"
 
+/* Whether type is one of them: the device types pvringd serves. */
+static inline bool pvring_xs_type_known(const char *type)
+{
+	return !strcmp(type, PVRING_XS_TYPE_VBD) || !strcmp(type, PVRING_XS_TYPE_PVBLK);
+}
+
 #define PVRING_XS_STATE "state"
 #define PVRING_XS_FRONTEND "frontend"
 #define PVRING_XS_FRONTEND_ID "frontend-id"

@@ -39,6 +39,7 @@
 #include "common/proto/pvring_blkif.h"
 #include "common/proto/pvring_xenbus.h"
 #include "common/ring/pvring_ring.h"
+#include "daemon/ctl_fields.h"
 #include "daemon/number.h"
 #include "daemon/platform/platform.h"
 
@@ -314,7 +315,7 @@ int main(int argc, char **argv)
 			break;
 	if (argc != 4 || m == sizeof(mode_names) / sizeof(mode_names[0]) ||
 	    pvring_parse_u64(argv[2], 0x7fef, &domid) || !domid ||
-	    pvring_parse_u64(argv[3], 0xfffffff, &devid)) {
+	    pvring_parse_u64(argv[3], PVRING_CTL_DEVID_MAX, &devid)) {
 		fprintf(stderr,
 			"usage: hostile_back bad-id|duplicate|bad-status|wrong-op DOMID DEVID\n");
 		return 2;

@@ -132,8 +132,8 @@ for devid in '"xvda"' true null 51712.9; do
 	raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":'"$devid"'}'
 	check "attach refuses \"devid\": $devid" has "$out" '"devid" must be an integer'
 done
-raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":268435456}'
-check "attach refuses a devid above 0xfffffff" has "$out" "devid 268435456 out of range (0..268435455)"
+raw '{"cmd":"attach","disk":"disk0","domid":1,"devid":536870912}'
+check "attach refuses a devid above 0x1fffffff" has "$out" "devid 536870912 out of range (0..536870911)"
 for type in '"scsi"' '"VBD"' '""'; do
 	raw '{"cmd":"attach","disk":"disk0","domid":1,"type":'"$type"'}'
 	check "attach refuses \"type\": $type" has "$out" "pvringd serves vbd and pvblk"
@@ -147,9 +147,9 @@ check "attach refuses domid 0" has "$out" "domid 0 out of range (1..32751)"
 # pvringctl checks the same ranges, before asking.
 check "pvringctl refuses --domid 0 (exit 2)" run 2 "$ctl" attach disk0 --domid 0
 check "  ... saying so" has "$err" "--domid: not a domain id: 0"
-check "pvringctl refuses --devid 268435456 (exit 2)" \
-	run 2 "$ctl" attach disk0 --domid 1 --devid 268435456
-check "  ... saying so" has "$err" "--devid: not a device number: 268435456"
+check "pvringctl refuses --devid 536870912 (exit 2)" \
+	run 2 "$ctl" attach disk0 --domid 1 --devid 536870912
+check "  ... saying so" has "$err" "--devid: not a device number: 536870912"
 check "watch prints rates" run 0 "$ctl" watch disk0 --interval 0.3 --count 2
 check "  ... a line per sample" test "$(grep -c '/51712' <<<"$out")" = 2
 
