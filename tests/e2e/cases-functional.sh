@@ -96,13 +96,14 @@ case_pvringctl_live() {
 
 # Hot-unplug with a reader on the disk: the reader gets errors, blkfront lets go, nothing hangs.
 case_detach_reattach() {
-	gexec 10 "(while $(gmd5 /dev/xvda 0 8) >/dev/null; do :; done) >/dev/null 2>&1 &" || return 1
+	gexec 10 "$(reader /dev/xvda)" || return 1
 	sleep 2
 	pvringctl detach $MAIN/51712 || { fail "detach refused"; return 1; }
 	wait_gone "$MAIN/51712 " 20 || return 1
 	# blkfront removes the disk on its own time, once the directory is gone.
 	gexec 60 'i=0; while [ -e /sys/block/xvda ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 		test ! -e /sys/block/xvda' || { fail "the guest still has xvda"; return 1; }
+	gexec 40 "$reader_ended" || { fail "the reader did not end on an error"; return 1; }
 	gexec 20 'dmesg | grep -c "blocked for more than" || true' || return 1
 	[ "$gout" = 0 ] || { fail "a guest task hung after the detach"; return 1; }
 	pvlog_has "did not let go" && { fail "blkfront was cut off instead of letting go"; return 1; }
@@ -173,7 +174,7 @@ disk = [ 'format=raw, vdev=xvdc, access=rw, backendtype=phy, script=/etc/xen/scr
 pvring_disk = [ 'format=raw, vdev=xvda, access=rw, target=$IMAGES/cfg.img',
                 '$IMAGES/ro.img,raw,xvdb,ro' ]
 CFG
-	timeout 180 pvring-xl create /etc/xen/cfg.cfg >/tmp/xl.out 2>&1 ||
+	timeout 180 pvring-xl create -t $((10 * SLOW)) /etc/xen/cfg.cfg >/tmp/xl.out 2>&1 ||
 		{ fail "pvring-xl create: $(tail -n 3 /tmp/xl.out | tr '\n' ' ')"; return 1; }
 	grep -q pvring_disk /tmp/xl.out && { fail "xl complained about pvring_disk: $(cat /tmp/xl.out)"; return 1; }
 	guest_wait cfg || return 1
@@ -202,7 +203,7 @@ CFG
 case_xl_config_refused() {
 	guest_config cfgbad 1 ""
 	echo "pvring_disk = [ 'vdev=xvda, target=/srv/elsewhere/x.img' ]" >>/etc/xen/cfgbad.cfg
-	timeout 180 pvring-xl create /etc/xen/cfgbad.cfg >/tmp/xl.out 2>&1 &&
+	timeout 180 pvring-xl create -t $((10 * SLOW)) /etc/xen/cfgbad.cfg >/tmp/xl.out 2>&1 &&
 		{ fail "a disk outside the image directories was attached"; return 1; }
 	grep -q "/srv/elsewhere/x.img" /tmp/xl.out && grep -q "outside the directories" /tmp/xl.out ||
 		{ fail "no reason given: $(cat /tmp/xl.out)"; return 1; }

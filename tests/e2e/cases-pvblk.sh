@@ -121,7 +121,7 @@ case_detach_mounted() {
 case_unload() {
 	gexec 20 'grep "^pvblk " /proc/modules | cut -d" " -f3' || return 1
 	[ "$gout" = 2 ] || { fail "pvblk holds $gout references, not one per bound device (2)"; return 1; }
-	gexec 30 "(while $(gmd5 /dev/pvdb 0 8) >/dev/null; do :; done) >/dev/null 2>&1 &" || return 1
+	gexec 30 "$(reader /dev/pvdb)" || return 1
 	sleep 2
 	if gexec 60 'rmmod pvblk'; then
 		fail "rmmod pvblk succeeded with two devices bound"
@@ -129,8 +129,10 @@ case_unload() {
 	fi
 	gexec 60 "$(gmd5 /dev/pvdc 0 8)" || { fail "pvdc does not serve after the refused rmmod"; return 1; }
 	[ "$gout" = "$(image_md5 $IMAGES/ro.img 0 8)" ] || { fail "pvdc reads other data"; return 1; }
-	gexec 60 'for d in pvblk-51728 pvblk-51744; do echo $d >/sys/bus/xen/drivers/pvblk/unbind || exit 1; done
-		i=0; until rmmod pvblk 2>/dev/null; do i=$((i+1)); [ $i -lt 40 ] || exit 1; sleep 0.5; done
+	gexec 60 'for d in pvblk-51728 pvblk-51744; do echo $d >/sys/bus/xen/drivers/pvblk/unbind || exit 1; done' ||
+		{ fail "unbind: $why"; return 1; }
+	gexec 40 "$reader_ended" || { fail "pvdb's reader did not end on an error"; return 1; }
+	gexec 60 'i=0; until rmmod pvblk 2>/dev/null; do i=$((i+1)); [ $i -lt 40 ] || exit 1; sleep 0.5; done
 		! grep -q "^pvblk " /proc/modules && ! ls /sys/block | grep -q pvd' ||
 		{ gexec 20 'grep "^pvblk " /proc/modules; ls /sys/block; ls /sys/bus/xen/drivers/pvblk'
 		fail "unbind and rmmod: $(echo "$gout" | tr '\n' '|')"; return 1; }

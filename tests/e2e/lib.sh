@@ -209,7 +209,7 @@ bg_io() {
 		while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do
 			dd if=/dev/urandom of=/tmp/w bs=1M count=4 2>/dev/null
 			$DD if=/tmp/w of=$1 bs=1M seek=8 oflag=direct 2>/dev/null || { rc=1; break; }
-			[ \"\$(md5sum </tmp/w | cut -d' ' -f1)\" = \"\$($DD if=$1 bs=1M skip=8 count=4 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)\" ] || { rc=2; break; }
+			[ \"\$(md5sum </tmp/w | cut -d' ' -f1)\" = \"\$($(gmd5 $1 8 4))\" ] || { rc=2; break; }
 			n=\$((n+1))
 		done; echo \"\$rc \$n\" >/tmp/bg.rc) >/dev/null 2>&1 &"
 }
@@ -219,6 +219,8 @@ bg_io() {
 # the guest's log, and pvringd must say it resumed the device.
 io_across() {
 	dev=$DOMID/$1
+	pvlog_sync
+	resumed=$(grep -c -- "$dev: resuming" "$PVLOG")
 	gexec 20 "$(bg_io /dev/$2 25)" || return 1
 	shift 2
 	sleep 5
@@ -230,7 +232,9 @@ io_across() {
 	[ "$1" = 0 ] || { fail "the guest's verified I/O failed (rc $1 after $2 rounds)"; return 1; }
 	[ "$2" -gt 1 ] || { fail "only $2 rounds of I/O"; return 1; }
 	[ "$3" = 0 ] || { fail "the guest logged $3 I/O errors"; return 1; }
-	pvlog_has "$dev: resuming" || { fail "pvringd did not resume $dev"; return 1; }
+	pvlog_sync
+	[ "$(grep -c -- "$dev: resuming" "$PVLOG")" -gt "$resumed" ] ||
+		{ fail "pvringd did not resume $dev"; return 1; }
 }
 
 # left_connected DEV: after pvringd stopped, both ends of DOMID/DEVID still say Connected.
@@ -246,6 +250,16 @@ json_top() { pvringctl -t 2 --json show "$1" | tr ',{}' '\n\n\n' | sed -n "s/^ *
 
 # ---- the same data checks on any disk a guest has (DEV: pvringd's DOMID/DEVID; DISK: the guest's
 # device name, xvda or pvdb; IMAGE: the file in dom0). The caller sets DOMID to the guest.
+
+# reader DEVICE: the guest command that reads DEVICE's first 8 MiB over and over in the background
+# until a read fails, then touches /tmp/reader.ended.
+reader() {
+	echo "rm -f /tmp/reader.ended; (while $DD if=$1 bs=1M count=8 iflag=direct of=/dev/null 2>/dev/null; do :; done
+		touch /tmp/reader.ended) >/dev/null 2>&1 &"
+}
+# The guest command that waits (up to 30 s) for that reader to have stopped on an error.
+reader_ended='i=0; while [ ! -f /tmp/reader.ended ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done
+	test -f /tmp/reader.ended'
 
 # gmd5 DEVICE OFFSET_MB SIZE_MB: the guest command printing the md5 of that range, read with
 # O_DIRECT (1 MiB requests: indirect descriptors).

@@ -11,7 +11,8 @@ command -v dkms >/dev/null || skip "no dkms (apt-get install dkms)"
 # shellcheck source=headers.sh
 . "$srcdir/tests/kbuild/headers.sh"
 [ -n "$abi" ] || abi=${headers##*/linux-headers-}
-version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$srcdir/frontend-driver/dkms.conf")
+# A version of its own, so that a pvblk installed with DKMS on this machine is left alone.
+version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$srcdir/frontend-driver/dkms.conf")-test
 tree=/usr/src/pvblk-$version
 tmp=$(mktemp -d) || exit 1
 cleanup() {
@@ -23,6 +24,7 @@ cleanup
 mkdir -p "$tmp"
 "$srcdir/frontend-driver/build.sh" --source-only "$tmp" || { echo "FAIL: no source tree"; exit 1; }
 cp -r "$tmp/src" "$tree"
+sed -i "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$version\"/" "$tree/dkms.conf"
 dkms add "pvblk/$version" || { echo "FAIL: dkms add"; exit 1; }
 dkms build "pvblk/$version" -k "$abi" ||
 	{ cat "/var/lib/dkms/pvblk/$version/build/make.log" 2>/dev/null; echo "FAIL: dkms build"; exit 1; }

@@ -16,7 +16,9 @@ fi
 if [ -z "$headers" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "installing linux-headers-$flavour"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$flavour" ||
+		# Waits for dpkg's lock: the Kbuild tests may run at once (make -j check).
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+			"linux-headers-$flavour" ||
 			skip "linux-headers-$flavour could not be installed"
 		headers=$(ls -d /usr/src/linux-headers-*-"$flavour" 2>/dev/null | sort -V | tail -n 1)
 	fi
