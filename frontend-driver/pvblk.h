@@ -96,6 +96,8 @@ int pvblk_queues_publish(struct pvblk_info *info, struct xenbus_transaction xbt)
 void pvblk_queues_stop(struct pvblk_info *info);
 void pvblk_queues_fail_inflight(struct pvblk_info *info);
 extern const struct blk_mq_ops pvblk_mq_ops;
+/* The disk's sysfs attributes: pvblk/rings. */
+extern const struct attribute_group *pvblk_disk_groups[];
 size_t pvblk_request_size(unsigned int max_segments);
 void pvblk_mark_broken(struct pvblk_info *info, const char *fmt, ...) __printf(2, 3);
 

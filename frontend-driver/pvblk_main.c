@@ -259,7 +259,7 @@ static int pvblk_connect(struct pvblk_info *info)
 	 * must stay the last word.
 	 */
 	xenbus_switch_state(xbdev, XenbusStateConnected);
-	err = device_add_disk(&xbdev->dev, gd, NULL);
+	err = device_add_disk(&xbdev->dev, gd, pvblk_disk_groups);
 	if (err) {
 		info->gd = NULL;
 		put_disk(gd);

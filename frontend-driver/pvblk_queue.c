@@ -514,3 +514,48 @@ int pvblk_queues_publish(struct pvblk_info *info, struct xenbus_transaction xbt)
 	}
 	return 0;
 }
+
+/* ---- /sys/block/pvdX/pvblk/rings: each ring's state and counters, one line per queue ---- */
+
+static ssize_t rings_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct pvblk_info *info = dev_to_disk(dev)->private_data;
+	unsigned int i;
+	int len;
+
+	len = sysfs_emit(buf, "queue order slots req-prod req-pvt rsp-prod rsp-cons rsp-event "
+			      "in-flight requests responses kicks-out kicks-in\n");
+	for (i = 0; info->queues && i < info->nr_queues; i++) {
+		struct pvblk_queue *q = &info->queues[i];
+		struct pvring_sring *sring = q->ring.shape.sring;
+		unsigned long flags;
+
+		/* One consistent line: the ring's private indices change under this lock. */
+		spin_lock_irqsave(&q->lock, flags);
+		len += sysfs_emit_at(buf, len, "%u %u %u %u %u %u %u %u %u %llu %llu %llu %llu\n",
+				     q->index, info->ring_order, pvring_front_nr_slots(&q->ring),
+				     READ_ONCE(sring->req_prod), q->ring.req_prod_pvt,
+				     READ_ONCE(sring->rsp_prod), q->ring.rsp_cons,
+				     READ_ONCE(sring->rsp_event),
+				     q->ring.req_prod_pvt - q->ring.rsp_cons, q->requests,
+				     q->responses, q->kicks_out, q->kicks_in);
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
+	return len;
+}
+static DEVICE_ATTR_RO(rings);
+
+static struct attribute *pvblk_disk_attrs[] = {
+	&dev_attr_rings.attr,
+	NULL,
+};
+
+static const struct attribute_group pvblk_disk_group = {
+	.name = "pvblk",
+	.attrs = pvblk_disk_attrs,
+};
+
+const struct attribute_group *pvblk_disk_groups[] = {
+	&pvblk_disk_group,
+	NULL,
+};

@@ -50,6 +50,19 @@ case_pattern() {
 	disk_both_queues $PV/51728 pvdb
 }
 
+# /sys/block/pvdb/pvblk/rings: a line per ring; at rest nothing in flight, every request
+# answered, both rings used and kicked; and the guest's request counts are pvringd's.
+case_sysfs_rings() {
+	gexec 20 'cat /sys/block/pvdb/pvblk/rings' || return 1
+	rings=$(echo "$gout" | tail -n +2)
+	[ "$(echo "$rings" | wc -l)" = 2 ] || { fail "rings: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	echo "$rings" | awk '$9 != 0 || $10 != $11 || $10 == 0 || $12 == 0 { bad = 1 } END { exit bad }' ||
+		{ fail "rings at rest: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	front=$(echo "$rings" | awk '{ s += $10 } END { print s }')
+	[ "$front" = "$(ring_counter $PV/51728 requests)" ] ||
+		{ fail "the guest sent $front requests, pvringd counted $(ring_counter $PV/51728 requests)"; return 1; }
+}
+
 case_beside_blkfront() {
 	gexec 120 "$DD if=/tmp/p of=/dev/xvda bs=1M oflag=direct 2>/dev/null &
 		$DD if=/tmp/p of=/dev/pvdb bs=1M seek=40 oflag=direct 2>/dev/null & wait
@@ -163,6 +176,7 @@ e2e_case start case_start
 e2e_case module-loads case_module_loads
 e2e_case attach case_attach
 e2e_case pattern case_pattern
+e2e_case sysfs-rings case_sysfs_rings
 e2e_case beside-blkfront case_beside_blkfront
 e2e_case flush case_flush
 e2e_case discard case_discard
