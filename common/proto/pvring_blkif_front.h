@@ -39,14 +39,6 @@ static inline bool pvring_blkif_front_is_indirect(uint32_t nr_segments)
 	return nr_segments > PVRING_BLKIF_MAX_SEGMENTS;
 }
 
-/* The segments len bytes of data need when they start offset bytes into their first page. */
-static inline uint32_t pvring_blkif_front_segments(uint32_t offset, uint32_t len)
-{
-	const uint32_t page = PVRING_BLKIF_SECTORS_PER_PAGE << PVRING_BLKIF_SECTOR_SHIFT;
-
-	return (offset % page + len + page - 1) / page;
-}
-
 /*
  * Fill seg with len bytes at offset inside the granted page gref. 0, or -EINVAL if offset or len
  * is not a multiple of 512, len is 0, or the bytes do not fit in one 4 KiB page.

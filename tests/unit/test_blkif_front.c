@@ -51,11 +51,6 @@ static void test_segment(void **state)
 static void test_segment_counts(void **state)
 {
 	(void)state;
-	assert_int_equal(pvring_blkif_front_segments(0, 4096), 1);
-	assert_int_equal(pvring_blkif_front_segments(512, 4096), 2);
-	assert_int_equal(pvring_blkif_front_segments(0, 4097), 2);
-	assert_int_equal(pvring_blkif_front_segments(4096 + 512, 512), 1);
-	assert_int_equal(pvring_blkif_front_segments(0, 1 << 20), 256);
 	assert_int_equal(pvring_blkif_front_max_segments(0), 11);
 	assert_int_equal(pvring_blkif_front_max_segments(8), 11);
 	assert_int_equal(pvring_blkif_front_max_segments(32), 32);
