@@ -114,6 +114,7 @@ static struct json_object *ring_json(const struct pvringd_ring *ring)
 	add_int(o, "req_cons", b->req_cons);
 	add_int(o, "rsp_prod_pvt", b->rsp_prod_pvt);
 	add_int(o, "in_flight", ring->in_flight);
+	add_int(o, "persistent_grants", ring->nr_pgrants);
 	json_object_object_add(
 		o, "fault",
 		b->shape.fault ? json_object_new_string(pvring_fault_str(b->shape.fault)) : NULL);

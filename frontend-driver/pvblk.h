@@ -12,7 +12,6 @@
 
 #include <linux/blk-mq.h>
 #include <linux/mutex.h>
-#include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <xen/grant_table.h>
@@ -31,10 +30,23 @@
 
 struct pvblk_info;
 
+/*
+ * A page the front end owns and keeps granted to the back end (read-write) for the life of the
+ * ring: a persistent grant. Data is copied through these (bounce pages), so the guest's own pages
+ * are never granted: a back end sees no byte beyond the request's (XSA-403), a request failed at
+ * teardown leaves nothing of the guest's mapped, and the hot path allocates no grant.
+ */
+struct pvblk_gpage {
+	struct page *page;
+	grant_ref_t ref;
+};
+
 /* Per ring: a blk-mq hardware queue. */
 struct pvblk_queue {
 	struct pvblk_info *info;
 	unsigned int index;
+	/* A poll queue (HCTX_TYPE_POLL): its responses are found by polling, no kick wanted. */
+	bool polled;
 	/* Serialises the ring: producing in queue_rq, consuming in the interrupt handler. */
 	spinlock_t lock;
 	struct pvring_front ring;
@@ -43,22 +55,23 @@ struct pvblk_queue {
 	evtchn_port_t evtchn;
 	int irq;
 	char irq_name[32];
+	/* The ring's granted pages and a stack of the free ones' indices (under lock). */
+	struct pvblk_gpage *pool;
+	u32 *pool_free;
+	unsigned int pool_size, nr_free;
 	/* Counters, read without the lock. */
-	u64 requests, responses, kicks_out, kicks_in;
+	u64 requests, responses, kicks_out, kicks_in, polled_responses;
 };
 
 /* Per request (blk-mq's pdu): what is needed to finish it when its response comes. */
 struct pvblk_request {
 	bool in_flight;
 	u8 response_op; /* the op its response must carry */
-	u16 nr_grants;
-	u16 nr_indirect;
+	u16 nr_indirect; /* the first nr_indirect of pages[] hold the segment lists */
+	u16 nr_pages; /* pool pages it holds: indirect, then data */
 	blk_status_t status;
-	grant_ref_t indirect_refs[PVRING_BLKIF_MAX_INDIRECT_PAGES];
-	struct page *indirect_pages[PVRING_BLKIF_MAX_INDIRECT_PAGES];
-	/* Then max_segments grant refs and max_segments scatterlist entries. */
-	grant_ref_t *grants;
-	struct scatterlist *sg;
+	/* Indices into its queue's pool; room for max_segments + the indirect pages. */
+	u32 *pages;
 };
 
 struct pvblk_info {
@@ -67,10 +80,11 @@ struct pvblk_info {
 	u32 devid; /* the xenbus device number ("virtual-device") */
 	unsigned int disk_index;
 
-	/* Negotiated in talk_to_backend(). */
-	unsigned int nr_queues;
+	/* Negotiated in talk_to_backend(): the last nr_poll_queues of the rings are polled. */
+	unsigned int nr_queues, nr_poll_queues;
 	unsigned int ring_order;
 	unsigned int max_segments; /* per request; above 11 they go indirect */
+	unsigned int pool_size; /* granted pages per ring */
 	struct pvblk_queue *queues;
 
 	/* Read when the back end connects. */
@@ -99,6 +113,8 @@ extern const struct blk_mq_ops pvblk_mq_ops;
 /* The disk's sysfs attributes: pvblk/rings. */
 extern const struct attribute_group *pvblk_disk_groups[];
 size_t pvblk_request_size(unsigned int max_segments);
+/* Pool pages a read or write of nr_segments holds: its data, and its segment lists if indirect. */
+unsigned int pvblk_request_pages(unsigned int nr_segments);
 void pvblk_mark_broken(struct pvblk_info *info, const char *fmt, ...) __printf(2, 3);
 
 #endif /* PVBLK_H */

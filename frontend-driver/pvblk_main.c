@@ -22,14 +22,22 @@ MODULE_ALIAS("xen:" PVBLK_DEVICE_TYPE);
 static unsigned int max_queues = 64;
 module_param(max_queues, uint, 0444);
 MODULE_PARM_DESC(max_queues, "Most rings (blk-mq hardware queues) per disk; one per vCPU");
+static unsigned int poll_queues = 1;
+module_param(poll_queues, uint, 0444);
+MODULE_PARM_DESC(poll_queues, "Rings for polled I/O (io_uring IOPOLL, RWF_HIPRI) per disk, "
+			      "beyond the vCPUs' when the back end offers that many");
 static unsigned int max_ring_order = 2;
 module_param(max_ring_order, uint, 0444);
 MODULE_PARM_DESC(max_ring_order, "Largest ring: 2^order pages (up to 4)");
 static unsigned int max_segments = 256;
 module_param(max_segments, uint, 0444);
 MODULE_PARM_DESC(max_segments, "Most 4 KiB segments per request (11..512; above 11: indirect)");
-/* A request's pdu holds a grant and a scatterlist entry per segment: keep it well under a page. */
+/* The largest request one ring's pool must hold at once: 2 MiB. */
 #define PVBLK_MAX_SEGMENTS_PARAM 512u
+static unsigned int ring_grants = 1024;
+module_param(ring_grants, uint, 0444);
+MODULE_PARM_DESC(ring_grants, "Pages each ring keeps granted to the back end (persistent grants; "
+			      "at least one largest request's)");
 static unsigned int request_timeout = 60;
 module_param(request_timeout, uint, 0444);
 MODULE_PARM_DESC(request_timeout,
@@ -124,14 +132,23 @@ static int pvblk_talk_to_backend(struct pvblk_info *info)
 	unsigned int offered;
 	int err;
 
-	offered = xenbus_read_unsigned(be, PVRING_XS_MAX_QUEUES, 1);
-	info->nr_queues = min3(num_online_cpus(), max(offered, 1u), max(max_queues, 1u));
+	offered = max(xenbus_read_unsigned(be, PVRING_XS_MAX_QUEUES, 1), 1u);
+	info->nr_queues = min3(num_online_cpus(), offered, max(max_queues, 1u));
+	/* Poll queues only from what the back end offers beyond a queue per vCPU. */
+	info->nr_poll_queues = min(poll_queues, offered - info->nr_queues);
+	info->nr_queues += info->nr_poll_queues;
 	offered = xenbus_read_unsigned(be, PVRING_XS_MAX_RING_PAGE_ORDER, 0);
 	info->ring_order = min3(offered, max_ring_order, PVRING_MAX_ORDER);
 	offered = xenbus_read_unsigned(be, PVRING_XS_FEATURE_MAX_INDIRECT, 0);
 	info->max_segments =
 		min(pvring_blkif_front_max_segments(offered),
 		    clamp(max_segments, PVRING_BLKIF_MAX_SEGMENTS, PVBLK_MAX_SEGMENTS_PARAM));
+	/*
+	 * Every read and write goes through the ring's pool of granted pages, so the back end
+	 * can keep them mapped (feature-persistent); a back end that does not, maps them per
+	 * request. 1024 pages stay within what Linux blkback and pvringd keep mapped per ring.
+	 */
+	info->pool_size = max(ring_grants, pvblk_request_pages(info->max_segments));
 	err = pvblk_queues_setup(info);
 	if (err) {
 		xenbus_dev_fatal(xbdev, err, "setting up the rings");
@@ -148,7 +165,7 @@ again:
 		err = xenbus_printf(xbt, xbdev->nodename, PVRING_XS_PROTOCOL, "%s",
 				    PVRING_XS_PROTOCOL_X86_64);
 	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, PVRING_XS_FEATURE_PERSISTENT, "%u", 0);
+		err = xenbus_printf(xbt, xbdev->nodename, PVRING_XS_FEATURE_PERSISTENT, "%u", 1);
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		xenbus_dev_fatal(xbdev, err, "writing the rings to the store");
@@ -211,6 +228,7 @@ static int pvblk_connect(struct pvblk_info *info)
 	memset(&info->tag_set, 0, sizeof(info->tag_set));
 	info->tag_set.ops = &pvblk_mq_ops;
 	info->tag_set.nr_hw_queues = info->nr_queues;
+	info->tag_set.nr_maps = info->nr_poll_queues ? HCTX_MAX_TYPES : 1;
 	/* One tag per slot: a ring can never be full when blk-mq hands over a request. */
 	info->tag_set.queue_depth = pvring_front_nr_slots(&info->queues[0].ring);
 	info->tag_set.numa_node = NUMA_NO_NODE;
@@ -229,10 +247,11 @@ static int pvblk_connect(struct pvblk_info *info)
 	rq = gd->queue;
 	blk_queue_logical_block_size(rq, info->sector_size);
 	blk_queue_physical_block_size(rq, info->physical_sector_size);
-	/* Each segment inside one 4 KiB page: a granted page is what the back end maps. */
+	/*
+	 * The data is copied into whole pool pages, so the guest's buffers may have any shape;
+	 * only the request's size is bounded by the segments one request may carry.
+	 */
 	blk_queue_max_segments(rq, info->max_segments);
-	blk_queue_max_segment_size(rq, PAGE_SIZE);
-	blk_queue_segment_boundary(rq, PAGE_SIZE - 1);
 	blk_queue_max_hw_sectors(rq, info->max_segments * (PAGE_SIZE >> SECTOR_SHIFT));
 	blk_queue_dma_alignment(rq, 511);
 	blk_queue_write_cache(rq, info->flush, false);
@@ -267,9 +286,11 @@ static int pvblk_connect(struct pvblk_info *info)
 		goto fatal;
 	}
 	dev_info(&xbdev->dev,
-		 "%s: %llu sectors of %u bytes, %u queue%s, ring order %u, %u segments%s%s%s\n",
+		 "%s: %llu sectors of %u bytes, %u queue%s (%u polled), ring order %u, %u segments, "
+		 "%u granted pages per ring%s%s%s\n",
 		 gd->disk_name, info->sectors, info->sector_size, info->nr_queues,
-		 info->nr_queues == 1 ? "" : "s", info->ring_order, info->max_segments,
+		 info->nr_queues == 1 ? "" : "s", info->nr_poll_queues, info->ring_order,
+		 info->max_segments, info->pool_size,
 		 info->flush ? ", flush" : "", info->discard ? ", discard" : "",
 		 info->read_only ? ", read-only" : "");
 	return 0;

@@ -26,7 +26,14 @@ static void pvblk_kick(struct pvblk_queue *q)
 size_t pvblk_request_size(unsigned int max_segments)
 {
 	return sizeof(struct pvblk_request) +
-	       max_segments * (sizeof(grant_ref_t) + sizeof(struct scatterlist));
+	       (max_segments + PVRING_BLKIF_MAX_INDIRECT_PAGES) * sizeof(u32);
+}
+
+unsigned int pvblk_request_pages(unsigned int nr_segments)
+{
+	if (!pvring_blkif_front_is_indirect(nr_segments))
+		return nr_segments;
+	return nr_segments + pvring_blkif_indirect_pages(nr_segments);
 }
 
 static struct pvblk_request *pvblk_pdu(struct request *rq)
@@ -48,87 +55,112 @@ static blk_status_t pvblk_status(s16 status)
 	}
 }
 
-/*
- * End the grants of a request. With the back end behaving, every grant is unmapped by the time
- * it answers; one still mapped is ended when the back end lets go (the page is then never given
- * back early) and breaks the device. False if any was still mapped.
- */
-static bool pvblk_end_grants(struct pvblk_request *preq)
-{
-	bool all_ended = true;
-	unsigned int i;
+/* ---- the pool of granted pages (under the queue's lock) ---- */
 
-	for (i = 0; i < preq->nr_grants; i++) {
-		if (!gnttab_try_end_foreign_access(preq->grants[i])) {
-			gnttab_end_foreign_access(preq->grants[i], NULL);
-			all_ended = false;
-		}
-	}
-	for (i = 0; i < preq->nr_indirect; i++) {
-		if (!gnttab_try_end_foreign_access(preq->indirect_refs[i])) {
-			/* The page goes when the back end lets go of it. */
-			gnttab_end_foreign_access(preq->indirect_refs[i], preq->indirect_pages[i]);
-			preq->indirect_pages[i] = NULL;
-			all_ended = false;
-		}
-	}
-	preq->nr_grants = 0;
-	preq->nr_indirect = 0;
-	return all_ended;
+static bool pvblk_pool_take(struct pvblk_queue *q, struct pvblk_request *preq, unsigned int n)
+{
+	if (q->nr_free < n)
+		return false;
+	while (n--)
+		preq->pages[preq->nr_pages++] = q->pool_free[--q->nr_free];
+	return true;
 }
 
-/* Encode a read or write: grant its pages (and indirect pages), fill the request. */
+static void pvblk_pool_put(struct pvblk_queue *q, struct pvblk_request *preq)
+{
+	while (preq->nr_pages)
+		q->pool_free[q->nr_free++] = preq->pages[--preq->nr_pages];
+	preq->nr_indirect = 0;
+}
+
+static void *pvblk_pool_vaddr(struct pvblk_queue *q, u32 index)
+{
+	/* Pool pages are never highmem (alloc_page without __GFP_HIGHMEM). */
+	return page_address(q->pool[index].page);
+}
+
+/*
+ * Copy a read's or write's data between the request's own pages and its pool pages, where it
+ * lies packed from the first pool page's first byte on: whatever the guest's buffers look like,
+ * the back end sees DIV_ROUND_UP(bytes, 4 KiB) whole-page segments.
+ */
+static void pvblk_copy(struct pvblk_queue *q, struct request *rq, bool to_pool)
+{
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	const u32 *data = preq->pages + preq->nr_indirect;
+	struct req_iterator iter;
+	struct bio_vec bvec;
+	size_t pos = 0;
+
+	rq_for_each_segment(bvec, rq, iter) {
+		char *buf = bvec_kmap_local(&bvec);
+		unsigned int done = 0;
+
+		while (done < bvec.bv_len) {
+			char *pool = (char *)pvblk_pool_vaddr(q, data[pos >> PAGE_SHIFT]) +
+				     offset_in_page(pos);
+			unsigned int len = min_t(unsigned int, bvec.bv_len - done,
+						 PAGE_SIZE - offset_in_page(pos));
+
+			if (to_pool)
+				memcpy(pool, buf + done, len);
+			else
+				memcpy(buf + done, pool, len);
+			done += len;
+			pos += len;
+		}
+		kunmap_local(buf);
+		if (!to_pool)
+			flush_dcache_page(bvec.bv_page);
+	}
+}
+
+/* Encode a read or write on pool pages (and pool pages for its segment lists if indirect). */
 static blk_status_t pvblk_encode_rw(struct pvblk_queue *q, struct request *rq,
 				    union pvring_blkif_request *req)
 {
 	struct pvblk_info *info = q->info;
 	struct pvblk_request *preq = pvblk_pdu(rq);
-	domid_t backend = info->xbdev->otherend_id;
 	bool write = rq_data_dir(rq) == WRITE;
+	unsigned int bytes = blk_rq_bytes(rq);
+	unsigned int nseg = DIV_ROUND_UP(bytes, PAGE_SIZE);
+	grant_ref_t indirect_refs[PVRING_BLKIF_MAX_INDIRECT_PAGES];
 	void *indirect_vaddr[PVRING_BLKIF_MAX_INDIRECT_PAGES] = { NULL };
-	struct scatterlist *sg;
-	unsigned int nseg, i, nr_indirect = 0;
-	int ref;
+	unsigned int i, nr_indirect = 0;
 
-	sg_init_table(preq->sg, info->max_segments);
-	nseg = blk_rq_map_sg(rq->q, rq, preq->sg);
+	/* max_hw_sectors keeps a request within max_segments pages. */
 	if (!nseg || nseg > info->max_segments)
 		return BLK_STS_IOERR;
 	if (pvring_blkif_front_is_indirect(nseg))
 		nr_indirect = pvring_blkif_indirect_pages(nseg);
+	/*
+	 * The pool holds at least one request of max_segments, so pages are short only while
+	 * other requests of this queue are in flight; one of them completing re-runs the queue.
+	 */
+	if (!pvblk_pool_take(q, preq, nr_indirect + nseg))
+		return BLK_STS_DEV_RESOURCE;
+	preq->nr_indirect = nr_indirect;
 	for (i = 0; i < nr_indirect; i++) {
-		/* The back end only reads the segment lists. */
-		ref = gnttab_grant_foreign_access(backend, xen_page_to_gfn(preq->indirect_pages[i]),
-						  1);
-		if (ref < 0)
-			goto no_grants;
-		preq->indirect_refs[preq->nr_indirect++] = ref;
-		indirect_vaddr[i] = page_address(preq->indirect_pages[i]);
+		indirect_refs[i] = q->pool[preq->pages[i]].ref;
+		indirect_vaddr[i] = pvblk_pool_vaddr(q, preq->pages[i]);
 	}
 	if (pvring_blkif_front_rw(req, write ? PVRING_BLKIF_OP_WRITE : PVRING_BLKIF_OP_READ,
-				  (u16)info->devid, rq->tag, blk_rq_pos(rq), nseg,
-				  preq->indirect_refs))
+				  (u16)info->devid, rq->tag, blk_rq_pos(rq), nseg, indirect_refs))
 		goto bad;
-	for_each_sg(preq->sg, sg, nseg, i)
-	{
-		/* A read lets the back end write the page; a write lets it only read. */
-		ref = gnttab_grant_foreign_access(backend, xen_page_to_gfn(sg_page(sg)), write);
-		if (ref < 0)
-			goto no_grants;
-		preq->grants[preq->nr_grants++] = ref;
-		if (pvring_blkif_front_segment(
-			    pvring_blkif_front_segment_at(req, indirect_vaddr, i), ref, sg->offset,
-			    sg->length))
+	for (i = 0; i < nseg; i++) {
+		u32 len = min_t(u32, bytes - i * PAGE_SIZE, PAGE_SIZE);
+
+		if (pvring_blkif_front_segment(pvring_blkif_front_segment_at(req, indirect_vaddr, i),
+					       q->pool[preq->pages[nr_indirect + i]].ref, 0, len))
 			goto bad;
 	}
+	if (write)
+		pvblk_copy(q, rq, true);
 	preq->response_op = pvring_blkif_response_op(req);
 	return BLK_STS_OK;
-no_grants:
-	pvblk_end_grants(preq);
-	return BLK_STS_RESOURCE;
 bad:
-	/* A segment blk-mq should never have built (the queue limits keep them in one page). */
-	pvblk_end_grants(preq);
+	/* A length that is no whole number of 512-byte sectors: the block layer never sends one. */
+	pvblk_pool_put(q, preq);
 	return BLK_STS_IOERR;
 }
 
@@ -170,7 +202,7 @@ static blk_status_t pvblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	blk_status_t status;
 
 	blk_mq_start_request(rq);
-	preq->nr_grants = 0;
+	preq->nr_pages = 0;
 	preq->nr_indirect = 0;
 	spin_lock_irqsave(&q->lock, flags);
 	if (READ_ONCE(q->info->dead)) {
@@ -185,7 +217,7 @@ static blk_status_t pvblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	 * once its response was consumed, before the tag is.
 	 */
 	if (WARN_ON_ONCE(!pvring_front_produce(&q->ring, &req))) {
-		pvblk_end_grants(preq);
+		pvblk_pool_put(q, preq);
 		status = BLK_STS_IOERR;
 		goto out;
 	}
@@ -244,51 +276,103 @@ static bool pvblk_response(struct pvblk_queue *q, const struct pvring_blkif_resp
 	}
 	preq->in_flight = false;
 	preq->status = pvblk_status(rsp->status);
-	if (!pvblk_end_grants(preq)) {
-		preq->status = BLK_STS_IOERR;
-		pvblk_mark_broken(info,
-				  "queue %u: the back end answered id %llu and still maps "
-				  "its pages",
-				  q->index, rsp->id);
-	}
+	if (preq->status == BLK_STS_OK && req_op(rq) == REQ_OP_READ)
+		pvblk_copy(q, rq, false);
+	pvblk_pool_put(q, preq);
 	q->responses++;
 	if (likely(!blk_should_fake_timeout(rq->q)))
 		blk_mq_complete_request(rq);
-	return !info->broken;
+	return true;
+}
+
+/*
+ * Take every response published so far (under q->lock), counting them in *found. False once the
+ * back end broke the protocol: the device is then closing and the rest is left.
+ */
+static bool pvblk_consume(struct pvblk_queue *q, unsigned int *found)
+{
+	struct pvring_blkif_response rsp;
+
+	if (READ_ONCE(q->info->broken))
+		return false;
+	while (pvring_front_consume(&q->ring, &rsp)) {
+		(*found)++;
+		if (!pvblk_response(q, &rsp))
+			return false;
+	}
+	if (pvring_front_fault(&q->ring)) {
+		pvblk_mark_broken(q->info, "queue %u: %s", q->index,
+				  pvring_fault_str(pvring_front_fault(&q->ring)));
+		return false;
+	}
+	return true;
 }
 
 static irqreturn_t pvblk_interrupt(int irq, void *dev_id)
 {
 	struct pvblk_queue *q = dev_id;
-	struct pvring_blkif_response rsp;
-	unsigned int eoi_flags = XEN_EOI_FLAG_SPURIOUS;
+	unsigned int found = 0;
 	unsigned long flags;
 
 	spin_lock_irqsave(&q->lock, flags);
 	q->kicks_in++;
-	if (READ_ONCE(q->info->broken))
-		goto out;
-	do {
-		while (pvring_front_consume(&q->ring, &rsp)) {
-			eoi_flags = 0;
-			if (!pvblk_response(q, &rsp))
-				goto out;
-		}
-		if (pvring_front_fault(&q->ring)) {
-			pvblk_mark_broken(q->info, "queue %u: %s", q->index,
-					  pvring_fault_str(pvring_front_fault(&q->ring)));
-			goto out;
-		}
-	} while (pvring_front_final_check(&q->ring));
-out:
+	/* A poll queue's rsp_event stays out of reach (a back end may kick regardless). */
+	while (pvblk_consume(q, &found) && !q->polled && pvring_front_final_check(&q->ring))
+		;
+	if (q->polled && found)
+		pvring_front_poll_begin(&q->ring);
 	spin_unlock_irqrestore(&q->lock, flags);
 	/*
 	 * Late EOI: the event channel is unmasked only now, and a kick that brought no response
 	 * counts as spurious, so a back end kicking in a loop is throttled by Xen's event code
 	 * instead of pinning this vCPU (XSA-391).
 	 */
-	xen_irq_lateeoi(irq, eoi_flags);
+	xen_irq_lateeoi(irq, found ? 0 : XEN_EOI_FLAG_SPURIOUS);
 	return IRQ_HANDLED;
+}
+
+/*
+ * blk-mq polls a poll queue for a polled request (io_uring IOPOLL, preadv2 RWF_HIPRI): its
+ * responses are taken here, on the submitter's CPU, and no interrupt is taken for them.
+ */
+static int pvblk_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
+{
+	struct pvblk_queue *q = hctx->driver_data;
+	unsigned int found = 0;
+	unsigned long flags;
+
+	/* Without the lock when there is nothing: the common case of a spinning poller. */
+	if (!pvring_front_maybe_pending(&q->ring))
+		return 0;
+	spin_lock_irqsave(&q->lock, flags);
+	pvblk_consume(q, &found);
+	q->polled_responses += found;
+	if (found)
+		pvring_front_poll_begin(&q->ring);
+	spin_unlock_irqrestore(&q->lock, flags);
+	return found;
+}
+
+/* Default queues get the vCPUs in turn; the poll queues are shared out over them too. */
+static void pvblk_map_queues(struct blk_mq_tag_set *set)
+{
+	struct pvblk_info *info = set->driver_data;
+	unsigned int i, offset = 0;
+
+	for (i = 0; i < set->nr_maps; i++) {
+		struct blk_mq_queue_map *map = &set->map[i];
+
+		if (i == HCTX_TYPE_DEFAULT)
+			map->nr_queues = info->nr_queues - info->nr_poll_queues;
+		else if (i == HCTX_TYPE_POLL)
+			map->nr_queues = info->nr_poll_queues;
+		else
+			map->nr_queues = 0; /* reads share the default queues */
+		map->queue_offset = offset;
+		offset += map->nr_queues;
+		if (map->nr_queues)
+			blk_mq_map_queues(map);
+	}
 }
 
 /*
@@ -313,37 +397,13 @@ static int pvblk_init_hctx(struct blk_mq_hw_ctx *hctx, void *data, unsigned int 
 	return 0;
 }
 
-static void pvblk_exit_request(struct blk_mq_tag_set *set, struct request *rq,
-			       unsigned int hctx_idx)
-{
-	struct pvblk_request *preq = pvblk_pdu(rq);
-	unsigned int i;
-
-	for (i = 0; i < PVRING_BLKIF_MAX_INDIRECT_PAGES; i++)
-		if (preq->indirect_pages[i])
-			__free_page(preq->indirect_pages[i]);
-}
-
 static int pvblk_init_request(struct blk_mq_tag_set *set, struct request *rq, unsigned int hctx_idx,
 			      unsigned int numa_node)
 {
-	struct pvblk_info *info = set->driver_data;
 	struct pvblk_request *preq = pvblk_pdu(rq);
-	unsigned int i, pages = 0;
 
 	memset(preq, 0, sizeof(*preq));
-	preq->grants = (grant_ref_t *)(preq + 1);
-	preq->sg = (struct scatterlist *)(preq->grants + info->max_segments);
-	if (pvring_blkif_front_is_indirect(info->max_segments))
-		pages = pvring_blkif_indirect_pages(info->max_segments);
-	for (i = 0; i < pages; i++) {
-		preq->indirect_pages[i] = alloc_pages_node(numa_node, GFP_KERNEL, 0);
-		if (!preq->indirect_pages[i]) {
-			/* blk-mq calls no exit_request for a request whose init failed. */
-			pvblk_exit_request(set, rq, hctx_idx);
-			return -ENOMEM;
-		}
-	}
+	preq->pages = (u32 *)(preq + 1);
 	return 0;
 }
 
@@ -353,11 +413,66 @@ const struct blk_mq_ops pvblk_mq_ops = {
 	.complete = pvblk_complete_rq,
 	.init_hctx = pvblk_init_hctx,
 	.init_request = pvblk_init_request,
-	.exit_request = pvblk_exit_request,
 	.timeout = pvblk_timeout,
+	.poll = pvblk_poll,
+	.map_queues = pvblk_map_queues,
 };
 
 /* ---- rings ---- */
+
+static void pvblk_pool_free(struct pvblk_queue *q)
+{
+	unsigned int i;
+
+	for (i = 0; q->pool && i < q->pool_size; i++) {
+		struct pvblk_gpage *gp = &q->pool[i];
+
+		if (!gp->page)
+			break;
+		/* A page the back end still maps is freed when it lets go, never before. */
+		if (gnttab_try_end_foreign_access(gp->ref))
+			__free_page(gp->page);
+		else
+			gnttab_end_foreign_access(gp->ref, gp->page);
+	}
+	kvfree(q->pool);
+	kvfree(q->pool_free);
+	q->pool = NULL;
+	q->pool_free = NULL;
+	q->pool_size = 0;
+	q->nr_free = 0;
+}
+
+/* info->pool_size pages, each granted to the back end read-write for the ring's life. */
+static int pvblk_pool_setup(struct pvblk_queue *q)
+{
+	struct pvblk_info *info = q->info;
+	domid_t backend = info->xbdev->otherend_id;
+	unsigned int i;
+	int ref;
+
+	q->pool = kvcalloc(info->pool_size, sizeof(*q->pool), GFP_NOIO);
+	q->pool_free = kvcalloc(info->pool_size, sizeof(*q->pool_free), GFP_NOIO);
+	if (!q->pool || !q->pool_free)
+		return -ENOMEM;
+	q->pool_size = info->pool_size;
+	for (i = 0; i < q->pool_size; i++) {
+		struct pvblk_gpage *gp = &q->pool[i];
+
+		gp->page = alloc_page(GFP_NOIO | __GFP_ZERO);
+		if (!gp->page)
+			return -ENOMEM;
+		ref = gnttab_grant_foreign_access(backend, xen_page_to_gfn(gp->page), 0);
+		if (ref < 0) {
+			__free_page(gp->page);
+			gp->page = NULL;
+			return ref;
+		}
+		gp->ref = ref;
+		q->pool_free[q->nr_free++] = i;
+	}
+	return 0;
+}
 
 static int pvblk_queue_setup(struct pvblk_queue *q)
 {
@@ -366,11 +481,16 @@ static int pvblk_queue_setup(struct pvblk_queue *q)
 	unsigned int nr_pages = 1u << info->ring_order;
 	int err;
 
+	err = pvblk_pool_setup(q);
+	if (err)
+		return err;
 	err = xenbus_setup_ring(xbdev, GFP_NOIO, &q->ring_pages, nr_pages, q->ring_refs);
 	if (err)
 		return err;
 	if (!pvring_front_init(&q->ring, q->ring_pages, info->ring_order, &pvblk_layout, 0))
 		return -EINVAL;
+	if (q->polled)
+		pvring_front_poll_begin(&q->ring);
 	err = xenbus_alloc_evtchn(xbdev, &q->evtchn);
 	if (err)
 		return err;
@@ -383,7 +503,7 @@ static int pvblk_queue_setup(struct pvblk_queue *q)
 	}
 	q->irq = err;
 	/* Completions land on the vCPU that owns the queue (blk-mq maps CPU i to queue i). */
-	if (q->index < nr_cpu_ids && cpu_online(q->index))
+	if (!q->polled && q->index < nr_cpu_ids && cpu_online(q->index))
 		irq_set_affinity(q->irq, cpumask_of(q->index));
 	return 0;
 }
@@ -400,6 +520,7 @@ int pvblk_queues_setup(struct pvblk_info *info)
 	for (i = 0; i < info->nr_queues; i++) {
 		info->queues[i].info = info;
 		info->queues[i].index = i;
+		info->queues[i].polled = i >= info->nr_queues - info->nr_poll_queues;
 		spin_lock_init(&info->queues[i].lock);
 	}
 	for (i = 0; i < info->nr_queues; i++) {
@@ -410,15 +531,18 @@ int pvblk_queues_setup(struct pvblk_info *info)
 	return 0;
 }
 
-/* After the rings stopped: every request still in flight fails; its grants end when they can. */
+/* After the rings stopped: every request still in flight fails and gives its pool pages back. */
 static bool pvblk_fail_one(struct request *rq, void *data)
 {
+	struct pvblk_queue *q = rq->mq_hctx->driver_data;
 	struct pvblk_request *preq = pvblk_pdu(rq);
 
 	if (!preq->in_flight)
 		return true;
 	preq->in_flight = false;
-	pvblk_end_grants(preq);
+	spin_lock_irq(&q->lock);
+	pvblk_pool_put(q, preq);
+	spin_unlock_irq(&q->lock);
 	preq->status = BLK_STS_IOERR;
 	blk_mq_complete_request(rq);
 	return true;
@@ -462,6 +586,7 @@ void pvblk_queues_free(struct pvblk_info *info)
 		/* Pages the back end still maps are freed when it lets go. */
 		if (q->ring_pages)
 			xenbus_teardown_ring(&q->ring_pages, 1u << info->ring_order, q->ring_refs);
+		pvblk_pool_free(q);
 	}
 	kfree(info->queues);
 	info->queues = NULL;
@@ -524,7 +649,7 @@ static ssize_t rings_show(struct device *dev, struct device_attribute *attr, cha
 	int len;
 
 	len = sysfs_emit(buf, "queue order slots req-prod req-pvt rsp-prod rsp-cons rsp-event "
-			      "in-flight requests responses kicks-out kicks-in\n");
+			      "in-flight requests responses kicks-out kicks-in type polled\n");
 	for (i = 0; info->queues && i < info->nr_queues; i++) {
 		struct pvblk_queue *q = &info->queues[i];
 		struct pvring_sring *sring = q->ring.shape.sring;
@@ -532,13 +657,15 @@ static ssize_t rings_show(struct device *dev, struct device_attribute *attr, cha
 
 		/* One consistent line: the ring's private indices change under this lock. */
 		spin_lock_irqsave(&q->lock, flags);
-		len += sysfs_emit_at(buf, len, "%u %u %u %u %u %u %u %u %u %llu %llu %llu %llu\n",
+		len += sysfs_emit_at(buf, len,
+				     "%u %u %u %u %u %u %u %u %u %llu %llu %llu %llu %s %llu\n",
 				     q->index, info->ring_order, pvring_front_nr_slots(&q->ring),
 				     READ_ONCE(sring->req_prod), q->ring.req_prod_pvt,
 				     READ_ONCE(sring->rsp_prod), q->ring.rsp_cons,
 				     READ_ONCE(sring->rsp_event),
 				     q->ring.req_prod_pvt - q->ring.rsp_cons, q->requests,
-				     q->responses, q->kicks_out, q->kicks_in);
+				     q->responses, q->kicks_out, q->kicks_in,
+				     q->polled ? "poll" : "default", q->polled_responses);
 		spin_unlock_irqrestore(&q->lock, flags);
 	}
 	return len;

@@ -307,7 +307,7 @@ static const struct ring_col ring_state[] = {
 	RING_FIELD("REQ-CONS", "req_cons"),   RING_FIELD("REQ-EVENT", "req_event"),
 	RING_FIELD("RSP-PROD", "rsp_prod"),   RING_FIELD("RSP-PVT", "rsp_prod_pvt"),
 	RING_FIELD("RSP-EVENT", "rsp_event"), RING_FIELD("IN-FLIGHT", "in_flight"),
-	RING_FIELD("FAULT", "fault"),
+	RING_FIELD("PGRANTS", "persistent_grants"), RING_FIELD("FAULT", "fault"),
 };
 
 static const struct ring_col ring_ops[] = {

@@ -434,6 +434,30 @@ static inline bool pvring_front_final_check(struct pvring_front *front)
 	return pvring__front_accept(front, pvring_load_sc(&sring->rsp_prod)) != 0;
 }
 
+/*
+ * A hint for a poller, safe without the consumer's lock: whether responses may be waiting
+ * (published and not consumed, or a faulted ring). Changes nothing; consume to know.
+ */
+static inline bool pvring_front_maybe_pending(struct pvring_front *front)
+{
+	/* rsp_cons is the consumer's: read once, as it may be changing under its lock. */
+	return pvring_load_relaxed(&front->shape.sring->rsp_prod) !=
+	       *(const volatile uint32_t *)&front->rsp_cons;
+}
+
+/*
+ * The front end polls the ring for responses instead of sleeping: the back end need not kick it
+ * meanwhile. As pvring_back_poll_begin(): rsp_event half the index space away from anything
+ * consumed, outside every (old, new] range a back end can push. Call it again after each poll
+ * that consumed responses (the mark must stay ahead of the consumer); pvring_front_final_check()
+ * re-arms the kick. No ordering needed: a back end that still sees the old value kicks, which
+ * costs an interrupt and nothing else.
+ */
+static inline void pvring_front_poll_begin(struct pvring_front *front)
+{
+	pvring_store_relaxed(&front->shape.sring->rsp_event, front->rsp_cons + 0x80000000u);
+}
+
 /* ---- back end ---- */
 
 static inline uint32_t pvring_back_nr_slots(const struct pvring_back *back)

@@ -41,13 +41,33 @@ case_attach() {
 	[ "$1" = 131072 ] || { fail "pvdb has $1 sectors, not 131072"; return 1; }
 	[ "$2" = 2 ] || { fail "pvdb has $2 hardware queues, not 2 (one per vCPU)"; return 1; }
 	[ "$(json_top $PV/51728 queues)" = 2 ] || { fail "pvringd serves $(json_top $PV/51728 queues) queues"; return 1; }
+	[ "$(json_top $PV/51728 persistent)" = true ] || { fail "pvblk did not ask for persistent grants"; return 1; }
 }
 
 case_pattern() {
 	disk_pattern pvdb $IMAGES/p.img || return 1
 	# 1 MiB requests are 256 segments: indirect.
 	[ "$(ring_counter $PV/51728 indirect)" -gt 0 ] || { fail "no indirect request was served"; return 1; }
-	disk_both_queues $PV/51728 pvdb
+	disk_both_queues $PV/51728 pvdb || return 1
+	# Data goes through each ring's pool of granted pages: pvringd maps those and no others,
+	# however much was read and written (2 rings of 1024 pages).
+	pgrants=$(ring_counter $PV/51728 persistent_grants)
+	[ "$pgrants" -gt 0 ] && [ "$pgrants" -le 2048 ] ||
+		{ fail "pvringd keeps $pgrants grants mapped, not 1..2048"; return 1; }
+}
+
+# Requests of sizes no whole page (7 and 11 sectors, O_DIRECT at byte offsets no page boundary)
+# are packed into pool pages and land where they belong.
+case_odd_sizes() {
+	gexec 120 "for bs in 3584 5632; do
+			$DD if=/tmp/p of=/dev/pvdb bs=\$bs count=64 seek=\$((44 << 20)) oflag=direct,seek_bytes 2>/dev/null || exit 1
+			$DD if=/dev/pvdb bs=\$bs count=64 skip=\$((44 << 20)) iflag=direct,skip_bytes 2>/dev/null | md5sum | cut -d' ' -f1
+			$DD if=/tmp/p bs=\$bs count=64 2>/dev/null | md5sum | cut -d' ' -f1
+		done" || return 1
+	set -- $gout
+	[ "$1" = "$2" ] && [ "$3" = "$4" ] || { fail "read back $1 $3, wrote $2 $4"; return 1; }
+	[ "$($DD if=$IMAGES/p.img bs=5632 count=64 skip=$((44 << 20)) iflag=skip_bytes 2>/dev/null |
+		md5sum | cut -d' ' -f1)" = "$4" ] || { fail "the image holds other data at 44 MiB"; return 1; }
 }
 
 # /sys/block/pvdb/pvblk/rings: a line per ring; at rest nothing in flight, every request
@@ -176,6 +196,7 @@ e2e_case start case_start
 e2e_case module-loads case_module_loads
 e2e_case attach case_attach
 e2e_case pattern case_pattern
+e2e_case odd-sizes case_odd_sizes
 e2e_case sysfs-rings case_sysfs_rings
 e2e_case beside-blkfront case_beside_blkfront
 e2e_case flush case_flush

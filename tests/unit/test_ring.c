@@ -659,6 +659,44 @@ static void test_back_poll_suppresses_kicks(void **state)
 	}
 }
 
+/* A polling front end is not kicked for responses; its final check re-arms, also across 2^32. */
+static void test_front_poll_suppresses_kicks(void **state)
+{
+	static const uint32_t starts[] = { 0, 0xfffffff0u, 0x7ffffff8u };
+	struct ring_pair *p;
+	struct test_req req;
+	unsigned int i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		p = pair_new(0, starts[i]);
+		pvring_front_poll_begin(&p->front);
+		for (n = 0; n < 40; n++) {
+			test_req_fill(&req, n);
+			assert_true(pvring_front_produce(&p->front, &req));
+			pvring_front_push(&p->front);
+			assert_true(pvring_back_consume(&p->back, &req));
+			assert_true(
+				pvring_back_produce(&p->back, &(struct test_rsp){ .id = req.id }));
+			assert_false(pvring_front_maybe_pending(&p->front));
+			/* Polling: no kick, and the response is there to be found. */
+			assert_false(pvring_back_push(&p->back));
+			assert_true(pvring_front_maybe_pending(&p->front));
+			assert_true(pvring_front_consume(&p->front, &(struct test_rsp){ 0 }));
+			assert_false(pvring_front_maybe_pending(&p->front));
+			pvring_front_poll_begin(&p->front);
+		}
+		/* The poll ends: re-armed, the next response kicks again. */
+		assert_false(pvring_front_final_check(&p->front));
+		assert_true(pvring_front_produce(&p->front, &req));
+		pvring_front_push(&p->front);
+		assert_true(pvring_back_consume(&p->back, &req));
+		assert_true(pvring_back_produce(&p->back, &(struct test_rsp){ .id = req.id }));
+		assert_true(pvring_back_push(&p->back));
+		pair_free(p);
+	}
+}
+
 static void test_back_attach_with_pending(void **state)
 {
 	static uint8_t page[PVRING_PAGE_SIZE] __attribute__((aligned(PVRING_PAGE_SIZE)));
@@ -699,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_batch_split_at_ring_end),
 		cmocka_unit_test(test_orders),
 		cmocka_unit_test(test_back_poll_suppresses_kicks),
+		cmocka_unit_test(test_front_poll_suppresses_kicks),
 		cmocka_unit_test(test_back_attach_with_pending),
 	};
 
