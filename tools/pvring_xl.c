@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * pvring-xl: create an xl domain whose configuration also lists pvringd disks.
+ * pvring-xl: create (or restore) an xl domain whose configuration also lists pvringd disks.
  *
  * Xen 4.17's libxl sends a `disk = [...]` line only to kernel blkback, QEMU or a virtio back end,
- * so pvringd's disks get a key of their own in the same file, in xl's own disk syntax:
+ * so pvringd's disks get keys of their own in the same file, in xl's own disk syntax: disks for
+ * the guest's stock blkfront (device type vbd), and disks for pvring's own front end, pvblk:
  *
  *     pvring_disk = [ 'format=raw, vdev=xvda, access=rw, target=/var/lib/pvring/images/web.img' ]
+ *     pvring_pvblk_disk = [ 'vdev=xvdb, access=rw, target=/var/lib/pvring/images/data.img' ]
  *
  * xl ignores keys it does not know. pvring-xl reads the file with libxlutil, the parser xl itself
- * uses, so the file means the same to both; it runs `xl create -p`, attaches each disk through
- * pvringd's control socket and unpauses the domain: the disks are in the store before the
- * guest's kernel probes. If pvringd refuses a disk, the domain is destroyed and the reason said.
+ * uses, so the file means the same to both; it runs `xl create -p` (or `xl restore -p`), attaches
+ * each disk through pvringd's control socket and unpauses the domain: the disks are in the store
+ * before the guest's kernel probes (or resumes). If pvringd refuses a disk, the domain is
+ * destroyed and the reason said.
  */
 #include "config.h"
 
@@ -30,17 +33,30 @@
 #include <libxl.h>
 #include <libxlutil.h>
 
+#include "common/proto/pvring_xenbus.h"
 #include "daemon/number.h"
 #include "ctl_client.h"
 #include "vdev.h"
 
-/* The key pvring-xl reads; xl leaves it alone. */
+/* The keys pvring-xl reads; xl leaves them alone. */
 #define PVRING_XL_DISK_KEY "pvring_disk"
+#define PVRING_XL_PVBLK_DISK_KEY "pvring_pvblk_disk"
+
+/* Each key, with the device type its disks get. */
+static const struct {
+	const char *key;
+	const char *type; /* for pvringd's attach; NULL: its default, vbd */
+} disk_keys[] = {
+	{ PVRING_XL_DISK_KEY, NULL },
+	{ PVRING_XL_PVBLK_DISK_KEY, PVRING_XS_TYPE_PVBLK },
+};
 
 /* Exit codes, as pvringctl's: 1 refused or failed, 2 usage or configuration, 3 no pvringd. */
 enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_SIGNAL = 130 };
 
 struct xl_disk {
+	const char *key; /* the key it was listed under */
+	const char *type; /* the device type pvringd attaches it as (NULL: vbd) */
 	char *spec; /* the line as written, for messages */
 	char *target;
 	char *vdev;
@@ -56,11 +72,13 @@ struct xl_guest {
 };
 
 struct opts {
+	bool restore; /* pvring-xl restore, not create */
 	bool paused, console, dry_run, quiet;
 	int timeout_ms; /* for each call to pvringd */
 	const char *socket;
 	const char *config;
-	char **extra; /* KEY=VALUE lines after the file, as xl takes them */
+	const char *savefile; /* restore: what xl save wrote */
+	char **extra; /* KEY=VALUE lines after the file, as xl create takes them */
 	int nr_extra;
 };
 
@@ -82,20 +100,25 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: pvring-xl create [-p] [-c] [-n] [-q] [-s SOCKET] [-t SEC] CONFIG "
 		"[KEY=VALUE ...]\n"
-		"Create an xl domain and give it the pvringd disks its configuration lists under\n"
-		"\"" PVRING_XL_DISK_KEY
-		"\", in xl's disk syntax (xl-disk-configuration(5)), before "
-		"it runs.\n"
+		"       pvring-xl restore [-p] [-c] [-n] [-s SOCKET] [-t SEC] CONFIG SAVEFILE\n"
+		"Create an xl domain (or restore one that xl save wrote) and give it the pvringd\n"
+		"disks its configuration lists, in xl's disk syntax (xl-disk-configuration(5)),\n"
+		"before it runs: \"" PVRING_XL_DISK_KEY
+		"\" for the guest's blkfront (vbd), \"" PVRING_XL_PVBLK_DISK_KEY "\"\n"
+		"for pvring's pvblk module. A restore takes the configuration the domain was\n"
+		"created with: the save file does not hold these keys.\n"
 		"  -p          leave the domain paused\n"
 		"  -c          attach to its console once it runs\n"
 		"  -n          check the configuration and print what would be attached; create "
 		"nothing\n"
-		"  -q          pass -q to xl\n"
+		"  -q          pass -q to xl create\n"
 		"  -s SOCKET   pvringd's control socket (default $%s, else %s)\n"
-		"  -t SEC      how long each attach may take pvringd (default %d)\n"
+		"  -t SEC      how long each attach may take pvringd (default %d); on restore, "
+		"also\n"
+		"              how long to wait for the saved domain's disks to be let go\n"
 		"Exit: 0 created; 1 refused or xl failed; 2 usage or configuration (nothing\n"
 		"created); 3 cannot reach pvringd; 130 stopped by a signal. A domain created and\n"
-		"not given all its disks is destroyed.\n",
+		"not given all its disks is destroyed (a save file stays as it was).\n",
 		PVRING_CTL_SOCKET_ENV, PVRING_CTL_DEFAULT_SOCKET, PVRING_CTL_TIMEOUT_MS / 1000);
 }
 
@@ -116,13 +139,12 @@ static void guest_free(struct xl_guest *g)
  * What pvringd cannot honour in an xl disk specification, or NULL. pvringd serves raw images
  * and block devices in dom0 to a Xen PV front end; everything else belongs to another back end.
  */
-static const char *unsupported(const libxl_device_disk *disk)
+static const char *unsupported(const libxl_device_disk *disk, const char *key)
 {
 	if (disk->format != LIBXL_DISK_FORMAT_UNKNOWN && disk->format != LIBXL_DISK_FORMAT_RAW)
 		return "format: pvringd serves raw images only";
 	if (disk->backend != LIBXL_DISK_BACKEND_UNKNOWN)
-		return "backendtype: pvringd is the back end of a " PVRING_XL_DISK_KEY
-		       "; leave it out";
+		return "backendtype: pvringd is the back end of these disks; leave it out";
 	if (disk->script)
 		return "script: pvringd opens the target itself; no hotplug script runs";
 	if (disk->is_cdrom || disk->removable)
@@ -138,6 +160,7 @@ static const char *unsupported(const libxl_device_disk *disk)
 		return "no target";
 	if (!disk->vdev)
 		return "no vdev";
+	(void)key;
 	return NULL;
 }
 
@@ -152,8 +175,9 @@ static long disk_devid(XLU_Config *cfg, const char *spec, libxl_device_disk *dis
 	return devid;
 }
 
-/* Read one pvring disk line into d; 0, or -1 with the reason said. */
-static int read_disk(XLU_Config *cfg, const char *config, const char *spec, struct xl_disk *d)
+/* Read one line of a pvring disk key into d; 0, or -1 with the reason said. */
+static int read_disk(XLU_Config *cfg, const char *config, const char *key, const char *spec,
+		     struct xl_disk *d)
 {
 	libxl_device_disk disk;
 	const char *why;
@@ -164,17 +188,17 @@ static int read_disk(XLU_Config *cfg, const char *config, const char *spec, stru
 	/* libxlutil says what is wrong with the syntax itself, on stderr. */
 	if (xlu_disk_parse(cfg, 1, &spec, &disk)) {
 		say("%s: %s '%s': not an xl disk specification (see xl-disk-configuration(5))",
-		    config, PVRING_XL_DISK_KEY, spec);
+		    config, key, spec);
 		goto out;
 	}
-	why = unsupported(&disk);
+	why = unsupported(&disk, key);
 	if (why) {
-		say("%s: %s '%s': %s", config, PVRING_XL_DISK_KEY, spec, why);
+		say("%s: %s '%s': %s", config, key, spec, why);
 		goto out;
 	}
 	if (!pvring_vdev_parse(disk.vdev, &d->devid)) {
 		say("%s: %s '%s': vdev %s is not a Xen disk name (xvda, xvdb, ..., xvdaa)", config,
-		    PVRING_XL_DISK_KEY, spec, disk.vdev);
+		    key, spec, disk.vdev);
 		goto out;
 	}
 	d->target = strdup(disk.pdev_path);
@@ -199,8 +223,9 @@ static int check_vdevs(XLU_Config *cfg, const char *config, const struct xl_gues
 	for (i = 0; i < g->nr_disks; i++)
 		for (j = 0; j < i; j++)
 			if (g->disks[i].devid == g->disks[j].devid) {
-				say("%s: %s '%s' and '%s' are the same device", config,
-				    PVRING_XL_DISK_KEY, g->disks[j].spec, g->disks[i].spec);
+				say("%s: %s '%s' and %s '%s' are the same device", config,
+				    g->disks[j].key, g->disks[j].spec, g->disks[i].key,
+				    g->disks[i].spec);
 				return -1;
 			}
 	if (xlu_cfg_get_list(cfg, "disk", &list, &n, 1))
@@ -219,7 +244,7 @@ static int check_vdevs(XLU_Config *cfg, const char *config, const struct xl_gues
 		for (i = 0; devid >= 0 && i < g->nr_disks; i++)
 			if (g->disks[i].devid == devid) {
 				say("%s: %s '%s' and disk '%s' are the same device", config,
-				    PVRING_XL_DISK_KEY, g->disks[i].spec, spec);
+				    g->disks[i].key, g->disks[i].spec, spec);
 				return -1;
 			}
 	}
@@ -233,6 +258,7 @@ static int read_config(const struct opts *o, struct xl_guest *g)
 	XLU_ConfigList *list;
 	const char *value;
 	int i, n, ret = -1;
+	size_t k;
 
 	if (!cfg) {
 		say("out of memory");
@@ -264,32 +290,44 @@ static int read_config(const struct opts *o, struct xl_guest *g)
 	/* xl's default for on_reboot is restart; a re-created domain gets none of our disks. */
 	g->restarts_on_reboot =
 		xlu_cfg_get_string(cfg, "on_reboot", &value, 1) || strstr(value, "restart") != NULL;
-	if (xlu_cfg_get_list(cfg, PVRING_XL_DISK_KEY, &list, &n, 1)) {
-		if (xlu_cfg_get_string(cfg, PVRING_XL_DISK_KEY, &value, 1) == 0) {
-			say("%s: %s must be a list: %s = [ '...' ]", o->config, PVRING_XL_DISK_KEY,
-			    PVRING_XL_DISK_KEY);
+	for (k = 0; k < sizeof(disk_keys) / sizeof(disk_keys[0]); k++) {
+		const char *key = disk_keys[k].key;
+		struct xl_disk *more;
+
+		if (xlu_cfg_get_list(cfg, key, &list, &n, 1)) {
+			if (xlu_cfg_get_string(cfg, key, &value, 1) == 0) {
+				say("%s: %s must be a list: %s = [ '...' ]", o->config, key, key);
+				goto out;
+			}
+			continue;
+		}
+		if (n <= 0)
+			continue;
+		more = realloc(g->disks, ((size_t)g->nr_disks + (size_t)n) * sizeof(*g->disks));
+		if (!more) {
+			say("out of memory");
 			goto out;
 		}
-		n = 0;
+		g->disks = more;
+		for (i = 0; i < n; i++) {
+			const char *spec = xlu_cfg_get_listitem(list, i);
+			struct xl_disk *d = &g->disks[g->nr_disks];
+
+			memset(d, 0, sizeof(*d));
+			d->key = key;
+			d->type = disk_keys[k].type;
+			g->nr_disks++;
+			if (!spec) {
+				say("%s: %s entry %d is not a string", o->config, key, i + 1);
+				goto out;
+			}
+			if (read_disk(cfg, o->config, key, spec, d))
+				goto out;
+		}
 	}
-	g->disks = calloc((size_t)n + 1, sizeof(*g->disks));
-	if (!g->name || !g->disks) {
+	if (!g->name) {
 		say("out of memory");
 		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		const char *spec = xlu_cfg_get_listitem(list, i);
-
-		if (!spec) {
-			say("%s: %s entry %d is not a string", o->config, PVRING_XL_DISK_KEY,
-			    i + 1);
-			goto out;
-		}
-		if (read_disk(cfg, o->config, spec, &g->disks[i])) {
-			g->nr_disks = i + 1;
-			goto out;
-		}
-		g->nr_disks = i + 1;
 	}
 	ret = check_vdevs(cfg, o->config, g);
 out:
@@ -401,6 +439,13 @@ static bool stopped(const char *domain)
 	return true;
 }
 
+/* One line per disk given (or, with -n, to be given): "NAME: VDEV TARGET (rw[, pvblk])". */
+static void print_disk(const struct xl_guest *g, const struct xl_disk *d)
+{
+	printf("%s: %s %s (%s%s%s)\n", g->name, d->vdev, d->target, d->read_only ? "ro" : "rw",
+	       d->type ? ", " : "", d->type ? d->type : "");
+}
+
 /* Attach every disk; 0, or the exit code with the reason said. */
 static int attach_disks(const struct opts *o, const struct xl_guest *g, long domid)
 {
@@ -418,7 +463,7 @@ static int attach_disks(const struct opts *o, const struct xl_guest *g, long dom
 		struct json_object *req, *reply = NULL;
 		enum pvring_ctl_status st;
 
-		req = pvring_ctl_attach_request(d->target, domid, d->devid, d->read_only, NULL);
+		req = pvring_ctl_attach_request(d->target, domid, d->devid, d->read_only, d->type);
 		if (!req) {
 			say("out of memory");
 			ret = EXIT_REFUSED;
@@ -428,8 +473,7 @@ static int attach_disks(const struct opts *o, const struct xl_guest *g, long dom
 		json_object_put(req);
 		json_object_put(reply);
 		if (st == PVRING_CTL_OK) {
-			printf("%s: %s %s (%s)\n", g->name, d->vdev, d->target,
-			       d->read_only ? "ro" : "rw");
+			print_disk(g, d);
 			continue;
 		}
 		say("%s: pvringd did not attach %s as %s: %s", g->name, d->target, d->vdev, err);
@@ -463,6 +507,80 @@ static int xl_create_paused(const struct opts *o)
 	return ret;
 }
 
+/* xl restore -p CONFIG SAVEFILE: xl takes no -q and no extra lines here. */
+static int xl_restore_paused(const struct opts *o)
+{
+	char *args[] = { "xl", "restore", "-p", (char *)o->config, (char *)o->savefile, NULL };
+
+	return run_xl(args, NULL, 0);
+}
+
+/* Whether pvringd serves one of g's disks to a domain other than domid. */
+static bool disks_held_elsewhere(const struct opts *o, const struct xl_guest *g, long domid)
+{
+	struct json_object *req = json_object_new_object(), *reply = NULL, *devices, *v;
+	char err[256], **paths = calloc((size_t)g->nr_disks + 1, sizeof(*paths));
+	struct pvring_ctl_client *c = NULL;
+	bool held = false;
+	size_t i;
+	int j;
+
+	if (!req || !paths)
+		goto out;
+	c = pvring_ctl_client_connect(o->socket, err, sizeof(err));
+	if (!c)
+		goto out;
+	json_object_object_add(req, "cmd", json_object_new_string("list"));
+	if (pvring_ctl_client_call(c, req, o->timeout_ms, &reply, err, sizeof(err)) !=
+		    PVRING_CTL_OK ||
+	    !json_object_object_get_ex(reply, "devices", &devices))
+		goto out;
+	/* pvringd names an image by its real path; a configured disk by its name. */
+	for (j = 0; j < g->nr_disks; j++)
+		paths[j] = realpath(g->disks[j].target, NULL);
+	for (i = 0; i < json_object_array_length(devices) && !held; i++) {
+		struct json_object *dev = json_object_array_get_idx(devices, i);
+		const char *image = "", *disk = "";
+
+		if (json_object_object_get_ex(dev, "domid", &v) &&
+		    json_object_get_int64(v) == domid)
+			continue;
+		if (json_object_object_get_ex(dev, "image", &v))
+			image = json_object_get_string(v);
+		if (json_object_object_get_ex(dev, "disk", &v))
+			disk = json_object_get_string(v);
+		for (j = 0; j < g->nr_disks && !held; j++)
+			held = !strcmp(disk, g->disks[j].target) ||
+			       (paths[j] && !strcmp(image, paths[j]));
+	}
+out:
+	for (j = 0; paths && j < g->nr_disks; j++)
+		free(paths[j]);
+	free(paths);
+	json_object_put(req);
+	json_object_put(reply);
+	if (c)
+		pvring_ctl_client_close(c);
+	return held;
+}
+
+/*
+ * After xl save the saved domain's devices go once pvringd has finished their requests in
+ * flight; a write of the old domain landing after the restored guest wrote the same blocks
+ * again would undo it. So a restore attaches only once no other domain holds the disks, or -t
+ * has passed (pvringd then refuses a disk still in use, and says so).
+ */
+static void wait_disks_released(const struct opts *o, const struct xl_guest *g, long domid)
+{
+	int waited_ms;
+
+	for (waited_ms = 0; waited_ms < o->timeout_ms && !stop_signal; waited_ms += 100) {
+		if (!disks_held_elsewhere(o, g, domid))
+			return;
+		usleep(100 * 1000);
+	}
+}
+
 static int create(const struct opts *o, const struct xl_guest *g)
 {
 	char domid_text[24], err[512];
@@ -482,9 +600,10 @@ static int create(const struct opts *o, const struct xl_guest *g)
 		    "on_reboot = \"destroy\" and start it again with pvring-xl",
 		    g->name, PVRING_XL_DISK_KEY);
 	catch_stop_signals();
-	ret = xl_create_paused(o);
+	ret = o->restore ? xl_restore_paused(o) : xl_create_paused(o);
 	if (ret) {
-		say("xl create %s failed%s", o->config, ret > 0 ? " (its reason is above)" : "");
+		say("xl %s %s failed%s", o->restore ? "restore" : "create",
+		    o->restore ? o->savefile : o->config, ret > 0 ? " (its reason is above)" : "");
 		/* Whatever xl left of it: destroying a name that does not exist does no harm. */
 		if (stopped(g->name))
 			return EXIT_SIGNAL;
@@ -498,6 +617,8 @@ static int create(const struct opts *o, const struct xl_guest *g)
 	snprintf(domid_text, sizeof(domid_text), "%ld", domid);
 	if (stopped(domid_text))
 		return EXIT_SIGNAL;
+	if (o->restore)
+		wait_disks_released(o, g, domid);
 	ret = attach_disks(o, g, domid);
 	if (stopped(domid_text))
 		return EXIT_SIGNAL;
@@ -540,10 +661,11 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc < 2 || strcmp(argv[1], "create")) {
+	if (argc < 2 || (strcmp(argv[1], "create") && strcmp(argv[1], "restore"))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	o.restore = !strcmp(argv[1], "restore");
 	argv++;
 	argc--;
 	while ((opt = getopt_long(argc, argv, "+pcnqs:t:h", long_options, NULL)) != -1) {
@@ -582,20 +704,33 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		say("create: which configuration file?");
+		say("%s: which configuration file?", o.restore ? "restore" : "create");
 		return EXIT_USAGE;
 	}
 	o.config = argv[optind];
-	o.extra = argv + optind + 1;
-	o.nr_extra = argc - optind - 1;
+	if (o.restore) {
+		/* The disks are listed only in the configuration: the save file does not hold them.
+		 */
+		if (argc - optind != 2) {
+			say("restore: want CONFIG SAVEFILE");
+			return EXIT_USAGE;
+		}
+		if (o.quiet) {
+			say("restore: xl restore takes no -q");
+			return EXIT_USAGE;
+		}
+		o.savefile = argv[optind + 1];
+	} else {
+		o.extra = argv + optind + 1;
+		o.nr_extra = argc - optind - 1;
+	}
 	if (read_config(&o, &g)) {
 		guest_free(&g);
 		return EXIT_USAGE;
 	}
 	if (o.dry_run) {
 		for (i = 0; i < g.nr_disks; i++)
-			printf("%s: %s %s (%s)\n", g.name, g.disks[i].vdev, g.disks[i].target,
-			       g.disks[i].read_only ? "ro" : "rw");
+			print_disk(&g, &g.disks[i]);
 		ret = 0;
 	} else {
 		ret = create(&o, &g);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pvring-xl as an operator meets it before any domain exists: the xl configuration read by
-# libxlutil (xl's own parser), every pvring_disk line checked with a reason, nothing created
-# when pvringd is not there. Creating real domains with it is the e2e suite's (tests/e2e/).
+# libxlutil (xl's own parser), every pvring_disk and pvring_pvblk_disk line checked with a
+# reason, nothing created (or restored) when pvringd is not there. Creating real domains with it is the e2e suite's (tests/e2e/).
 set -u
 bin=${BUILDDIR:-$(pwd)}
 xlw=$bin/tools/pvring-xl
@@ -77,6 +77,37 @@ check "a bad KEY=VALUE is refused" run 2 "$xlw" create -n "$dir/web.cfg" 'novalu
 check "usage errors exit 2" run 2 "$xlw" frobnicate
 check "--help exits 0" run 0 "$xlw" --help
 check "  ... and names the key" has "$out" "pvring_disk"
+check "  ... and the pvblk key" has "$out" "pvring_pvblk_disk"
+
+# Disks for pvring's own front end (device type pvblk) under a key of their own.
+check "pvring_pvblk_disk lines are read" run 0 "$xlw" create -n "$dir/web.cfg" \
+	'pvring_pvblk_disk = [ "vdev=xvde, target=/srv/p.img", "/srv/q.img,raw,xvdf,ro" ]'
+check "  ... after the pvring_disk ones, each marked pvblk" test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
+web: xvdb /var/lib/pvring/images/data.img (ro)
+web: xvde /srv/p.img (rw, pvblk)
+web: xvdf /srv/q.img (ro, pvblk)"
+check "a pvblk disk on a pvring_disk's vdev is refused" \
+	run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_pvblk_disk = [ "vdev=xvdb, target=/x" ]'
+check "  ... naming both" has "$err" "pvring_disk '/var/lib/pvring/images/data.img,raw,xvdb,ro' and pvring_pvblk_disk 'vdev=xvdb, target=/x' are the same device"
+check "a pvblk disk is checked as the others are" \
+	run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_pvblk_disk = [ "vdev=xvde, format=qcow2, target=/x" ]'
+check "  ... with the reason and its key" has "$err" "pvring_pvblk_disk 'vdev=xvde, format=qcow2, target=/x': format"
+check "pvring_pvblk_disk that is not a list is refused" \
+	run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_pvblk_disk = "vdev=xvde, target=/x"'
+check "  ... saying so" has "$err" "pvring_pvblk_disk must be a list"
+
+# restore: the configuration and the save file, nothing else.
+check "restore -n reads the configuration" run 0 "$xlw" restore -n "$dir/web.cfg" "$dir/web.save"
+check "  ... and prints what it would attach" test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
+web: xvdb /var/lib/pvring/images/data.img (ro)"
+check "restore without a save file is refused" run 2 "$xlw" restore -n "$dir/web.cfg"
+check "  ... saying what it wants" has "$err" "restore: want CONFIG SAVEFILE"
+check "restore takes no KEY=VALUE lines" run 2 "$xlw" restore -n "$dir/web.cfg" "$dir/web.save" 'memory = 3'
+check "restore takes no -q (xl restore has none)" run 2 "$xlw" restore -q "$dir/web.cfg" "$dir/web.save"
+check "  ... saying so" has "$err" "xl restore takes no -q"
+check "no pvringd: restore exits 3 before xl runs" \
+	run 3 env PATH=/nonexistent "$xlw" restore -s "$dir/no.sock" "$dir/web.cfg" "$dir/web.save"
+check "  ... and xl never ran" lacks "$err" "cannot run xl"
 
 # Without pvringd nothing is created: xl is never run (it is not even on PATH here).
 check "no pvringd: exit 3 before any domain exists" \
