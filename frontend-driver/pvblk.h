@@ -61,6 +61,8 @@ struct pvblk_queue {
 	unsigned int pool_size, nr_free;
 	/* Counters, read without the lock. */
 	u64 requests, responses, kicks_out, kicks_in, polled_responses;
+	/* Requests taken back from the ring at a resume, to be sent again on the new one. */
+	u64 reissued;
 };
 
 /* Per request (blk-mq's pdu): what is needed to finish it when its response comes. */
@@ -100,12 +102,20 @@ struct pvblk_info {
 	bool broken;
 	struct work_struct broken_work;
 	char broken_reason[128];
-	/* No new requests go to the rings (closing, or broken). */
+	/* No new requests go to the rings (closing, broken, or restored and not yet connected). */
 	bool dead;
+	/* Restored: rings void, requests held until Connected again (or resume_timeout). */
+	bool resuming;
+	unsigned long quiesced; /* bit 0: the queue is quiesced since a resume */
+	struct delayed_work resume_timeout;
 };
 
 int pvblk_queues_setup(struct pvblk_info *info);
 void pvblk_queues_free(struct pvblk_info *info);
+/* Rings, pools and event channels go; the queues (blk-mq's hctx data) stay for new rings. */
+void pvblk_queues_release(struct pvblk_info *info);
+/* After a resume, the rings stopped: requests in flight go back to blk-mq's requeue list. */
+unsigned int pvblk_queues_take_back(struct pvblk_info *info);
 int pvblk_queues_publish(struct pvblk_info *info, struct xenbus_transaction xbt);
 void pvblk_queues_stop(struct pvblk_info *info);
 void pvblk_queues_fail_inflight(struct pvblk_info *info);

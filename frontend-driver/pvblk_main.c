@@ -64,14 +64,20 @@ void pvblk_mark_broken(struct pvblk_info *info, const char *fmt, ...)
 	schedule_work(&info->broken_work);
 }
 
+static void pvblk_resume_end(struct pvblk_info *info);
+
 static void pvblk_close_disk(struct pvblk_info *info)
 {
-	/* Then no interrupt schedules the broken work again, and it is not running. */
+	/* Then no interrupt or resume deadline schedules the broken work, and it is not running. */
+	cancel_delayed_work_sync(&info->resume_timeout);
 	pvblk_queues_stop(info);
 	cancel_work_sync(&info->broken_work);
+	info->resuming = false;
 	if (info->gd) {
-		/* New I/O fails at once; then whatever is in flight fails. */
+		/* New I/O fails at once; then whatever is in flight, or held since a resume, fails.
+		 */
 		blk_mark_disk_dead(info->gd);
+		pvblk_resume_end(info);
 		pvblk_queues_fail_inflight(info);
 		del_gendisk(info->gd);
 		blk_mq_free_tag_set(&info->tag_set);
@@ -95,6 +101,8 @@ static void pvblk_broken_work(struct work_struct *work)
 	 * queues.
 	 */
 	pvblk_queues_fail_inflight(info);
+	/* Requests held since a resume fail too (dead is set). */
+	pvblk_resume_end(info);
 	/* Closing: the back end tears down; the disk goes when it answers Closing/Closed. */
 	xenbus_dev_fatal(info->xbdev, -EPROTO, "%s", info->broken_reason);
 }
@@ -123,32 +131,58 @@ static void pvblk_disk_name(char *name, unsigned int index)
 	*name = '\0';
 }
 
-/* Negotiate with the back end's offer, set up the rings, publish them: Initialised. */
-static int pvblk_talk_to_backend(struct pvblk_info *info)
+/*
+ * The rings' shape from the back end's offer. After a resume the disk keeps the shape it has
+ * (its blk-mq queues and tags are the old rings'), so the new back end must offer at least that.
+ */
+static int pvblk_negotiate(struct pvblk_info *info)
 {
 	struct xenbus_device *xbdev = info->xbdev;
 	const char *be = xbdev->otherend;
-	struct xenbus_transaction xbt;
-	unsigned int offered;
-	int err;
+	unsigned int queues, order, segments, nr_queues, nr_poll;
 
-	offered = max(xenbus_read_unsigned(be, PVRING_XS_MAX_QUEUES, 1), 1u);
-	info->nr_queues = min3(num_online_cpus(), offered, max(max_queues, 1u));
+	queues = max(xenbus_read_unsigned(be, PVRING_XS_MAX_QUEUES, 1), 1u);
+	order = min(xenbus_read_unsigned(be, PVRING_XS_MAX_RING_PAGE_ORDER, 0), PVRING_MAX_ORDER);
+	segments = pvring_blkif_front_max_segments(
+		xenbus_read_unsigned(be, PVRING_XS_FEATURE_MAX_INDIRECT, 0));
+	if (info->resuming) {
+		if (queues >= info->nr_queues && order >= info->ring_order &&
+		    segments >= info->max_segments)
+			return 0;
+		xenbus_dev_fatal(xbdev, -EINVAL,
+				 "after the resume the back end offers %u queues of order %u, %u "
+				 "segments; the disk has %u of order %u, %u segments",
+				 queues, order, segments, info->nr_queues, info->ring_order,
+				 info->max_segments);
+		return -EINVAL;
+	}
+	nr_queues = min3(num_online_cpus(), queues, max(max_queues, 1u));
 	/* Poll queues only from what the back end offers beyond a queue per vCPU. */
-	info->nr_poll_queues = min(poll_queues, offered - info->nr_queues);
-	info->nr_queues += info->nr_poll_queues;
-	offered = xenbus_read_unsigned(be, PVRING_XS_MAX_RING_PAGE_ORDER, 0);
-	info->ring_order = min3(offered, max_ring_order, PVRING_MAX_ORDER);
-	offered = xenbus_read_unsigned(be, PVRING_XS_FEATURE_MAX_INDIRECT, 0);
-	info->max_segments =
-		min(pvring_blkif_front_max_segments(offered),
-		    clamp(max_segments, PVRING_BLKIF_MAX_SEGMENTS, PVBLK_MAX_SEGMENTS_PARAM));
+	nr_poll = min(poll_queues, queues - nr_queues);
+	info->nr_queues = nr_queues + nr_poll;
+	info->nr_poll_queues = nr_poll;
+	info->ring_order = min(order, max_ring_order);
+	info->max_segments = min(
+		segments, clamp(max_segments, PVRING_BLKIF_MAX_SEGMENTS, PVBLK_MAX_SEGMENTS_PARAM));
 	/*
 	 * Every read and write goes through the ring's pool of granted pages, so the back end
 	 * can keep them mapped (feature-persistent); a back end that does not, maps them per
 	 * request. 1024 pages stay within what Linux blkback and pvringd keep mapped per ring.
 	 */
 	info->pool_size = max(ring_grants, pvblk_request_pages(info->max_segments));
+	return 0;
+}
+
+/* Negotiate with the back end's offer, set up the rings, publish them: Initialised. */
+static int pvblk_talk_to_backend(struct pvblk_info *info)
+{
+	struct xenbus_device *xbdev = info->xbdev;
+	struct xenbus_transaction xbt;
+	int err;
+
+	err = pvblk_negotiate(info);
+	if (err)
+		return err;
 	err = pvblk_queues_setup(info);
 	if (err) {
 		xenbus_dev_fatal(xbdev, err, "setting up the rings");
@@ -181,28 +215,35 @@ again:
 	return xenbus_switch_state(xbdev, XenbusStateInitialised);
 }
 
-/* The back end is Connected: read the disk, add it. */
-static int pvblk_connect(struct pvblk_info *info)
+/*
+ * Read the disk the back end serves: size, sector sizes, read-only, flush, discard. Across a
+ * resume the logical sector size must not change: requests waiting to be re-issued were cut to
+ * it.
+ */
+static int pvblk_read_disk(struct pvblk_info *info)
 {
 	struct xenbus_device *xbdev = info->xbdev;
 	const char *be = xbdev->otherend;
-	struct request_queue *rq;
-	struct gendisk *gd;
 	unsigned long long sectors;
-	unsigned int binfo;
+	unsigned int binfo, sector_size;
 	int err;
 
 	err = xenbus_gather(XBT_NIL, be, PVRING_XS_SECTORS, "%llu", &sectors, PVRING_XS_INFO, "%u",
-			    &binfo, PVRING_XS_SECTOR_SIZE, "%u", &info->sector_size, NULL);
+			    &binfo, PVRING_XS_SECTOR_SIZE, "%u", &sector_size, NULL);
 	if (err) {
 		xenbus_dev_fatal(xbdev, err, "reading the disk's size from %s", be);
 		return err;
 	}
-	if (info->sector_size < 512 || info->sector_size > PAGE_SIZE ||
-	    !is_power_of_2(info->sector_size)) {
-		xenbus_dev_fatal(xbdev, -EINVAL, "sector-size %u", info->sector_size);
+	if (sector_size < 512 || sector_size > PAGE_SIZE || !is_power_of_2(sector_size)) {
+		xenbus_dev_fatal(xbdev, -EINVAL, "sector-size %u", sector_size);
 		return -EINVAL;
 	}
+	if (info->resuming && sector_size != info->sector_size) {
+		xenbus_dev_fatal(xbdev, -EINVAL, "sector-size %u after the resume, was %u",
+				 sector_size, info->sector_size);
+		return -EINVAL;
+	}
+	info->sector_size = sector_size;
 	info->sectors = sectors;
 	info->read_only = binfo & PVRING_VDISK_READONLY;
 	/* The back end is not trusted: a value the block layer would take unchecked is checked. */
@@ -224,6 +265,69 @@ static int pvblk_connect(struct pvblk_info *info)
 			 info->discard_granularity, info->discard_alignment);
 		info->discard = false;
 	}
+	return 0;
+}
+
+/* What the back end's features decide of the queue: cache mode, discard. */
+static void pvblk_feature_limits(struct pvblk_info *info, struct request_queue *rq)
+{
+	blk_queue_write_cache(rq, info->flush, false);
+	if (info->discard) {
+		blk_queue_max_discard_sectors(rq, UINT_MAX >> SECTOR_SHIFT);
+		rq->limits.discard_granularity = info->discard_granularity ?: info->sector_size;
+		rq->limits.discard_alignment = info->discard_alignment;
+	} else {
+		blk_queue_max_discard_sectors(rq, 0);
+	}
+	blk_queue_max_secure_erase_sectors(
+		rq, info->discard && info->discard_secure ? UINT_MAX >> SECTOR_SHIFT : 0);
+}
+
+/* Stop holding back requests (quiesced since a resume): re-issued, or failed if dead. */
+static void pvblk_resume_end(struct pvblk_info *info)
+{
+	if (!test_and_clear_bit(0, &info->quiesced))
+		return;
+	blk_mq_unquiesce_queue(info->gd->queue);
+	blk_mq_kick_requeue_list(info->gd->queue);
+}
+
+/* Connected again after a resume: the same disk on new rings; re-issue what was taken back. */
+static int pvblk_reconnect(struct pvblk_info *info)
+{
+	struct gendisk *gd = info->gd;
+	unsigned int i;
+	u64 reissued = 0;
+
+	if (get_capacity(gd) != info->sectors)
+		set_capacity_and_notify(gd, info->sectors);
+	set_disk_ro(gd, info->read_only);
+	pvblk_feature_limits(info, gd->queue);
+	xenbus_switch_state(info->xbdev, XenbusStateConnected);
+	cancel_delayed_work(&info->resume_timeout);
+	info->resuming = false;
+	WRITE_ONCE(info->dead, false);
+	pvblk_resume_end(info);
+	for (i = 0; i < info->nr_queues; i++)
+		reissued += info->queues[i].reissued;
+	dev_info(&info->xbdev->dev, "%s: resumed on new rings; %llu requests re-issued so far\n",
+		 gd->disk_name, reissued);
+	return 0;
+}
+
+/* The back end is Connected: read the disk, add it (or, after a resume, take it up again). */
+static int pvblk_connect(struct pvblk_info *info)
+{
+	struct xenbus_device *xbdev = info->xbdev;
+	struct request_queue *rq;
+	struct gendisk *gd;
+	int err;
+
+	err = pvblk_read_disk(info);
+	if (err)
+		return err;
+	if (info->resuming)
+		return pvblk_reconnect(info);
 
 	memset(&info->tag_set, 0, sizeof(info->tag_set));
 	info->tag_set.ops = &pvblk_mq_ops;
@@ -254,15 +358,8 @@ static int pvblk_connect(struct pvblk_info *info)
 	blk_queue_max_segments(rq, info->max_segments);
 	blk_queue_max_hw_sectors(rq, info->max_segments * (PAGE_SIZE >> SECTOR_SHIFT));
 	blk_queue_dma_alignment(rq, 511);
-	blk_queue_write_cache(rq, info->flush, false);
 	blk_queue_rq_timeout(rq, max(request_timeout, 1u) * HZ);
-	if (info->discard) {
-		blk_queue_max_discard_sectors(rq, UINT_MAX >> SECTOR_SHIFT);
-		rq->limits.discard_granularity = info->discard_granularity ?: info->sector_size;
-		rq->limits.discard_alignment = info->discard_alignment;
-		if (info->discard_secure)
-			blk_queue_max_secure_erase_sectors(rq, UINT_MAX >> SECTOR_SHIFT);
-	}
+	pvblk_feature_limits(info, rq);
 	gd->major = pvblk_major;
 	gd->first_minor = info->disk_index * PVBLK_MINORS;
 	gd->minors = PVBLK_MINORS;
@@ -285,14 +382,14 @@ static int pvblk_connect(struct pvblk_info *info)
 		blk_mq_free_tag_set(&info->tag_set);
 		goto fatal;
 	}
-	dev_info(&xbdev->dev,
-		 "%s: %llu sectors of %u bytes, %u queue%s (%u polled), ring order %u, %u segments, "
-		 "%u granted pages per ring%s%s%s\n",
-		 gd->disk_name, info->sectors, info->sector_size, info->nr_queues,
-		 info->nr_queues == 1 ? "" : "s", info->nr_poll_queues, info->ring_order,
-		 info->max_segments, info->pool_size,
-		 info->flush ? ", flush" : "", info->discard ? ", discard" : "",
-		 info->read_only ? ", read-only" : "");
+	dev_info(
+		&xbdev->dev,
+		"%s: %llu sectors of %u bytes, %u queue%s (%u polled), ring order %u, %u segments, "
+		"%u granted pages per ring%s%s%s\n",
+		gd->disk_name, info->sectors, info->sector_size, info->nr_queues,
+		info->nr_queues == 1 ? "" : "s", info->nr_poll_queues, info->ring_order,
+		info->max_segments, info->pool_size, info->flush ? ", flush" : "",
+		info->discard ? ", discard" : "", info->read_only ? ", read-only" : "");
 	return 0;
 fatal:
 	xenbus_dev_fatal(xbdev, err, "adding the disk");
@@ -339,6 +436,50 @@ static void pvblk_backend_changed(struct xenbus_device *xbdev, enum xenbus_state
 	mutex_unlock(&info->lock);
 }
 
+static void pvblk_resume_timeout(struct work_struct *work)
+{
+	struct pvblk_info *info =
+		container_of(to_delayed_work(work), struct pvblk_info, resume_timeout);
+
+	pvblk_mark_broken(info, "not connected again within %u s of the resume",
+			  max(request_timeout, 1u));
+}
+
+/*
+ * The guest was restored (xl restore, or the end of a migration): the grant table is new and
+ * every event channel closed, so the rings are void and the back end (pvringd attached the
+ * device again before the guest ran) waits in InitWait for new ones. A disk keeps its gendisk
+ * and queues: requests in flight on the old rings are taken back and held (the queue quiesced)
+ * until the back end is Connected on new rings, then re-issued. Nothing is read from the old
+ * rings: a response there may have been written after the data pages were copied.
+ */
+static int pvblk_resume(struct xenbus_device *xbdev)
+{
+	struct pvblk_info *info = dev_get_drvdata(&xbdev->dev);
+	unsigned int reissued;
+
+	mutex_lock(&info->lock);
+	if (!info->gd || info->broken) {
+		/* No disk being served: a fresh handshake follows (InitWait), or nothing if broken.
+		 */
+		pvblk_close_disk(info);
+		mutex_unlock(&info->lock);
+		return 0;
+	}
+	if (!test_and_set_bit(0, &info->quiesced))
+		blk_mq_quiesce_queue(info->gd->queue);
+	info->resuming = true;
+	pvblk_queues_stop(info);
+	reissued = pvblk_queues_take_back(info);
+	pvblk_queues_release(info);
+	/* A back end that never comes back must not hold the requests forever. */
+	mod_delayed_work(system_wq, &info->resume_timeout, max(request_timeout, 1u) * HZ);
+	dev_info(&xbdev->dev, "%s: restored; %u requests in flight will be re-issued\n",
+		 info->gd->disk_name, reissued);
+	mutex_unlock(&info->lock);
+	return 0;
+}
+
 static int pvblk_probe(struct xenbus_device *xbdev, const struct xenbus_device_id *id)
 {
 	struct pvblk_info *info;
@@ -358,6 +499,7 @@ static int pvblk_probe(struct xenbus_device *xbdev, const struct xenbus_device_i
 		return -ENOMEM;
 	mutex_init(&info->lock);
 	INIT_WORK(&info->broken_work, pvblk_broken_work);
+	INIT_DELAYED_WORK(&info->resume_timeout, pvblk_resume_timeout);
 	info->xbdev = xbdev;
 	info->devid = devid;
 	info->disk_index = pvblk_disk_index(devid);
@@ -391,6 +533,7 @@ static struct xenbus_driver pvblk_driver = {
 	.ids = pvblk_ids,
 	.probe = pvblk_probe,
 	.remove = pvblk_remove,
+	.resume = pvblk_resume,
 	.otherend_changed = pvblk_backend_changed,
 	.not_essential = true,
 };

@@ -92,7 +92,8 @@ static void pvblk_copy(struct pvblk_queue *q, struct request *rq, bool to_pool)
 	struct bio_vec bvec;
 	size_t pos = 0;
 
-	rq_for_each_segment(bvec, rq, iter) {
+	rq_for_each_segment(bvec, rq, iter)
+	{
 		char *buf = bvec_kmap_local(&bvec);
 		unsigned int done = 0;
 
@@ -150,8 +151,9 @@ static blk_status_t pvblk_encode_rw(struct pvblk_queue *q, struct request *rq,
 	for (i = 0; i < nseg; i++) {
 		u32 len = min_t(u32, bytes - i * PAGE_SIZE, PAGE_SIZE);
 
-		if (pvring_blkif_front_segment(pvring_blkif_front_segment_at(req, indirect_vaddr, i),
-					       q->pool[preq->pages[nr_indirect + i]].ref, 0, len))
+		if (pvring_blkif_front_segment(
+			    pvring_blkif_front_segment_at(req, indirect_vaddr, i),
+			    q->pool[preq->pages[nr_indirect + i]].ref, 0, len))
 			goto bad;
 	}
 	if (write)
@@ -513,6 +515,9 @@ int pvblk_queues_setup(struct pvblk_info *info)
 	unsigned int i;
 	int err;
 
+	/* After a resume the queues are kept (blk-mq's hctxs point at them): new rings only. */
+	if (info->queues)
+		goto rings;
 	info->queues = kcalloc(info->nr_queues, sizeof(*info->queues), GFP_KERNEL);
 	if (!info->queues)
 		return -ENOMEM;
@@ -523,6 +528,7 @@ int pvblk_queues_setup(struct pvblk_info *info)
 		info->queues[i].polled = i >= info->nr_queues - info->nr_poll_queues;
 		spin_lock_init(&info->queues[i].lock);
 	}
+rings:
 	for (i = 0; i < info->nr_queues; i++) {
 		err = pvblk_queue_setup(&info->queues[i]);
 		if (err)
@@ -572,9 +578,38 @@ void pvblk_queues_fail_inflight(struct pvblk_info *info)
 		blk_mq_tagset_busy_iter(&info->tag_set, pvblk_fail_one, info);
 }
 
-void pvblk_queues_free(struct pvblk_info *info)
+/* A request in flight on a ring void since the resume: back to blk-mq, to be sent again. */
+static bool pvblk_take_back_one(struct request *rq, void *data)
+{
+	struct pvblk_queue *q = rq->mq_hctx->driver_data;
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	unsigned int *count = data;
+
+	if (!preq->in_flight)
+		return true;
+	preq->in_flight = false;
+	/* Its pool pages go with the old pool; encoding it again takes new ones. */
+	preq->nr_pages = 0;
+	preq->nr_indirect = 0;
+	q->reissued++;
+	(*count)++;
+	/* Held on the requeue list: the queue is quiesced until the new rings are Connected. */
+	blk_mq_requeue_request(rq, false);
+	return true;
+}
+
+unsigned int pvblk_queues_take_back(struct pvblk_info *info)
+{
+	unsigned int count = 0;
+
+	blk_mq_tagset_busy_iter(&info->tag_set, pvblk_take_back_one, &count);
+	return count;
+}
+
+void pvblk_queues_release(struct pvblk_info *info)
 {
 	unsigned int i;
+	void *ring_pages;
 
 	for (i = 0; info->queues && i < info->nr_queues; i++) {
 		struct pvblk_queue *q = &info->queues[i];
@@ -583,11 +618,24 @@ void pvblk_queues_free(struct pvblk_info *info)
 			unbind_from_irqhandler(q->irq, q); /* closes the event channel */
 		else if (q->evtchn)
 			xenbus_free_evtchn(info->xbdev, q->evtchn);
+		q->irq = 0;
+		q->evtchn = 0;
+		/* The sysfs reader looks at the ring under the lock: it then sees none. */
+		spin_lock_irq(&q->lock);
+		ring_pages = q->ring_pages;
+		q->ring_pages = NULL;
+		memset(&q->ring, 0, sizeof(q->ring));
+		spin_unlock_irq(&q->lock);
 		/* Pages the back end still maps are freed when it lets go. */
-		if (q->ring_pages)
-			xenbus_teardown_ring(&q->ring_pages, 1u << info->ring_order, q->ring_refs);
+		if (ring_pages)
+			xenbus_teardown_ring(&ring_pages, 1u << info->ring_order, q->ring_refs);
 		pvblk_pool_free(q);
 	}
+}
+
+void pvblk_queues_free(struct pvblk_info *info)
+{
+	pvblk_queues_release(info);
 	kfree(info->queues);
 	info->queues = NULL;
 }
@@ -648,24 +696,26 @@ static ssize_t rings_show(struct device *dev, struct device_attribute *attr, cha
 	unsigned int i;
 	int len;
 
-	len = sysfs_emit(buf, "queue order slots req-prod req-pvt rsp-prod rsp-cons rsp-event "
-			      "in-flight requests responses kicks-out kicks-in type polled\n");
+	len = sysfs_emit(buf,
+			 "queue order slots req-prod req-pvt rsp-prod rsp-cons rsp-event "
+			 "in-flight requests responses kicks-out kicks-in type polled reissued\n");
 	for (i = 0; info->queues && i < info->nr_queues; i++) {
 		struct pvblk_queue *q = &info->queues[i];
-		struct pvring_sring *sring = q->ring.shape.sring;
+		struct pvring_sring *sring, none = { 0 };
 		unsigned long flags;
 
 		/* One consistent line: the ring's private indices change under this lock. */
 		spin_lock_irqsave(&q->lock, flags);
-		len += sysfs_emit_at(buf, len,
-				     "%u %u %u %u %u %u %u %u %u %llu %llu %llu %llu %s %llu\n",
-				     q->index, info->ring_order, pvring_front_nr_slots(&q->ring),
-				     READ_ONCE(sring->req_prod), q->ring.req_prod_pvt,
-				     READ_ONCE(sring->rsp_prod), q->ring.rsp_cons,
-				     READ_ONCE(sring->rsp_event),
-				     q->ring.req_prod_pvt - q->ring.rsp_cons, q->requests,
-				     q->responses, q->kicks_out, q->kicks_in,
-				     q->polled ? "poll" : "default", q->polled_responses);
+		/* No ring between a resume and the new one's setup. */
+		sring = q->ring.shape.sring ?: &none;
+		len += sysfs_emit_at(
+			buf, len, "%u %u %u %u %u %u %u %u %u %llu %llu %llu %llu %s %llu %llu\n",
+			q->index, info->ring_order, pvring_front_nr_slots(&q->ring),
+			READ_ONCE(sring->req_prod), q->ring.req_prod_pvt,
+			READ_ONCE(sring->rsp_prod), q->ring.rsp_cons, READ_ONCE(sring->rsp_event),
+			q->ring.req_prod_pvt - q->ring.rsp_cons, q->requests, q->responses,
+			q->kicks_out, q->kicks_in, q->polled ? "poll" : "default",
+			q->polled_responses, q->reissued);
 		spin_unlock_irqrestore(&q->lock, flags);
 	}
 	return len;

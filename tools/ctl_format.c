@@ -302,12 +302,18 @@ struct ring_col {
 	}
 
 static const struct ring_col ring_state[] = {
-	RING_FIELD("RING", "queue"),	      RING_FIELD("ORDER", "order"),
-	RING_FIELD("SLOTS", "slots"),	      RING_FIELD("REQ-PROD", "req_prod"),
-	RING_FIELD("REQ-CONS", "req_cons"),   RING_FIELD("REQ-EVENT", "req_event"),
-	RING_FIELD("RSP-PROD", "rsp_prod"),   RING_FIELD("RSP-PVT", "rsp_prod_pvt"),
-	RING_FIELD("RSP-EVENT", "rsp_event"), RING_FIELD("IN-FLIGHT", "in_flight"),
-	RING_FIELD("PGRANTS", "persistent_grants"), RING_FIELD("FAULT", "fault"),
+	RING_FIELD("RING", "queue"),
+	RING_FIELD("ORDER", "order"),
+	RING_FIELD("SLOTS", "slots"),
+	RING_FIELD("REQ-PROD", "req_prod"),
+	RING_FIELD("REQ-CONS", "req_cons"),
+	RING_FIELD("REQ-EVENT", "req_event"),
+	RING_FIELD("RSP-PROD", "rsp_prod"),
+	RING_FIELD("RSP-PVT", "rsp_prod_pvt"),
+	RING_FIELD("RSP-EVENT", "rsp_event"),
+	RING_FIELD("IN-FLIGHT", "in_flight"),
+	RING_FIELD("PGRANTS", "persistent_grants"),
+	RING_FIELD("FAULT", "fault"),
 };
 
 static const struct ring_col ring_ops[] = {

@@ -16,7 +16,9 @@ dd if=/dev/urandom of=$IMAGES/ro.img bs=1M count=8 2>/dev/null
 
 case_start() {
 	start_pvringd --max-queues 4 || return 1
-	guest_config pv 2 ""
+	# fio (for polled I/O) and its libraries make the guest's initramfs about 90 MiB; xl save
+	# writes all of the guest's memory to dom0's tmpfs.
+	GUEST_MEM=384 guest_config pv 2 ""
 	timeout 120 xl create -p /etc/xen/pv.cfg >/dev/null 2>&1 || { fail "xl create -p failed"; return 1; }
 	PV=$(xl domid pv)
 	pvringctl attach $IMAGES/a.img --domid "$PV" --vdev xvda >/dev/null || { fail "attach xvda"; return 1; }
@@ -39,8 +41,9 @@ case_attach() {
 		cat /sys/block/pvdb/size; ls /sys/block/pvdb/mq | wc -l' || return 1
 	set -- $gout
 	[ "$1" = 131072 ] || { fail "pvdb has $1 sectors, not 131072"; return 1; }
-	[ "$2" = 2 ] || { fail "pvdb has $2 hardware queues, not 2 (one per vCPU)"; return 1; }
-	[ "$(json_top $PV/51728 queues)" = 2 ] || { fail "pvringd serves $(json_top $PV/51728 queues) queues"; return 1; }
+	# One per vCPU, and one poll queue from the 4 pvringd offers.
+	[ "$2" = 3 ] || { fail "pvdb has $2 hardware queues, not 3 (2 vCPUs, 1 polled)"; return 1; }
+	[ "$(json_top $PV/51728 queues)" = 3 ] || { fail "pvringd serves $(json_top $PV/51728 queues) queues"; return 1; }
 	[ "$(json_top $PV/51728 persistent)" = true ] || { fail "pvblk did not ask for persistent grants"; return 1; }
 }
 
@@ -50,10 +53,10 @@ case_pattern() {
 	[ "$(ring_counter $PV/51728 indirect)" -gt 0 ] || { fail "no indirect request was served"; return 1; }
 	disk_both_queues $PV/51728 pvdb || return 1
 	# Data goes through each ring's pool of granted pages: pvringd maps those and no others,
-	# however much was read and written (2 rings of 1024 pages).
+	# however much was read and written (3 rings of 1024 pages).
 	pgrants=$(ring_counter $PV/51728 persistent_grants)
-	[ "$pgrants" -gt 0 ] && [ "$pgrants" -le 2048 ] ||
-		{ fail "pvringd keeps $pgrants grants mapped, not 1..2048"; return 1; }
+	[ "$pgrants" -gt 0 ] && [ "$pgrants" -le 3072 ] ||
+		{ fail "pvringd keeps $pgrants grants mapped, not 1..3072"; return 1; }
 }
 
 # Requests of sizes no whole page (7 and 11 sectors, O_DIRECT at byte offsets no page boundary)
@@ -71,16 +74,100 @@ case_odd_sizes() {
 }
 
 # /sys/block/pvdb/pvblk/rings: a line per ring; at rest nothing in flight, every request
-# answered, both rings used and kicked; and the guest's request counts are pvringd's.
+# answered, both default rings used and kicked; and the guest's request counts are pvringd's.
 case_sysfs_rings() {
 	gexec 20 'cat /sys/block/pvdb/pvblk/rings' || return 1
 	rings=$(echo "$gout" | tail -n +2)
-	[ "$(echo "$rings" | wc -l)" = 2 ] || { fail "rings: $(echo "$gout" | tr '\n' '|')"; return 1; }
-	echo "$rings" | awk '$9 != 0 || $10 != $11 || $10 == 0 || $12 == 0 { bad = 1 } END { exit bad }' ||
-		{ fail "rings at rest: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	[ "$(echo "$rings" | awk '{ print $14 }' | tr '\n' ' ')" = "default default poll " ] ||
+		{ fail "rings: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	echo "$rings" | awk '$9 != 0 || $10 != $11 || ($14 == "default" && ($10 == 0 || $12 == 0)) { bad = 1 }
+		END { exit bad }' || { fail "rings at rest: $(echo "$gout" | tr '\n' '|')"; return 1; }
 	front=$(echo "$rings" | awk '{ s += $10 } END { print s }')
 	[ "$front" = "$(ring_counter $PV/51728 requests)" ] ||
 		{ fail "the guest sent $front requests, pvringd counted $(ring_counter $PV/51728 requests)"; return 1; }
+}
+
+# The poll ring's line of /sys/block/pvdb/pvblk/rings: "REQUESTS POLLED KICKS-IN".
+poll_ring() {
+	gexec 20 "awk '\$14 == \"poll\" { print \$10, \$15, \$13 }' /sys/block/pvdb/pvblk/rings" && [ -n "$gout" ] ||
+		{ fail "no poll ring"; return 1; }
+}
+
+# Polled I/O (io_uring IOPOLL: writes and verifying reads at QD8, then reads at QD1) goes to the
+# poll ring and completes by polling it: every response found by a poll, no interrupt; the data
+# verified by fio. (Linux polls only io_uring's I/O: preadv2 RWF_HIPRI is no longer polled.)
+case_poll() {
+	gexec 10 'cat /sys/block/pvdb/queue/io_poll' || return 1
+	[ "$gout" = 1 ] || { fail "pvdb's queue/io_poll is $gout"; return 1; }
+	poll_ring || return 1
+	set -- $gout
+	before=$1
+	gexec 120 "fio --name=uring --filename=/dev/pvdb --ioengine=io_uring --hipri --direct=1 \
+			--rw=randwrite --bs=4k --iodepth=8 --offset=48M --size=4M --verify=crc32c \
+			--do_verify=1 --output-format=terse >/tmp/fio.uring 2>&1 || { tail -n 5 /tmp/fio.uring; exit 1; }
+		fio --name=hipri --filename=/dev/pvdb --ioengine=io_uring --hipri --direct=1 \
+			--rw=randread --bs=4k --iodepth=1 --offset=48M --size=4M --output-format=terse \
+			>/tmp/fio.hipri 2>&1 || { tail -n 5 /tmp/fio.hipri; exit 1; }" ||
+		{ fail "fio: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	poll_ring || return 1
+	set -- $gout
+	# 1024 writes, 1024 verifying reads, 1024 reads.
+	[ $(($1 - before)) -ge 3072 ] || { fail "the poll ring carried $(($1 - before)) requests"; return 1; }
+	[ "$2" = "$1" ] || { fail "of the poll ring's $1 responses, $2 were found by polling"; return 1; }
+	[ "$3" = 0 ] || { fail "the poll ring took $3 interrupts"; return 1; }
+	guest_kernel_clean
+}
+
+# xl save of the guest while pvblk has requests in flight (pvringd stopped, so none is answered),
+# then xl restore: pvringd attaches both disks to the restored domain before it runs, pvblk takes
+# its requests back from the void rings and re-issues them on new ones, blkfront resumes on its
+# own, and fio's verification of everything it wrote passes.
+case_save_restore() {
+	old=$PV
+	gexec 20 "rm -f /tmp/sr.rc; (fio --name=sr --filename=/dev/pvdb --ioengine=libaio --direct=1 \\
+		--rw=randwrite --bs=64k --iodepth=16 --offset=24M --size=16M --verify=crc32c \\
+		--do_verify=1 >/tmp/sr.out 2>&1; echo \$? >/tmp/sr.rc) >/dev/null 2>&1 &" || return 1
+	sleep 1
+	kill -STOP "$pvpid"
+	sleep 2
+	gexec 20 "awk 'NR > 1 { n += \$9 } END { print n + 0 }' /sys/block/pvdb/pvblk/rings" ||
+		{ kill -CONT "$pvpid"; return 1; }
+	inflight=$gout
+	timeout $((120 * SLOW)) xl save pv /tmp/pv.save >/tmp/xl.out 2>&1 ||
+		{ kill -CONT "$pvpid"; fail "xl save: $(tail -n 3 /tmp/xl.out | tr '\n' ' ')"; return 1; }
+	kill -CONT "$pvpid"
+	[ "$inflight" -gt 0 ] || { fail "no request was in flight when the guest was saved"; return 1; }
+	echo "E2E-INFO pvblk save-restore: $inflight requests in flight at the save"
+	# As an operator restores it: the configuration it was created with, and its pvringd disks
+	# (the save file holds neither key). pvring-xl waits for the old domain's devices to go.
+	{ cat /etc/xen/pv.cfg
+		echo "pvring_disk = [ 'vdev=xvda, access=rw, target=$IMAGES/a.img' ]"
+		echo "pvring_pvblk_disk = [ 'vdev=xvdb, access=rw, target=$IMAGES/p.img' ]"
+	} >/etc/xen/pv-disks.cfg
+	timeout $((120 * SLOW)) pvring-xl restore -t 30 /etc/xen/pv-disks.cfg /tmp/pv.save >/tmp/xl.out 2>&1 ||
+		{ fail "pvring-xl restore: $(tail -n 3 /tmp/xl.out | tr '\n' ' ')"; return 1; }
+	rm -f /tmp/pv.save
+	grep -q "^pv: xvdb $IMAGES/p.img (rw, pvblk)$" /tmp/xl.out ||
+		{ fail "pvring-xl restore said: $(tr '\n' ' ' </tmp/xl.out)"; return 1; }
+	PV=$(xl domid pv)
+	[ -z "$(pvringctl -t 2 list | grep "^$old/")" ] || { fail "domain $old's devices are still there"; return 1; }
+	# The guest's agent numbers on from where it was.
+	cp "/tmp/gseq.$old" "/tmp/gseq.$PV"
+	DOMID=$PV
+	wait_state "$PV/51728" Connected 30 && wait_state "$PV/51712" Connected 30 || return 1
+	gexec $((60 * SLOW)) 'i=0; while [ ! -e /tmp/sr.rc ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
+		cat /tmp/sr.rc' || return 1
+	[ "$gout" = 0 ] || { gexec 10 'tail -n 8 /tmp/sr.out'; fail "fio after the restore: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	gexec 20 "dmesg | grep -c 'requests in flight will be re-issued'; awk 'NR > 1 { n += \$16 } END { print n + 0 }' /sys/block/pvdb/pvblk/rings" ||
+		return 1
+	set -- $gout
+	[ "$1" = 1 ] || { fail "pvblk logged $1 resumes, not one"; return 1; }
+	[ "$2" -gt 0 ] || { fail "pvblk re-issued no request"; return 1; }
+	echo "E2E-INFO pvblk save-restore: $2 requests re-issued on the new rings"
+	# blkfront's disk came back too.
+	gexec 60 "$(gmd5 /dev/xvda 0 16)" || return 1
+	[ "$gout" = "$(image_md5 $IMAGES/a.img 0 16)" ] || { fail "xvda reads other data after the restore"; return 1; }
+	guest_kernel_clean
 }
 
 case_beside_blkfront() {
@@ -198,6 +285,8 @@ e2e_case attach case_attach
 e2e_case pattern case_pattern
 e2e_case odd-sizes case_odd_sizes
 e2e_case sysfs-rings case_sysfs_rings
+e2e_case poll case_poll
+e2e_case save-restore case_save_restore
 e2e_case beside-blkfront case_beside_blkfront
 e2e_case flush case_flush
 e2e_case discard case_discard
