@@ -39,9 +39,10 @@ module_param(ring_grants, uint, 0444);
 MODULE_PARM_DESC(ring_grants, "Pages each ring keeps granted to the back end (persistent grants; "
 			      "at least one largest request's)");
 static unsigned int request_timeout = 60;
-module_param(request_timeout, uint, 0444);
+module_param(request_timeout, uint, 0644);
 MODULE_PARM_DESC(request_timeout,
-		 "Seconds a back end may take to answer a request before the device is closed");
+		 "Seconds a back end may take to answer a request before the device is closed "
+		 "(for disks connected from then on)");
 
 static int pvblk_major;
 
@@ -299,12 +300,15 @@ static int pvblk_reconnect(struct pvblk_info *info)
 	unsigned int i;
 	u64 reissued = 0;
 
+	/* The deadline may have passed meanwhile: then the broken work closes the disk. */
+	cancel_delayed_work_sync(&info->resume_timeout);
+	if (info->broken)
+		return 0;
 	if (get_capacity(gd) != info->sectors)
 		set_capacity_and_notify(gd, info->sectors);
 	set_disk_ro(gd, info->read_only);
 	pvblk_feature_limits(info, gd->queue);
 	xenbus_switch_state(info->xbdev, XenbusStateConnected);
-	cancel_delayed_work(&info->resume_timeout);
 	info->resuming = false;
 	WRITE_ONCE(info->dead, false);
 	pvblk_resume_end(info);

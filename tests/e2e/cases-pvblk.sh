@@ -164,6 +164,8 @@ case_save_restore() {
 	[ "$1" = 1 ] || { fail "pvblk logged $1 resumes, not one"; return 1; }
 	[ "$2" -gt 0 ] || { fail "pvblk re-issued no request"; return 1; }
 	echo "E2E-INFO pvblk save-restore: $2 requests re-issued on the new rings"
+	pvlog_sync
+	echo "E2E-INFO pvblk save-restore: pvringd: $(grep -E 'warning|error' "$PVLOG" | tail -n 4 | tr '\n' '|')"
 	# blkfront's disk came back too.
 	gexec 60 "$(gmd5 /dev/xvda 0 16)" || return 1
 	[ "$gout" = "$(image_md5 $IMAGES/a.img 0 16)" ] || { fail "xvda reads other data after the restore"; return 1; }
@@ -211,6 +213,13 @@ case_hostile_bad_id() { hostile bad-id "response id 100000 is not a request in f
 case_hostile_duplicate() { hostile duplicate "\(is not a request in flight\|response producer\)"; }
 case_hostile_bad_status() { hostile bad-status "has status 7"; }
 case_hostile_wrong_op() { hostile wrong-op "has op 1, not 0"; }
+# A back end that never answers: the request timeout (5 s for this disk) closes the device.
+case_hostile_silent() {
+	gexec 10 'echo 5 >/sys/module/pvblk/parameters/request_timeout' || return 1
+	hostile silent "request [0-9]* not answered within 5 s"
+	set -- $?
+	gexec 10 'echo 60 >/sys/module/pvblk/parameters/request_timeout' && return "$1"
+}
 
 # Hot-unplug while mounted and read: the reader gets errors, the disk goes, nothing hangs.
 case_detach_mounted() {
@@ -296,6 +305,7 @@ e2e_case hostile-bad-id case_hostile_bad_id
 e2e_case hostile-duplicate case_hostile_duplicate
 e2e_case hostile-bad-status case_hostile_bad_status
 e2e_case hostile-wrong-op case_hostile_wrong_op
+e2e_case hostile-silent case_hostile_silent
 e2e_case detach-mounted case_detach_mounted
 e2e_case unload case_unload
 e2e_case shutdown case_shutdown

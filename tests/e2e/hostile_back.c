@@ -15,6 +15,7 @@
  *                written into the ring past the requests published
  *   bad-status   status 7, which the protocol does not define
  *   wrong-op     the op of a write to a read
+ *   silent       nothing at all: the front end's request timeout must close the device
  *
  * Then it waits for the front end to close (Closing or Closed, as pvblk does when a back end
  * breaks the protocol) and prints
@@ -50,13 +51,12 @@
 #define BAD_ID 100000u
 #define BAD_STATUS 7
 
-enum mode { MODE_BAD_ID, MODE_DUPLICATE, MODE_BAD_STATUS, MODE_WRONG_OP };
+enum mode { MODE_BAD_ID, MODE_DUPLICATE, MODE_BAD_STATUS, MODE_WRONG_OP, MODE_SILENT };
 
 static const char *const mode_names[] = {
-	[MODE_BAD_ID] = "bad-id",
-	[MODE_DUPLICATE] = "duplicate",
-	[MODE_BAD_STATUS] = "bad-status",
-	[MODE_WRONG_OP] = "wrong-op",
+	[MODE_BAD_ID] = "bad-id",	  [MODE_DUPLICATE] = "duplicate",
+	[MODE_BAD_STATUS] = "bad-status", [MODE_WRONG_OP] = "wrong-op",
+	[MODE_SILENT] = "silent",
 };
 
 struct hostile {
@@ -256,6 +256,9 @@ static void misbehave(struct hostile *h, const union pvring_blkif_request *req)
 	uint64_t id = req->rw.id; /* id is at the same place in every request */
 
 	switch (h->mode) {
+	case MODE_SILENT:
+		/* The request stays unanswered, the ring untouched. */
+		return;
 	case MODE_BAD_ID:
 		answer(h, BAD_ID, op, PVRING_BLKIF_RSP_OKAY);
 		break;
@@ -317,7 +320,8 @@ int main(int argc, char **argv)
 	    pvring_parse_u64(argv[2], 0x7fef, &domid) || !domid ||
 	    pvring_parse_u64(argv[3], PVRING_CTL_DEVID_MAX, &devid)) {
 		fprintf(stderr,
-			"usage: hostile_back bad-id|duplicate|bad-status|wrong-op DOMID DEVID\n");
+			"usage: hostile_back bad-id|duplicate|bad-status|wrong-op|silent DOMID "
+			"DEVID\n");
 		return 2;
 	}
 	h.mode = (enum mode)m;
