@@ -36,8 +36,12 @@ MODULE_PARM_DESC(max_segments, "Most 4 KiB segments per request (11..512; above 
 #define PVBLK_MAX_SEGMENTS_PARAM 512u
 static unsigned int ring_grants = 1024;
 module_param(ring_grants, uint, 0444);
-MODULE_PARM_DESC(ring_grants, "Pages each ring keeps granted to the back end (persistent grants; "
-			      "at least one largest request's)");
+MODULE_PARM_DESC(ring_grants, "Most pages one ring keeps granted to the back end (persistent "
+			      "grants; at least one largest request's)");
+static unsigned int disk_grants = 4096;
+module_param(disk_grants, uint, 0444);
+MODULE_PARM_DESC(disk_grants, "Pages one disk's rings keep granted together, shared out among "
+			      "them (each still gets one largest request's)");
 static unsigned int request_timeout = 60;
 module_param(request_timeout, uint, 0644);
 MODULE_PARM_DESC(request_timeout,
@@ -84,6 +88,8 @@ static void pvblk_close_disk(struct pvblk_info *info)
 		blk_mq_free_tag_set(&info->tag_set);
 		put_disk(info->gd);
 		info->gd = NULL;
+		/* A request timing out until the queue went may have scheduled it again. */
+		cancel_work_sync(&info->broken_work);
 	} else {
 		pvblk_queues_fail_inflight(info);
 	}
@@ -168,9 +174,11 @@ static int pvblk_negotiate(struct pvblk_info *info)
 	/*
 	 * Every read and write goes through the ring's pool of granted pages, so the back end
 	 * can keep them mapped (feature-persistent); a back end that does not, maps them per
-	 * request. 1024 pages stay within what Linux blkback and pvringd keep mapped per ring.
+	 * request. 1024 pages stay within what Linux blkback and pvringd keep mapped per ring;
+	 * the disk's budget keeps a guest of many vCPUs within its grant table.
 	 */
-	info->pool_size = max(ring_grants, pvblk_request_pages(info->max_segments));
+	info->pool_size = max(min(ring_grants, disk_grants / info->nr_queues),
+			      pvblk_request_pages(info->max_segments));
 	return 0;
 }
 
@@ -310,7 +318,14 @@ static int pvblk_reconnect(struct pvblk_info *info)
 	pvblk_feature_limits(info, gd->queue);
 	xenbus_switch_state(info->xbdev, XenbusStateConnected);
 	info->resuming = false;
+	/*
+	 * Live again, unless the device broke meanwhile: pvblk_mark_broken() sets broken before
+	 * dead, so whichever store of dead comes last leaves the right value.
+	 */
 	WRITE_ONCE(info->dead, false);
+	smp_mb();
+	if (READ_ONCE(info->broken))
+		WRITE_ONCE(info->dead, true);
 	pvblk_resume_end(info);
 	for (i = 0; i < info->nr_queues; i++)
 		reissued += info->queues[i].reissued;
@@ -464,17 +479,29 @@ static int pvblk_resume(struct xenbus_device *xbdev)
 
 	mutex_lock(&info->lock);
 	if (!info->gd || info->broken) {
-		/* No disk being served: a fresh handshake follows (InitWait), or nothing if broken.
+		/*
+		 * No disk being served (or one the old back end broke): whatever there was goes,
+		 * and the fresh handshake that follows (InitWait) starts over as a probe does.
 		 */
 		pvblk_close_disk(info);
+		info->broken = false;
+		WRITE_ONCE(info->dead, false);
 		mutex_unlock(&info->lock);
 		return 0;
 	}
-	if (!test_and_set_bit(0, &info->quiesced))
+	/* Quiesced before the bit says so: pvblk_resume_end() unquiesces only what was. */
+	if (!test_bit(0, &info->quiesced)) {
 		blk_mq_quiesce_queue(info->gd->queue);
+		set_bit(0, &info->quiesced);
+	}
 	info->resuming = true;
 	pvblk_queues_stop(info);
 	reissued = pvblk_queues_take_back(info);
+	/*
+	 * Nothing is in flight now, so no timeout schedules the broken work again; one scheduled
+	 * before (a request timing out while the guest resumed) is done before the rings go.
+	 */
+	cancel_work_sync(&info->broken_work);
 	pvblk_queues_release(info);
 	/* A back end that never comes back must not hold the requests forever. */
 	mod_delayed_work(system_wq, &info->resume_timeout, max(request_timeout, 1u) * HZ);

@@ -318,11 +318,13 @@ static irqreturn_t pvblk_interrupt(int irq, void *dev_id)
 
 	spin_lock_irqsave(&q->lock, flags);
 	q->kicks_in++;
-	/* A poll queue's rsp_event stays out of reach (a back end may kick regardless). */
-	while (pvblk_consume(q, &found) && !q->polled && pvring_front_final_check(&q->ring))
+	/*
+	 * A poll ring's responses are its pollers' (and the timeout's): polled requests are not
+	 * completed in hard interrupt context. Its rsp_event is out of reach; a back end kicking
+	 * regardless gets a spurious EOI.
+	 */
+	while (!q->polled && pvblk_consume(q, &found) && pvring_front_final_check(&q->ring))
 		;
-	if (q->polled && found)
-		pvring_front_poll_begin(&q->ring);
 	spin_unlock_irqrestore(&q->lock, flags);
 	/*
 	 * Late EOI: the event channel is unmasked only now, and a kick that brought no response
@@ -343,14 +345,20 @@ static int pvblk_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
 	unsigned int found = 0;
 	unsigned long flags;
 
-	/* Without the lock when there is nothing: the common case of a spinning poller. */
-	if (!pvring_front_maybe_pending(&q->ring))
+	/*
+	 * Pollers go on while a disk is closed or resumed (quiescing stops dispatch, not
+	 * polling): no ring, or a stopped one, has nothing for them. Without the lock when there
+	 * is nothing: the common case of a spinning poller.
+	 */
+	if (READ_ONCE(q->info->dead) || !pvring_front_maybe_pending(&q->ring))
 		return 0;
 	spin_lock_irqsave(&q->lock, flags);
-	pvblk_consume(q, &found);
-	q->polled_responses += found;
-	if (found)
-		pvring_front_poll_begin(&q->ring);
+	if (!READ_ONCE(q->info->dead) && q->ring_pages) {
+		pvblk_consume(q, &found);
+		q->polled_responses += found;
+		if (found)
+			pvring_front_poll_begin(&q->ring);
+	}
 	spin_unlock_irqrestore(&q->lock, flags);
 	return found;
 }
@@ -385,7 +393,23 @@ static void pvblk_map_queues(struct blk_mq_tag_set *set)
 static enum blk_eh_timer_return pvblk_timeout(struct request *rq)
 {
 	struct pvblk_queue *q = rq->mq_hctx->driver_data;
+	struct pvblk_request *preq = pvblk_pdu(rq);
+	unsigned int found = 0;
+	unsigned long flags;
+	bool answered;
 
+	/*
+	 * Answered, and not looked at: a poll ring whose poller stopped (an io_uring reaper that
+	 * was stopped, say) wakes no one. Take what the ring holds before blaming the back end.
+	 */
+	spin_lock_irqsave(&q->lock, flags);
+	if (!READ_ONCE(q->info->dead) && q->ring_pages && pvblk_consume(q, &found) && found &&
+	    q->polled)
+		pvring_front_poll_begin(&q->ring);
+	answered = !preq->in_flight;
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (answered)
+		return BLK_EH_DONE;
 	pvblk_mark_broken(q->info, "queue %u: request %d not answered within %u s", q->index,
 			  rq->tag, jiffies_to_msecs(rq->q->rq_timeout) / 1000);
 	return BLK_EH_DONE;
@@ -468,7 +492,14 @@ static int pvblk_pool_setup(struct pvblk_queue *q)
 		if (ref < 0) {
 			__free_page(gp->page);
 			gp->page = NULL;
-			return ref;
+			/* Out of grant references: a smaller pool serves, down to one request. */
+			if (i < pvblk_request_pages(info->max_segments))
+				return ref;
+			dev_warn(&info->xbdev->dev,
+				 "queue %u: %u of %u pages granted (the grant table is full)\n",
+				 q->index, i, q->pool_size);
+			q->pool_size = i;
+			break;
 		}
 		gp->ref = ref;
 		q->pool_free[q->nr_free++] = i;
@@ -542,13 +573,17 @@ static bool pvblk_fail_one(struct request *rq, void *data)
 {
 	struct pvblk_queue *q = rq->mq_hctx->driver_data;
 	struct pvblk_request *preq = pvblk_pdu(rq);
+	bool mine;
 
-	if (!preq->in_flight)
-		return true;
-	preq->in_flight = false;
+	/* Under the lock: a poller taking its response at the same time completes it instead. */
 	spin_lock_irq(&q->lock);
-	pvblk_pool_put(q, preq);
+	mine = preq->in_flight;
+	preq->in_flight = false;
+	if (mine)
+		pvblk_pool_put(q, preq);
 	spin_unlock_irq(&q->lock);
+	if (!mine)
+		return true;
 	preq->status = BLK_STS_IOERR;
 	blk_mq_complete_request(rq);
 	return true;
@@ -584,13 +619,20 @@ static bool pvblk_take_back_one(struct request *rq, void *data)
 	struct pvblk_queue *q = rq->mq_hctx->driver_data;
 	struct pvblk_request *preq = pvblk_pdu(rq);
 	unsigned int *count = data;
+	bool mine;
 
-	if (!preq->in_flight)
-		return true;
+	/* Under the lock, as pvblk_fail_one(): each request is finished by one path only. */
+	spin_lock_irq(&q->lock);
+	mine = preq->in_flight;
 	preq->in_flight = false;
 	/* Its pool pages go with the old pool; encoding it again takes new ones. */
-	preq->nr_pages = 0;
-	preq->nr_indirect = 0;
+	if (mine) {
+		preq->nr_pages = 0;
+		preq->nr_indirect = 0;
+	}
+	spin_unlock_irq(&q->lock);
+	if (!mine)
+		return true;
 	q->reissued++;
 	(*count)++;
 	/* Held on the requeue list: the queue is quiesced until the new rings are Connected. */
