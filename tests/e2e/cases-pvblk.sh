@@ -13,9 +13,13 @@ guest_kernel_clean() {
 dd if=/dev/zero of=$IMAGES/a.img bs=1M count=64 2>/dev/null
 dd if=/dev/zero of=$IMAGES/p.img bs=1M count=64 2>/dev/null
 dd if=/dev/urandom of=$IMAGES/ro.img bs=1M count=8 2>/dev/null
+dd if=/dev/zero of=$IMAGES/s4k.img bs=1M count=16 2>/dev/null
 
 case_start() {
-	start_pvringd --max-queues 4 || return 1
+	# A disk of 4 KiB logical sectors: a loop device over an image, served as a configured disk.
+	modprobe loop 2>/dev/null
+	S4K=$(/usr/bin/losetup -b 4096 -f --show $IMAGES/s4k.img) || { fail "losetup -b 4096"; return 1; }
+	start_pvringd --max-queues 4 --disk "s4k=$S4K" || return 1
 	# fio (for polled I/O) and its libraries make the guest's initramfs about 90 MiB; xl save
 	# writes all of the guest's memory to dom0's tmpfs.
 	GUEST_MEM=384 guest_config pv 2 ""
@@ -82,6 +86,11 @@ case_sysfs_rings() {
 		{ fail "rings: $(echo "$gout" | tr '\n' '|')"; return 1; }
 	echo "$rings" | awk '$9 != 0 || $10 != $11 || ($14 == "default" && ($10 == 0 || $12 == 0)) { bad = 1 }
 		END { exit bad }' || { fail "rings at rest: $(echo "$gout" | tr '\n' '|')"; return 1; }
+	# Each default ring's interrupt goes to the vCPU that owns the queue.
+	gexec 20 'for i in 0 1; do
+			n=$(grep "pvblk-51728-q$i\$" /proc/interrupts | cut -d: -f1 | tr -d " ")
+			cat /proc/irq/$n/smp_affinity_list; done' || return 1
+	[ "$(echo $gout)" = "0 1" ] || { fail "the rings' interrupts go to vCPUs $(echo $gout), not 0 1"; return 1; }
 	front=$(echo "$rings" | awk '{ s += $10 } END { print s }')
 	[ "$front" = "$(ring_counter $PV/51728 requests)" ] ||
 		{ fail "the guest sent $front requests, pvringd counted $(ring_counter $PV/51728 requests)"; return 1; }
@@ -172,6 +181,27 @@ case_save_restore() {
 	guest_kernel_clean
 }
 
+# The back end's sector size: a disk of 4 KiB logical sectors is one for the guest too, its data
+# lands where it belongs, and a 512-byte O_DIRECT read is refused by the guest's block layer.
+case_sector_4k() {
+	pvringctl attach s4k --domid "$PV" --vdev xvde --type pvblk >/dev/null || { fail "attach s4k"; return 1; }
+	wait_state "$PV/51776" Connected 30 || return 1
+	gexec 60 "i=0; while [ ! -b /dev/pvde ] && [ \$i -lt 50 ]; do sleep 0.2; i=\$((i+1)); done
+		cat /sys/block/pvde/queue/logical_block_size
+		$DD if=/tmp/p of=/dev/pvde bs=1M count=8 oflag=direct 2>/dev/null || exit 1
+		$(gmd5 /dev/pvde 0 8)
+		$DD if=/tmp/p bs=1M count=8 2>/dev/null | md5sum | cut -d' ' -f1
+		$DD if=/dev/pvde of=/dev/null bs=512 count=1 iflag=direct 2>/dev/null && echo accepted || echo refused" ||
+		return 1
+	set -- $gout
+	[ "$1" = 4096 ] || { fail "pvde has logical blocks of $1 bytes"; return 1; }
+	[ "$2" = "$3" ] || { fail "pvde read back $2, wrote $3"; return 1; }
+	[ "$4" = refused ] || { fail "a 512-byte O_DIRECT read of a 4 KiB-sector disk was $4"; return 1; }
+	# Through the loop device: pvringd writes to it buffered, its backing file is written later.
+	[ "$(image_md5 "$S4K" 0 8)" = "$3" ] || { fail "$S4K holds other data"; return 1; }
+	pvringctl detach "$PV/51776" >/dev/null && wait_gone "$PV/51776 " 30
+}
+
 case_beside_blkfront() {
 	gexec 120 "$DD if=/tmp/p of=/dev/xvda bs=1M oflag=direct 2>/dev/null &
 		$DD if=/tmp/p of=/dev/pvdb bs=1M seek=40 oflag=direct 2>/dev/null & wait
@@ -182,6 +212,18 @@ case_beside_blkfront() {
 }
 
 case_flush() { disk_flush $PV/51728 pvdb; }
+# FUA: pvringd's protocol has no write that is durable on completion (its barrier flushes before
+# the data), so pvblk does not claim FUA and the block layer follows each O_DSYNC write with a
+# flush: the write is durable when it completes.
+case_fua() {
+	gexec 10 'cat /sys/block/pvdb/queue/fua' || return 1
+	[ "$gout" = 0 ] || { fail "pvdb claims FUA"; return 1; }
+	before=$(ring_counter $PV/51728 flush)
+	gexec 60 "$DD if=/dev/urandom of=/dev/pvdb bs=4k count=4 seek=300 oflag=direct,dsync 2>/dev/null" ||
+		return 1
+	after=$(ring_counter $PV/51728 flush)
+	[ $((after - before)) -ge 4 ] || { fail "4 O_DSYNC writes sent $((after - before)) flushes"; return 1; }
+}
 case_discard() { disk_discard $PV/51728 pvdb $IMAGES/p.img 56; }
 case_filesystem() { disk_filesystem pvdb $IMAGES/p.img; }
 case_read_only() { disk_read_only $PV/51744 pvdc $IMAGES/ro.img --vdev xvdc --type pvblk; }
@@ -298,9 +340,11 @@ e2e_case poll case_poll
 e2e_case save-restore case_save_restore
 e2e_case beside-blkfront case_beside_blkfront
 e2e_case flush case_flush
+e2e_case fua case_fua
 e2e_case discard case_discard
 e2e_case filesystem case_filesystem
 e2e_case read-only case_read_only
+e2e_case sector-4k case_sector_4k
 e2e_case hostile-bad-id case_hostile_bad_id
 e2e_case hostile-duplicate case_hostile_duplicate
 e2e_case hostile-bad-status case_hostile_bad_status
