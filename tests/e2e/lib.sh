@@ -344,3 +344,65 @@ disk_read_only() {
 	fi
 	[ "$(image_md5 $image 0 8)" = "$want" ] || { fail "the read-only image changed"; return 1; }
 }
+
+# ---- benchmarks (run.sh boots the bench* suites under QEMU's -icount: the guest's clock follows
+# the instructions executed, so a figure is the instruction cost of the whole path and repeats)
+
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
+# What a benchmark's seconds are (run.sh boots bench*-wall suites without -icount).
+BENCH_CLOCK=${BENCH_CLOCK:-guest time, -icount}
+# fio_run's span of the disk (within the image).
+FIO_SIZE=${FIO_SIZE:-192m}
+# fio's arguments for a workload: its engine, pattern, block size and depth. The -hipri one is
+# polled I/O (io_uring IOPOLL): completed by polling where the disk has poll queues; elsewhere the
+# poller spins until the interrupt's completion lands.
+fio_args() {
+	case $1 in
+	randread-4k-qd1) echo "--ioengine=libaio --rw=randread --bs=4k --iodepth=1" ;;
+	randread-4k-qd1-hipri) echo "--ioengine=io_uring --hipri --rw=randread --bs=4k --iodepth=1" ;;
+	randread-4k-qd32) echo "--ioengine=libaio --rw=randread --bs=4k --iodepth=32" ;;
+	seqread-1m) echo "--ioengine=libaio --rw=read --bs=1M --iodepth=4" ;;
+	seqwrite-1m) echo "--ioengine=libaio --rw=write --bs=1M --iodepth=4" ;;
+	esac
+}
+
+# fio_run DEV WORKLOAD: one fio run in the guest; prints "IOPS KiB/s" for its direction.
+fio_run() {
+	gexec 600 "fio --name=b --filename=$1 --direct=1 --time_based --runtime=$SECONDS_PER_RUN \
+		--size=$FIO_SIZE $(fio_args "$2") --output-format=terse --terse-version=3" || return 1
+	case $2 in
+	seqwrite*) echo "$gout" | tail -n 1 | awk -F';' '{print $49, $48}' ;;
+	*) echo "$gout" | tail -n 1 | awk -F';' '{print $8, $7}' ;;
+	esac
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# bench_compare "WORKLOADS" NAME_A DEV_A NAME_B DEV_B: warm both, then ROUNDS rounds of every
+# workload on A then B (A B A B ...), and a table of the medians with the ratio A / B.
+bench_compare() {
+	workloads=$1 name_a=$2 dev_a=$3 name_b=$4 dev_b=$5
+	rm -f "/tmp/bench.$name_a" "/tmp/bench.$name_b"
+	fio_run "$dev_a" seqread-1m >/dev/null && fio_run "$dev_b" seqread-1m >/dev/null || return 1
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		for w in $workloads; do
+			for side in a b; do
+				eval "name=\$name_$side dev=\$dev_$side"
+				set -- $(fio_run "$dev" "$w") && [ -n "$1" ] || return 1
+				echo "$w $1 $2" >>"/tmp/bench.$name"
+				echo "E2E-INFO bench: round $r $w $name $1 IOPS"
+			done
+		done
+		r=$((r + 1))
+	done
+	echo "E2E-INFO bench: $ROUNDS alternating rounds of $SECONDS_PER_RUN s ($BENCH_CLOCK) per workload and side; medians"
+	printf 'E2E-INFO bench: %-22s %12s %7s | %12s %7s | ratio\n' workload "$name_a IOPS" MiB/s "$name_b IOPS" MiB/s
+	for w in $workloads; do
+		m() { grep "^$w " "/tmp/bench.$1" | awk "{print \$$2}" | median; }
+		echo "$w $(m "$name_a" 2) $(m "$name_a" 3) $(m "$name_b" 2) $(m "$name_b" 3)" |
+			awk '{printf "E2E-INFO bench: %-22s %12d %7.1f | %12d %7.1f | %.2f\n", $1, $2, $3 / 1024, $4, $5 / 1024, ($4 > 0) ? $2 / $4 : 0}'
+	done
+	echo "E2E-INFO bench: every run: $(tr '\n' ';' <"/tmp/bench.$name_a") | $(tr '\n' ';' <"/tmp/bench.$name_b")"
+}

@@ -43,9 +43,12 @@ xen_args+=" dom0_max_vcpus=1 noreboot"
 dom0_args="console=hvc0 earlyprintk=xen panic=-1 e2e=$suite"
 accel=(-accel tcg -cpu qemu64)
 mem=2048
-if [ "${suite#bench}" != "$suite" ]; then
+if [ "${suite#bench}" != "$suite" ] && [ "${suite%-wall}" = "$suite" ]; then
 	# Virtual time from instruction counts: repeatable figures on a shared, noisy machine.
 	accel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu qemu64)
+	mem=3072
+elif [ "${suite%-wall}" != "$suite" ]; then
+	# Wall-clock benchmarks: multi-threaded TCG, the vCPUs at once on the host's cores.
 	mem=3072
 fi
 log=$out/$suite.console
