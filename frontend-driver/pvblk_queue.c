@@ -347,11 +347,9 @@ static int pvblk_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
 
 	/*
 	 * Pollers go on while a disk is closed or resumed (quiescing stops dispatch, not
-	 * polling): no ring, or a stopped one, has nothing for them. Without the lock when there
-	 * is nothing: the common case of a spinning poller.
+	 * polling): no ring, or a stopped one, has nothing for them. Always under the lock: at a
+	 * resume the ring is taken away under it, so no look without it is safe.
 	 */
-	if (READ_ONCE(q->info->dead) || !pvring_front_maybe_pending(&q->ring))
-		return 0;
 	spin_lock_irqsave(&q->lock, flags);
 	if (!READ_ONCE(q->info->dead) && q->ring_pages) {
 		pvblk_consume(q, &found);

@@ -435,17 +435,6 @@ static inline bool pvring_front_final_check(struct pvring_front *front)
 }
 
 /*
- * A hint for a poller, safe without the consumer's lock: whether responses may be waiting
- * (published and not consumed, or a faulted ring). Changes nothing; consume to know.
- */
-static inline bool pvring_front_maybe_pending(struct pvring_front *front)
-{
-	/* rsp_cons is the consumer's: read once, as it may be changing under its lock. */
-	return pvring_load_relaxed(&front->shape.sring->rsp_prod) !=
-	       *(const volatile uint32_t *)&front->rsp_cons;
-}
-
-/*
  * The front end polls the ring for responses instead of sleeping: the back end need not kick it
  * meanwhile. As pvring_back_poll_begin(): rsp_event half the index space away from anything
  * consumed, outside every (old, new] range a back end can push. Call it again after each poll
