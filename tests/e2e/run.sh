@@ -3,6 +3,8 @@
 # run tests/e2e/cases-SUITE.sh in dom0 against this build's pvringd, and print one
 # "PASS: e2e NAME" or "FAIL: e2e NAME" line per case.
 #   run.sh BUILD_DIR [SUITE] [TIMEOUT_S]
+# PVRING_E2E_XEN names another hypervisor to boot (hypervisor-patch/build.sh prints one); the
+# default is Debian's.
 # Exit status 0 only if every case ran and passed. A boot that hangs or dies fails, with the
 # console's last lines; the full console log is BUILD_DIR/tests/e2e/SUITE.console.
 set -uo pipefail
@@ -54,7 +56,7 @@ fi
 log=$out/$suite.console
 "$here/qemu-run.py" "$log" "$timeout" '^E2E-END' -- \
 	qemu-system-x86_64 "${accel[@]}" -m $mem -smp 2 -nographic -no-reboot -monitor none \
-	-kernel "$cache/boot/xen" -append "$xen_args" \
+	-kernel "${PVRING_E2E_XEN:-$cache/boot/xen}" -append "$xen_args" \
 	-initrd "$cache/boot/vmlinux $dom0_args,$out/images-$suite/dom0.cpio.gz"
 boot=$?
 
