@@ -24,7 +24,7 @@ module_param(max_queues, uint, 0444);
 MODULE_PARM_DESC(max_queues, "Most rings (blk-mq hardware queues) per disk; one per vCPU");
 static unsigned int poll_queues = 1;
 module_param(poll_queues, uint, 0444);
-MODULE_PARM_DESC(poll_queues, "Rings for polled I/O (io_uring IOPOLL, RWF_HIPRI) per disk, "
+MODULE_PARM_DESC(poll_queues, "Rings for polled I/O (io_uring IOPOLL) per disk, "
 			      "beyond the vCPUs' when the back end offers that many");
 static unsigned int max_ring_order = 2;
 module_param(max_ring_order, uint, 0444);
@@ -32,7 +32,7 @@ MODULE_PARM_DESC(max_ring_order, "Largest ring: 2^order pages (up to 4)");
 static unsigned int max_segments = 256;
 module_param(max_segments, uint, 0444);
 MODULE_PARM_DESC(max_segments, "Most 4 KiB segments per request (11..512; above 11: indirect)");
-/* The largest request one ring's pool must hold at once: 2 MiB. */
+/* The largest max_segments= (2 MiB requests); every ring's pool holds one such request. */
 #define PVBLK_MAX_SEGMENTS_PARAM 512u
 static unsigned int ring_grants = 1024;
 module_param(ring_grants, uint, 0444);

@@ -336,7 +336,7 @@ static irqreturn_t pvblk_interrupt(int irq, void *dev_id)
 }
 
 /*
- * blk-mq polls a poll queue for a polled request (io_uring IOPOLL, preadv2 RWF_HIPRI): its
+ * blk-mq polls a poll queue for a polled request (io_uring IOPOLL; 6.1 polls no sync I/O): its
  * responses are taken here, on the submitter's CPU, and no interrupt is taken for them.
  */
 static int pvblk_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)

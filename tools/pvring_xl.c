@@ -139,7 +139,7 @@ static void guest_free(struct xl_guest *g)
  * What pvringd cannot honour in an xl disk specification, or NULL. pvringd serves raw images
  * and block devices in dom0 to a Xen PV front end; everything else belongs to another back end.
  */
-static const char *unsupported(const libxl_device_disk *disk, const char *key)
+static const char *unsupported(const libxl_device_disk *disk)
 {
 	if (disk->format != LIBXL_DISK_FORMAT_UNKNOWN && disk->format != LIBXL_DISK_FORMAT_RAW)
 		return "format: pvringd serves raw images only";
@@ -160,7 +160,6 @@ static const char *unsupported(const libxl_device_disk *disk, const char *key)
 		return "no target";
 	if (!disk->vdev)
 		return "no vdev";
-	(void)key;
 	return NULL;
 }
 
@@ -191,7 +190,7 @@ static int read_disk(XLU_Config *cfg, const char *config, const char *key, const
 		    config, key, spec);
 		goto out;
 	}
-	why = unsupported(&disk, key);
+	why = unsupported(&disk);
 	if (why) {
 		say("%s: %s '%s': %s", config, key, spec, why);
 		goto out;
