@@ -36,11 +36,13 @@
 #include "common/proto/pvring_xenbus.h"
 #include "daemon/number.h"
 #include "ctl_client.h"
+#include "doorbell.h"
 #include "vdev.h"
 
 /* The keys pvring-xl reads; xl leaves them alone. */
 #define PVRING_XL_DISK_KEY "pvring_disk"
 #define PVRING_XL_PVBLK_DISK_KEY "pvring_pvblk_disk"
+#define PVRING_XL_DOORBELL_KEY "pvring_doorbell"
 
 /* Each key, with the device type its disks get. */
 static const struct {
@@ -67,6 +69,7 @@ struct xl_disk {
 struct xl_guest {
 	char *name;
 	bool restarts_on_reboot;
+	bool doorbell; /* pvring_doorbell = 1: turn the hypervisor's doorbell on */
 	struct xl_disk *disks;
 	int nr_disks;
 };
@@ -105,8 +108,11 @@ static void usage(FILE *out)
 		"disks its configuration lists, in xl's disk syntax (xl-disk-configuration(5)),\n"
 		"before it runs: \"" PVRING_XL_DISK_KEY
 		"\" for the guest's blkfront (vbd), \"" PVRING_XL_PVBLK_DISK_KEY "\"\n"
-		"for pvring's pvblk module. A restore takes the configuration the domain was\n"
-		"created with: the save file does not hold these keys.\n"
+		"for pvring's pvblk module. \"" PVRING_XL_DOORBELL_KEY
+		" = 1\" turns on the port-I/O\n"
+		"doorbell of a patched Xen for an HVM or PVH guest before it runs. A restore\n"
+		"takes the configuration the domain was created with: the save file does not\n"
+		"hold these keys, and Xen does not keep the doorbell across a save.\n"
 		"  -p          leave the domain paused\n"
 		"  -c          attach to its console once it runs\n"
 		"  -n          check the configuration and print what would be attached; create "
@@ -289,6 +295,16 @@ static int read_config(const struct opts *o, struct xl_guest *g)
 	/* xl's default for on_reboot is restart; a re-created domain gets none of our disks. */
 	g->restarts_on_reboot =
 		xlu_cfg_get_string(cfg, "on_reboot", &value, 1) || strstr(value, "restart") != NULL;
+	if (xlu_cfg_get_string(cfg, PVRING_XL_DOORBELL_KEY, &value, 1) == 0) {
+		uint64_t on;
+
+		if (pvring_parse_u64(value, 1, &on)) {
+			say("%s: %s must be 0 or 1, not \"%s\"", o->config, PVRING_XL_DOORBELL_KEY,
+			    value);
+			goto out;
+		}
+		g->doorbell = on;
+	}
 	for (k = 0; k < sizeof(disk_keys) / sizeof(disk_keys[0]); k++) {
 		const char *key = disk_keys[k].key;
 		struct xl_disk *more;
@@ -626,6 +642,16 @@ static int create(const struct opts *o, const struct xl_guest *g)
 		destroy(domid_text);
 		return ret;
 	}
+	if (g->doorbell) {
+		const char *reason = "";
+
+		/* Before the guest runs: it reads CPUID once, when its driver starts. */
+		if (pvring_doorbell_enable((uint32_t)domid, &reason)) {
+			say("cannot turn the doorbell on for domain %s: %s", domid_text, reason);
+			destroy(domid_text);
+			return EXIT_REFUSED;
+		}
+	}
 	if (o->paused)
 		return 0;
 	{
@@ -730,6 +756,8 @@ int main(int argc, char **argv)
 	if (o.dry_run) {
 		for (i = 0; i < g.nr_disks; i++)
 			print_disk(&g, &g.disks[i]);
+		if (g.doorbell)
+			printf("doorbell on\n");
 		ret = 0;
 	} else {
 		ret = create(&o, &g);

@@ -96,6 +96,14 @@ check "pvring_pvblk_disk that is not a list is refused" \
 	run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_pvblk_disk = "vdev=xvde, target=/x"'
 check "  ... saying so" has "$err" "pvring_pvblk_disk must be a list"
 
+# pvring_doorbell: 0 or 1, said in the dry run; anything else refused with the reason.
+check "pvring_doorbell = 1 is read" run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_doorbell = 1'
+check "  ... and the dry run says so" has "$out" "doorbell on"
+check "pvring_doorbell = 0 turns nothing on" run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_doorbell = 0'
+check "  ... and says nothing of it" lacks "$out" "doorbell"
+check "pvring_doorbell = 2 is refused" run 2 "$xlw" create -n "$dir/web.cfg" 'pvring_doorbell = 2'
+check "  ... saying what it takes" has "$err" "pvring_doorbell must be 0 or 1"
+
 # restore: the configuration and the save file, nothing else.
 check "restore -n reads the configuration" run 0 "$xlw" restore -n "$dir/web.cfg" "$dir/web.save"
 check "  ... and prints what it would attach" test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
