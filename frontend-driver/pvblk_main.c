@@ -477,6 +477,8 @@ static int pvblk_resume(struct xenbus_device *xbdev)
 	struct pvblk_info *info = dev_get_drvdata(&xbdev->dev);
 	unsigned int reissued;
 
+	/* Xen does not keep the doorbell across a save: whether to ring it is asked again. */
+	pvblk_doorbell_probe();
 	mutex_lock(&info->lock);
 	if (!info->gd || info->broken) {
 		/*
@@ -575,6 +577,7 @@ static int __init pvblk_init(void)
 
 	if (!xen_domain())
 		return -ENODEV;
+	pvblk_doorbell_probe();
 	pvblk_major = register_blkdev(0, "pvblk");
 	if (pvblk_major < 0)
 		return pvblk_major;

@@ -16,10 +16,10 @@
 static const struct pvring_layout pvblk_layout =
 	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
 
-/* The one place a back end is kicked: the hypervisor doorbell slots in here. */
+/* The one place a back end is kicked: by the hypervisor's doorbell if it has one. */
 static void pvblk_kick(struct pvblk_queue *q)
 {
-	notify_remote_via_irq(q->irq);
+	pvblk_doorbell_kick(q->evtchn, q->irq);
 	q->kicks_out++;
 }
 
