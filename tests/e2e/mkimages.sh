@@ -100,7 +100,11 @@ add_bin "$d" usr/bin "$x"/usr/bin/xenstore* /sbin/e2fsck /sbin/mke2fs /bin/dd /u
 	/usr/bin/cmp /usr/bin/strace /sbin/losetup
 cp -a "$x/etc/xen/." "$d/etc/xen/"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$d/$libdir/"
-add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl" "$build/tools/pvring-xl"
+add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl" "$build/tools/pvring-xl" \
+	"$build/tools/pvring-doorbell"
+# The doorbell suite's freestanding PVH guest, when run.sh built it.
+[ -f "$build/tests/e2e/test-guest/doorbell-guest.elf" ] &&
+	cp "$build/tests/e2e/test-guest/doorbell-guest.elf" "$d/e2e/"
 for t in "$build"/tests/e2e/bin/*; do
 	[ -x "$t" ] && add_bin "$d" usr/bin "$t"
 done

@@ -31,6 +31,24 @@ abi=$(cat "$cache/abi")
 	echo "FAIL: e2e build (pvblk does not build against linux-headers-$abi: see $out/pvblk-build.log)"
 	exit 1
 }
+# The doorbell suite boots Xen with pvring's patch series (built once, then cached) and runs PVH
+# guests, which under TCG need QEMU's nested SVM with nested paging.
+cpu=qemu64
+case $suite in doorbell*) patched=1 ;; *) patched=0 ;; esac
+if [ $patched = 1 ]; then
+	cpu=qemu64,+svm,+npt
+	if [ -z "${PVRING_E2E_XEN:-}" ]; then
+		PVRING_E2E_XEN=$("$here/../../hypervisor-patch/build.sh" 2>"$out/xen-build.log" | tail -n 1) || {
+			echo "FAIL: e2e build (the patched hypervisor does not build: see $out/xen-build.log)"
+			exit 1
+		}
+	fi
+	make -s -C "$here/../../hypervisor-patch/test-guest" O="$build/tests/e2e/test-guest" \
+		>"$out/test-guest-build.log" 2>&1 || {
+		echo "FAIL: e2e build (the doorbell test guest does not build: see $out/test-guest-build.log)"
+		exit 1
+	}
+fi
 # fio in the guest: the benchmarks, and pvblk's polled I/O.
 case $suite in bench* | pvblk) with_fio=1 ;; *) with_fio=0 ;; esac
 E2E_WITH_FIO=$with_fio \
@@ -43,11 +61,11 @@ E2E_WITH_FIO=$with_fio \
 xen_args="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M"
 xen_args+=" dom0_max_vcpus=1 noreboot"
 dom0_args="console=hvc0 earlyprintk=xen panic=-1 e2e=$suite"
-accel=(-accel tcg -cpu qemu64)
+accel=(-accel tcg -cpu $cpu)
 mem=2048
 if [ "${suite#bench}" != "$suite" ] && [ "${suite%-wall}" = "$suite" ]; then
 	# Virtual time from instruction counts: repeatable figures on a shared, noisy machine.
-	accel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu qemu64)
+	accel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu $cpu)
 	mem=3072
 elif [ "${suite%-wall}" != "$suite" ]; then
 	# Wall-clock benchmarks: multi-threaded TCG, the vCPUs at once on the host's cores.
