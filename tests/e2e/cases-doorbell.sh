@@ -206,8 +206,3 @@ for d in $(xl list 2>/dev/null | awk '$1 ~ /^db-/ {print $1}'); do
 	echo "E2E-INFO doorbell: destroying $d, left behind: $(xl list "$d" | tail -n 1)"
 	timeout 60 xl destroy "$d"
 done
-# pvblk in a PVH guest kicking through the doorbell, when that suite part is in the image.
-if [ -f /e2e/cases-doorbell-pvblk.sh ]; then
-	# shellcheck disable=SC1091
-	. /e2e/cases-doorbell-pvblk.sh
-fi
