@@ -127,6 +127,7 @@ size_t pvblk_request_size(unsigned int max_segments);
 /* pvblk_doorbell.c: read CPUID (at load and resume); kick one ring's back end. */
 void pvblk_doorbell_probe(void);
 void pvblk_doorbell_kick(evtchn_port_t evtchn, int irq);
+void pvblk_doorbell_suspend(void);
 /* Pool pages a read or write of nr_segments holds: its data, and its segment lists if indirect. */
 unsigned int pvblk_request_pages(unsigned int nr_segments);
 void pvblk_mark_broken(struct pvblk_info *info, const char *fmt, ...) __printf(2, 3);

@@ -27,25 +27,34 @@ static unsigned int doorbell_port;
 module_param(doorbell_port, uint, 0444);
 MODULE_PARM_DESC(doorbell_port, "The doorbell's I/O port in use (read-only; 0: EVTCHNOP_send)");
 
-void pvblk_doorbell_probe(void)
+/* Xen's HVM leaf: the doorbell's I/O port, or 0. Only x86 guests have CPUID and port I/O. */
+static unsigned int pvblk_doorbell_find(void)
 {
-	unsigned int base, eax, ebx, ecx, edx, port = 0;
+#ifdef CONFIG_X86
+	unsigned int base, eax, ebx, ecx, edx;
 
 	/* A PV guest has no I/O ports to ring, and Xen's HVM leaf says nothing to it. */
-	if (doorbell && xen_hvm_domain()) {
-		base = xen_cpuid_base();
-		if (base) {
-			cpuid_count(base + PVRING_DOORBELL_CPUID_LEAF, 0, &eax, &ebx, &ecx, &edx);
-			if (eax & PVRING_DOORBELL_CPUID_FLAG) {
-				cpuid_count(base + PVRING_DOORBELL_CPUID_LEAF,
-					    PVRING_DOORBELL_CPUID_PORT_SUBLEAF, &eax, &ebx, &ecx,
-					    &edx);
-				/* Only a port an OUT with DX can name. */
-				if (eax && eax <= 0xffff)
-					port = eax;
-			}
-		}
-	}
+	if (!doorbell || !xen_hvm_domain())
+		return 0;
+	base = xen_cpuid_base();
+	if (!base)
+		return 0;
+	cpuid_count(base + PVRING_DOORBELL_CPUID_LEAF, 0, &eax, &ebx, &ecx, &edx);
+	if (!(eax & PVRING_DOORBELL_CPUID_FLAG))
+		return 0;
+	cpuid_count(base + PVRING_DOORBELL_CPUID_LEAF, PVRING_DOORBELL_CPUID_PORT_SUBLEAF, &eax,
+		    &ebx, &ecx, &edx);
+	/* Only a port an OUT with DX can name. */
+	return eax <= 0xffff ? eax : 0;
+#else
+	return 0;
+#endif
+}
+
+void pvblk_doorbell_probe(void)
+{
+	unsigned int port = pvblk_doorbell_find();
+
 	if (port == READ_ONCE(doorbell_port))
 		return;
 	if (port)
@@ -65,8 +74,21 @@ void pvblk_doorbell_kick(evtchn_port_t evtchn, int irq)
 	 * No barrier of our own: pvring_front_push() stored req_prod and then issued a full
 	 * barrier (before it read req_event), so the requests are visible before the kick is.
 	 */
-	if (port)
+#ifdef CONFIG_X86
+	if (port) {
 		outl(evtchn, port);
-	else
-		notify_remote_via_irq(irq);
+		return;
+	}
+#endif
+	notify_remote_via_irq(irq);
+}
+
+/*
+ * Before a save: from here until pvblk_doorbell_probe() at resume, the rings' port numbers are
+ * stale (the restored domain has new channels, perhaps another device's under the same number),
+ * so no kick may name one. notify_remote_via_irq() knows an unbound IRQ and sends nothing.
+ */
+void pvblk_doorbell_suspend(void)
+{
+	WRITE_ONCE(doorbell_port, 0);
 }

@@ -513,6 +513,14 @@ static int pvblk_resume(struct xenbus_device *xbdev)
 	return 0;
 }
 
+/* Before the domain is saved: kicks go back to the hypercall until the resume (pvblk_doorbell.c).
+ */
+static int pvblk_suspend(struct xenbus_device *xbdev)
+{
+	pvblk_doorbell_suspend();
+	return 0;
+}
+
 static int pvblk_probe(struct xenbus_device *xbdev, const struct xenbus_device_id *id)
 {
 	struct pvblk_info *info;
@@ -566,6 +574,7 @@ static struct xenbus_driver pvblk_driver = {
 	.ids = pvblk_ids,
 	.probe = pvblk_probe,
 	.remove = pvblk_remove,
+	.suspend = pvblk_suspend,
 	.resume = pvblk_resume,
 	.otherend_changed = pvblk_backend_changed,
 	.not_essential = true,

@@ -17,7 +17,14 @@ static int explain(xc_interface *xch, uint32_t domid, int err, const char **reas
 {
 	xc_dominfo_t info;
 
-	if (xc_domain_getinfo(xch, domid, 1, &info) != 1 || info.domid != domid) {
+	/* It lists the domains from domid on: another one first means there is none by that id. */
+	int found = xc_domain_getinfo(xch, domid, 1, &info);
+
+	if (found < 0 && errno != ESRCH) {
+		*reason = "cannot look the domain up (not permitted?)";
+		return -errno;
+	}
+	if (found != 1 || info.domid != domid) {
 		*reason = "no such domain";
 		return -ESRCH;
 	}
