@@ -30,6 +30,8 @@
 #include <xenevtchn.h>
 #include <xenstore.h>
 
+#include "daemon/number.h"
+
 /* After the guest says it is done, how long a wrong late event still has to show up. */
 #define DRAIN_MS 500
 /* How long the loopback pair has to prove it works. */
@@ -216,10 +218,9 @@ static bool bind_guest(struct partner *pt, const char *value)
 {
 	xenevtchn_port_or_error_t p;
 	char buf[96];
-	char *end;
-	unsigned long g = strtoul(value, &end, 10);
+	uint64_t g;
 
-	if (!*value || *end || g > UINT32_MAX) {
+	if (pvring_parse_u64(value, UINT32_MAX, &g)) {
 		say("the guest's doorbell-port is '%s'", value);
 		return false;
 	}
@@ -261,7 +262,8 @@ int main(int argc, char **argv)
 	struct partner pt = { 0 };
 	long long deadline, drain_end = -1, next_check;
 	unsigned long timeout_s = 600, guest_kicks = 0;
-	char *done = NULL, *end;
+	char *done = NULL;
+	uint64_t number;
 	int arg = 1;
 	bool guest_failed = false, ok;
 	char result[128];
@@ -271,22 +273,23 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (arg + 1 < argc && !strcmp(argv[arg], "-t")) {
-		timeout_s = strtoul(argv[arg + 1], &end, 10);
-		if (*end || !timeout_s) {
+		if (pvring_parse_u64(argv[arg + 1], 86400, &number) || !number) {
 			usage(stderr);
 			return 2;
 		}
+		timeout_s = number;
 		arg += 2;
 	}
 	if (arg != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	pt.domid = (unsigned int)strtoul(argv[arg], &end, 10);
-	if (*end || !argv[arg][0] || !pt.domid || pt.domid >= 0x7ff0) {
+	/* DOMID_FIRST_RESERVED is 0x7ff0; dom0 is the partner itself. */
+	if (pvring_parse_u64(argv[arg], 0x7fef, &number) || !number) {
 		usage(stderr);
 		return 2;
 	}
+	pt.domid = (unsigned int)number;
 	snprintf(pt.dir, sizeof(pt.dir), "/local/domain/%u/data", pt.domid);
 	deadline = now_ms() + (long long)timeout_s * 1000;
 
@@ -363,8 +366,8 @@ int main(int argc, char **argv)
 	}
 
 	if (done) {
-		guest_kicks = strtoul(done, &end, 10);
-		guest_failed = !done[0] || *end;
+		guest_failed = pvring_parse_u64(done, ULONG_MAX, &number) != 0;
+		guest_kicks = guest_failed ? 0 : number;
 		if (guest_failed)
 			say("the guest gave up: doorbell-guest-done is '%s'", done);
 	}
