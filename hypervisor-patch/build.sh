@@ -6,8 +6,29 @@
 # under $PVRING_XEN_CACHE (default /var/cache/pvring-xen) by the hash of the version, the series,
 # its patches and this script, so a second run prints the cached path at once.
 #   build.sh [--print-key]
+#   build.sh --flask [MODULE.te...] [--print-key]
+# --flask builds the same hypervisor with XSM/FLASK (Debian's defconfig has only the dummy XSM)
+# and Xen's stock policy built in, and prints a second line: the path of a policy file built from
+# the stock modules plus the MODULE.te files given (each switched on in modules.conf), for the
+# bootloader to load as a multiboot module or for `xl loadpolicy`. The policy is cached apart,
+# by the modules' hash, from the policy sources kept beside the hypervisor, so a changed module
+# costs seconds, not a hypervisor build. It needs checkpolicy and m4, installed here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+flask=0 print_key=0 modules=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--flask) flask=1 ;;
+	--print-key) print_key=1 ;;
+	*.te)
+		[ -f "$1" ] || { echo "build.sh: no policy module $1" >&2; exit 2; }
+		modules+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")")
+		;;
+	*) echo "usage: build.sh [--flask [MODULE.te...]] [--print-key]" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ $flask = 1 ] || [ ${#modules[@]} = 0 ] || { echo "build.sh: policy modules need --flask" >&2; exit 2; }
 # The bookworm main version: the security suite's source 404s on the mirrors (checked).
 version=4.17.5+72-g01140da4e8-1
 cache_root=${PVRING_XEN_CACHE:-/var/cache/pvring-xen}
@@ -20,15 +41,54 @@ key=$({
 		cat "$series"
 		grep -v -e '^#' -e '^$' "$series" | while read -r p; do cat "$here/patches/$p"; done
 	fi
+	echo "flask=$flask"
 } | sha256sum | cut -c1-16)
-[ "${1:-}" = --print-key ] && { echo "$key"; exit 0; }
+[ $print_key = 1 ] && { echo "$key"; exit 0; }
 out=$cache_root/$key
-if [ -f "$out/xen" ]; then
-	echo "$out/xen"
-	exit 0
-fi
 
 say() { echo "build.sh: $*" >&2; }
+
+# The FLASK policy: the stock one plus the modules, from the sources kept in $out/policy-src.
+policy() {
+	local mkey pdir m tmp
+	mkey=$(for m in "${modules[@]}"; do
+		basename "$m"
+		cat "$m"
+	done | sha256sum | cut -c1-16)
+	pdir=$out/policy-$mkey
+	if [ ! -f "$pdir/xenpolicy" ]; then
+		command -v checkpolicy >/dev/null && command -v m4 >/dev/null ||
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				checkpolicy m4 >&2
+		tmp=$(mktemp -d /tmp/pvring-xenpolicy-XXXXXX)
+		cp -a "$out/policy-src/." "$tmp/"
+		for m in "${modules[@]}"; do
+			cp "$m" "$tmp/tools/flask/policy/modules/"
+			echo "$(basename "$m" .te) = on" >>"$tmp/tools/flask/policy/modules/modules.conf"
+		done
+		mkdir -p "$tmp/out"
+		# Makefile.common alone, as the hypervisor's own build uses it: tools/'s Makefile
+		# wants the tools configured.
+		make -f "$tmp/tools/flask/policy/Makefile.common" -C "$tmp/tools/flask/policy" \
+			FLASK_BUILD_DIR="$tmp/out" POLICY_FILENAME="$tmp/out/xenpolicy" \
+			>"$tmp/policy.log" 2>&1 || {
+			tail -n 30 "$tmp/policy.log" >&2
+			rm -rf "$tmp"
+			say "the FLASK policy does not build"
+			exit 1
+		}
+		mkdir -p "$pdir"
+		cp "$tmp/out/xenpolicy" "$pdir/xenpolicy.tmp" && mv "$pdir/xenpolicy.tmp" "$pdir/xenpolicy"
+		rm -rf "$tmp"
+	fi
+	echo "$pdir/xenpolicy"
+}
+
+if [ -f "$out/xen" ]; then
+	echo "$out/xen"
+	[ $flask = 0 ] || policy
+	exit 0
+fi
 
 # Debian's source, and what building it takes.
 if ! apt-cache showsrc "xen=$version" 2>/dev/null | grep -q '^Package: xen'; then
@@ -43,7 +103,7 @@ SRC
 	apt-get update -qq >&2
 fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev \
-	build-essential flex bison python3 >&2
+	build-essential flex bison python3 $([ $flask = 0 ] || echo checkpolicy m4) >&2
 
 work=$(mktemp -d /tmp/pvring-xen-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -63,6 +123,20 @@ if [ -f "$series" ]; then
 	done
 fi
 make -C "$src/xen" defconfig >&2
+if [ $flask = 1 ]; then
+	# XSM with FLASK as the default module, enforcing unless the command line says otherwise;
+	# the stock policy built in, so that a boot without a policy module still starts dom0.
+	cat >>"$src/xen/.config" <<'KCONFIG'
+CONFIG_XSM=y
+CONFIG_XSM_FLASK=y
+CONFIG_XSM_FLASK_POLICY=y
+CONFIG_XSM_FLASK_DEFAULT=y
+KCONFIG
+	make -C "$src/xen" olddefconfig >&2
+	for opt in CONFIG_XSM_FLASK_DEFAULT CONFIG_XSM_FLASK_POLICY; do
+		grep -q "^$opt=y" "$src/xen/.config" || { say "$opt did not stay set"; exit 1; }
+	done
+fi
 # No warning may pass: Xen builds with -Werror already; a warning line still fails here.
 make -C "$src/xen" -j"$(nproc)" >"$work/build.log" 2>&1 || {
 	tail -n 30 "$work/build.log" >&2
@@ -74,5 +148,13 @@ if grep -E '(^|[^a-z])warning:' "$work/build.log" >&2; then
 	exit 1
 fi
 mkdir -p "$out"
+if [ $flask = 1 ]; then
+	# What building a policy takes, without the rest of the source.
+	rm -rf "$out/policy-src"
+	mkdir -p "$out/policy-src/tools/flask" "$out/policy-src/xen/xsm/flask"
+	cp -a "$src/tools/flask/policy" "$out/policy-src/tools/flask/"
+	cp -a "$src/xen/xsm/flask/policy" "$out/policy-src/xen/xsm/flask/"
+fi
 cp "$src/xen/xen" "$out/xen.tmp" && mv "$out/xen.tmp" "$out/xen"
 echo "$out/xen"
+[ $flask = 0 ] || policy
