@@ -50,9 +50,10 @@ if [ -f "$top/build/check/Makefile" ]; then
 	echo "=== real-Xen end-to-end suite ==="
 	# functional: stock blkfront guests, busybox as dom0's init; systemd: pvringd as its unit
 	# installs, stopped and restarted with systemctl; pvblk: pvring's own guest module (those three
-	# on Debian's Xen); doorbell: Xen built with hypervisor-patch/ (cached after the first build),
-	# its test guest and a PVH guest whose pvblk kicks through the doorbell.
-	for suite in functional systemd pvblk doorbell; do
+	# on Debian's Xen); doorbell: Xen built with hypervisor-patch/ (cached after the first build)
+	# and its test guest; doorbell-flask: the same built with XSM/FLASK, enforcing, a policy
+	# that refuses the test guest's sends.
+	for suite in functional systemd pvblk doorbell doorbell-flask; do
 		"$top/tests/e2e/run.sh" "$top/build/check" $suite 2>&1 | tee -a "$e2e_log"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	done

@@ -3,7 +3,7 @@
  * doorbell-partner: the dom0 end of the doorbell test guest's event channel (see main.c beside
  * this file for the guest and the handshake, all under /local/domain/DOMID/data/).
  *
- *     doorbell-partner [-t SECONDS] DOMID
+ *     doorbell-partner [-t SECONDS] [-x BOOLEAN] DOMID
  *
  * Waits for the guest's port (doorbell-port), binds it, publishes its own port and the dom0
  * ports the guest is to try as "foreign" ports (doorbell-partner-port, doorbell-foreign-ports),
@@ -12,7 +12,14 @@
  * work once at start) and an unbound port. When the guest writes doorbell-guest-done, it waits a
  * little for late events, writes doorbell-partner-result and exits.
  *
- * stdout: one "PARTNER events=E kicks=K stray=S quiet=Q guest_kicks=N result=ok|fail" line.
+ * With -x, the FLASK case: when the guest writes doorbell-xsm-ready = N, it sets the policy's
+ * BOOLEAN (the one that allows the guest's sends) to 0, tells the guest with one event, waits until
+ * the hypervisor has counted N more doorbell writes as dropped, watches a little longer, sets the
+ * BOOLEAN back to 1 and tells the guest again. No event may arrive meanwhile and the doorbell's
+ * sent count may not move.
+ *
+ * stdout: one "PARTNER events=E kicks=K stray=S quiet=Q guest_kicks=N [xsm=...] result=ok|fail"
+ * line.
  * Exit status 0 only if the guest reported as many good kicks as events arrived, no event came
  * on any other port, and nothing failed; 1 otherwise (including the timeout); 2 usage.
  */
@@ -27,10 +34,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <xenctrl.h>
 #include <xenevtchn.h>
 #include <xenstore.h>
 
 #include "daemon/number.h"
+#include "tools/doorbell.h"
 
 /* After the guest says it is done, how long a wrong late event still has to show up. */
 #define DRAIN_MS 500
@@ -47,6 +56,11 @@ struct partner {
 	bool bound;
 	unsigned long events, kicks, stray, quiet_events;
 	bool failed;
+	/* The FLASK case (-x): the boolean, and what happened while it was off. */
+	const char *xsm_bool;
+	bool xsm_done, xsm_ok;
+	unsigned long xsm_events;
+	uint64_t xsm_sent, xsm_dropped, xsm_writes;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -249,12 +263,104 @@ static bool bind_guest(struct partner *pt, const char *value)
 	return true;
 }
 
+static bool set_bool(struct partner *pt, xc_interface *xch, int value)
+{
+	/* libxenctrl's prototype takes a char *; the name is only read. */
+	if (xc_flask_setbool(xch, (char *)pt->xsm_bool, value, 1) == 0)
+		return true;
+	say("cannot set the FLASK boolean %s to %d: %s", pt->xsm_bool, value, strerror(errno));
+	return false;
+}
+
+/*
+ * Steps b and d of the FLASK case (see main.c): the guest's N refused kicks. Blocks, answering
+ * events as usual, until the hypervisor has counted N more doorbell writes as dropped (at most
+ * until the deadline), then for DRAIN_MS more.
+ */
+static void xsm_refused(struct partner *pt, const char *ready, long long deadline)
+{
+	struct pvring_doorbell_state base, now;
+	unsigned long events_before = pt->events;
+	long long settle = -1;
+	const char *reason = "";
+	xc_interface *xch;
+	uint64_t n;
+
+	pt->xsm_done = true;
+	if (pvring_parse_u64(ready, 1000000, &n) || !n) {
+		say("the guest's doorbell-xsm-ready is '%s'", ready);
+		return;
+	}
+	xch = xc_interface_open(NULL, NULL, 0);
+	if (!xch) {
+		say("xc_interface_open: %s", strerror(errno));
+		return;
+	}
+	if (pvring_doorbell_read(pt->domid, &base, &reason)) {
+		say("cannot read domain %u's doorbell: %s", pt->domid, reason);
+		goto out;
+	}
+	if (!set_bool(pt, xch, 0))
+		goto out;
+	if (xenevtchn_notify(pt->ev, pt->port) < 0) {
+		say("xenevtchn_notify(%u): %s", pt->port, strerror(errno));
+		set_bool(pt, xch, 1);
+		goto out;
+	}
+	pt->kicks++;
+	/* With the doorbell off there is nothing to count: the drain window is all. */
+	if (!base.on)
+		settle = now_ms() + DRAIN_MS;
+	for (;;) {
+		struct pollfd pfd = { .fd = xenevtchn_fd(pt->ev), .events = POLLIN };
+		long long t = now_ms();
+
+		if (settle >= 0 && t >= settle)
+			break;
+		if (t >= deadline) {
+			say("the hypervisor never counted %lu refused doorbell writes",
+			    (unsigned long)n);
+			break;
+		}
+		if (poll(&pfd, 1, 50) > 0)
+			answer(pt);
+		if (pvring_doorbell_read(pt->domid, &now, &reason)) {
+			say("cannot read domain %u's doorbell: %s", pt->domid, reason);
+			break;
+		}
+		if (settle < 0 && now.dropped - base.dropped >= n)
+			settle = now_ms() + DRAIN_MS;
+	}
+	pt->xsm_events = pt->events - events_before;
+	if (base.on && pvring_doorbell_read(pt->domid, &now, &reason) == 0) {
+		pt->xsm_sent = now.sent - base.sent;
+		pt->xsm_dropped = now.dropped - base.dropped;
+	}
+	pt->xsm_writes = base.on ? n : 0;
+	if (!set_bool(pt, xch, 1))
+		goto out;
+	if (xenevtchn_notify(pt->ev, pt->port) < 0) {
+		say("xenevtchn_notify(%u): %s", pt->port, strerror(errno));
+		goto out;
+	}
+	pt->kicks++;
+	pt->xsm_ok = settle >= 0 && !pt->xsm_events && !pt->xsm_sent &&
+		     pt->xsm_dropped == pt->xsm_writes;
+	if (!pt->xsm_ok)
+		say("while sends were off: %lu events, doorbell sent %" PRIu64 " dropped %" PRIu64
+		    " (the guest wrote %" PRIu64 ")",
+		    pt->xsm_events, pt->xsm_sent, pt->xsm_dropped, pt->xsm_writes);
+out:
+	xc_interface_close(xch);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: doorbell-partner [-t SECONDS] DOMID\n"
+		"Usage: doorbell-partner [-t SECONDS] [-x BOOLEAN] DOMID\n"
 		"The dom0 partner of pvring's doorbell test guest (hypervisor-patch/test-guest).\n"
-		"  -t SECONDS  give up after this long (default 600)\n");
+		"  -t SECONDS  give up after this long (default 600)\n"
+		"  -x BOOLEAN  the FLASK case: the policy boolean that allows the guest's sends\n");
 }
 
 int main(int argc, char **argv)
@@ -272,12 +378,19 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (arg + 1 < argc && !strcmp(argv[arg], "-t")) {
-		if (pvring_parse_u64(argv[arg + 1], 86400, &number) || !number) {
+	while (arg + 1 < argc && argv[arg][0] == '-') {
+		if (!strcmp(argv[arg], "-t")) {
+			if (pvring_parse_u64(argv[arg + 1], 86400, &number) || !number) {
+				usage(stderr);
+				return 2;
+			}
+			timeout_s = number;
+		} else if (!strcmp(argv[arg], "-x") && argv[arg + 1][0]) {
+			pt.xsm_bool = argv[arg + 1];
+		} else {
 			usage(stderr);
 			return 2;
 		}
-		timeout_s = number;
 		arg += 2;
 	}
 	if (arg != argc - 1) {
@@ -346,6 +459,13 @@ int main(int argc, char **argv)
 					pt.failed = true;
 				free(g);
 			}
+			if (pt.bound && pt.xsm_bool && !pt.xsm_done) {
+				char *ready = read_key(&pt, "doorbell-xsm-ready");
+
+				if (ready)
+					xsm_refused(&pt, ready, deadline);
+				free(ready);
+			}
 			if (drain_end < 0 && (done = read_key(&pt, "doorbell-guest-done")))
 				drain_end = now_ms() + DRAIN_MS;
 			if (pt.failed && drain_end < 0)
@@ -376,13 +496,20 @@ int main(int argc, char **argv)
 	if (pt.bound && !write_key(&pt, "doorbell-partner-result", result))
 		pt.failed = true;
 	ok = done && !guest_failed && !pt.failed && guest_kicks == pt.events && !pt.stray &&
-	     !pt.quiet_events;
+	     !pt.quiet_events && (!pt.xsm_bool || pt.xsm_ok);
 	if (done && !guest_failed && guest_kicks != pt.events)
 		say("the guest made %lu good kicks, %lu events arrived", guest_kicks, pt.events);
+	if (pt.xsm_bool && !pt.xsm_done)
+		say("the guest never wrote doorbell-xsm-ready");
 	printf("PARTNER domid=%u guest_port=%u port=%u quiet_ports=%u,%u,%u events=%lu kicks=%lu "
-	       "stray=%lu quiet=%lu guest_kicks=%s result=%s\n",
+	       "stray=%lu quiet=%lu guest_kicks=%s",
 	       pt.domid, pt.guest_port, pt.port, pt.loop_a, pt.loop_b, pt.unbound, pt.events,
-	       pt.kicks, pt.stray, pt.quiet_events, done ? done : "none", ok ? "ok" : "fail");
+	       pt.kicks, pt.stray, pt.quiet_events, done ? done : "none");
+	if (pt.xsm_bool)
+		printf(" xsm_events=%lu xsm_sent=%" PRIu64 " xsm_dropped=%" PRIu64
+		       " xsm_writes=%" PRIu64,
+		       pt.xsm_events, pt.xsm_sent, pt.xsm_dropped, pt.xsm_writes);
+	printf(" result=%s\n", ok ? "ok" : "fail");
 	free(done);
 	xenevtchn_close(pt.quiet);
 	xenevtchn_close(pt.ev);

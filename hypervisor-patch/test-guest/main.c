@@ -24,7 +24,16 @@
  *               got on P, kicks it sent including the hello, events on ports other than P, events
  *               on its never-firing ports) and exits. The guest checks E = its good kicks and
  *               K = the answers it got.
- * Command line (xl's cmdline=): n=ROUND_TRIPS_PER_ROUND rounds=ROUNDS warmup=N quiet=MS
+ * With xsm=N on the command line (the FLASK case; the partner runs with -x BOOLEAN), between the
+ * round trips and the mask checks:
+ *   a. guest:   writes doorbell-xsm-ready = N.
+ *   b. partner: sets the FLASK boolean that allows the guest's sends to 0, then sends one event.
+ *   c. guest:   makes N EVTCHNOP_send calls on G (each must fail with -EACCES) and, when the
+ *               doorbell is on, N doorbell writes of G (XSM refuses them in the hypervisor).
+ *   d. partner: waits until the hypervisor has counted N more doorbell writes as dropped (none
+ *               as sent) and a little more, checks that no event came, sets the boolean back to
+ *               1 and sends one event. The guest then checks that a kick of each kind works.
+ * Command line (xl's cmdline=): n=ROUND_TRIPS_PER_ROUND rounds=ROUNDS warmup=N quiet=MS xsm=N
  * verbose poweroff.
  */
 #include "guest.h"
@@ -40,7 +49,7 @@
 enum method { SEND, DOORBELL, NR_METHODS };
 static const char *const method_name[NR_METHODS] = { "send", "doorbell" };
 
-static u32 opt_n = 400, opt_rounds = 5, opt_warmup = 20, opt_quiet_ms;
+static u32 opt_n = 400, opt_rounds = 5, opt_warmup = 20, opt_quiet_ms, opt_xsm;
 static bool opt_verbose, opt_poweroff;
 
 static bool doorbell; /* advertised by CPUID for this domain */
@@ -119,6 +128,8 @@ static void parse_cmdline(const char *s)
 			parse_u32(&v, &opt_warmup);
 		else if (word_is(s, "quiet=", &v))
 			parse_u32(&v, &opt_quiet_ms);
+		else if (word_is(s, "xsm=", &v))
+			parse_u32(&v, &opt_xsm);
 		else if (word_is(s, "verbose", &v))
 			opt_verbose = true;
 		else if (word_is(s, "poweroff", &v))
@@ -256,6 +267,58 @@ static bool measure(void)
 	if (quiet_ms > 1000)
 		quiet_ms = 1000;
 	return true;
+}
+
+/* ---- XSM: with the guest's sends refused by policy, the doorbell delivers nothing either */
+
+static void xsm_refused(void)
+{
+	u32 before, i, send_refused = 0, send_other = 0, writes = 0;
+	int other_rc = 0;
+	char buf[16];
+
+	format(buf, sizeof(buf), "%u", opt_xsm);
+	before = answers;
+	if (xs_write("data/doorbell-xsm-ready", buf)) {
+		fail("cannot write data/doorbell-xsm-ready");
+		return;
+	}
+	if (!WAIT_UNTIL(answers != before, RESULT_TIMEOUT_MS)) {
+		fail("the partner never said that sends are off");
+		return;
+	}
+	before = answers;
+	/* No xenstore from here until the partner says sends are back: its kicks are refused too.
+	 */
+	for (i = 0; i < opt_xsm; i++) {
+		int rc = evtchn_send(port);
+
+		if (rc == -XEN_EACCES) {
+			send_refused++;
+		} else {
+			send_other++;
+			other_rc = rc;
+		}
+	}
+	if (doorbell)
+		for (i = 0; i < opt_xsm; i++, writes++)
+			outl(doorbell_io, port);
+	if (!WAIT_UNTIL(answers != before, RESULT_TIMEOUT_MS)) {
+		fail("the partner never said that sends are back");
+		return;
+	}
+	print("DOORBELL-XSM n=%u send_refused=%u send_other=%u other_rc=%d doorbell_writes=%u "
+	      "events_while_off=%u\n",
+	      opt_xsm, send_refused, send_other, other_rc, writes, answers - before - 1);
+	if (send_other)
+		fail("%u of %u refused EVTCHNOP_send calls returned %d, not -EACCES", send_other,
+		     opt_xsm, other_rc);
+	/* More than the one "back on" event: a refused kick was answered, so it got through. */
+	if (answers != before + 1)
+		fail("%u answers while sends were off", answers - before - 1);
+	/* The policy's boolean is back: both kinds of kick work again. */
+	if (round_trip(SEND, &scratch[0]) && doorbell)
+		round_trip(DOORBELL, &scratch[0]);
 }
 
 /* ---- masking: the edge that arrives while masked must not be lost */
@@ -642,6 +705,8 @@ static void run(const struct hvm_start_info *si)
 
 	if (!measure())
 		return;
+	if (opt_xsm)
+		xsm_refused();
 	mask_test(doorbell ? DOORBELL : SEND, false);
 	mask_test(SEND, true);
 

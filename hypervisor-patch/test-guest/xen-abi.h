@@ -55,6 +55,7 @@ struct hvm_start_info {
 /* Negative errno values Xen returns that the guest tells apart. */
 #define XEN_EINVAL 22
 #define XEN_ENOENT 2
+#define XEN_EACCES 13 /* XSM/FLASK refused */
 
 /* memory_op */
 #define XENMEM_add_to_physmap 7

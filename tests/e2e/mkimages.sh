@@ -108,7 +108,7 @@ add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl" "$build/t
 for t in "$build"/tests/e2e/bin/*; do
 	[ -x "$t" ] && add_bin "$d" usr/bin "$t"
 done
-cp "$here"/lib.sh "$here"/hostile.sh "$here"/cases-*.sh "$here/../../daemon/pvringd-xen.json.example" "$d/e2e/"
+cp "$here"/lib.sh "$here"/hostile.sh "$here"/doorbell-lib.sh "$here"/cases-*.sh "$here/../../daemon/pvringd-xen.json.example" "$d/e2e/"
 cp "$here"/xen-up.sh "$here"/suite.sh "$d/e2e/"
 if [ "${E2E_WITH_SYSTEMD:-0}" = 1 ]; then
 	# systemd as dom0's init (Debian's, as the host has it), with pvringd installed as a package

@@ -4,7 +4,8 @@
 # "PASS: e2e NAME" or "FAIL: e2e NAME" line per case.
 #   run.sh BUILD_DIR [SUITE] [TIMEOUT_S]
 # PVRING_E2E_XEN names another hypervisor to boot (hypervisor-patch/build.sh prints one); the
-# default is Debian's.
+# default is Debian's. PVRING_E2E_XENPOLICY names the FLASK policy the doorbell-flask suite loads
+# with it (build.sh --flask prints one).
 # Exit status 0 only if every case ran and passed. A boot that hangs or dies fails, with the
 # console's last lines; the full console log is BUILD_DIR/tests/e2e/SUITE.console.
 set -uo pipefail
@@ -33,15 +34,23 @@ abi=$(cat "$cache/abi")
 }
 # The doorbell suite boots Xen with pvring's patch series (built once, then cached) and runs PVH
 # guests, which under TCG need QEMU's nested SVM with nested paging.
+# The doorbell-flask suite boots the same series built with XSM/FLASK, enforcing, with the test's
+# policy module (its xenpolicy, beside the hypervisor) as a multiboot module.
 cpu=qemu64
 case $suite in doorbell*) patched=1 ;; *) patched=0 ;; esac
+flask_args=()
+[ "$suite" = doorbell-flask ] && flask_args=(--flask "$here/flask/pvring_doorbell_test.te")
 if [ $patched = 1 ]; then
 	cpu=qemu64,+svm,+npt
 	if [ -z "${PVRING_E2E_XEN:-}" ]; then
-		PVRING_E2E_XEN=$("$here/../../hypervisor-patch/build.sh" 2>"$out/xen-build.log" | tail -n 1) || {
+		# One line, the hypervisor; with --flask a second, the policy.
+		built=$("$here/../../hypervisor-patch/build.sh" "${flask_args[@]}" \
+			2>"$out/xen-build.log" | tail -n 2) || {
 			echo "FAIL: e2e build (the patched hypervisor does not build: see $out/xen-build.log)"
 			exit 1
 		}
+		PVRING_E2E_XEN=$(echo "$built" | head -n 1)
+		PVRING_E2E_XENPOLICY=$(echo "$built" | tail -n 1)
 	fi
 	make -s -C "$here/../../hypervisor-patch/test-guest" O="$build/tests/e2e/test-guest" \
 		>"$out/test-guest-build.log" 2>&1 || {
@@ -60,6 +69,11 @@ E2E_WITH_FIO=$with_fio \
 
 xen_args="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M"
 xen_args+=" dom0_max_vcpus=1 noreboot"
+modules=
+if [ ${#flask_args[@]} != 0 ]; then
+	xen_args+=" flask=enforcing"
+	modules=",${PVRING_E2E_XENPOLICY:?the doorbell-flask suite needs a policy (build.sh --flask)}"
+fi
 dom0_args="console=hvc0 earlyprintk=xen panic=-1 e2e=$suite"
 accel=(-accel tcg -cpu $cpu)
 mem=2048
@@ -75,7 +89,7 @@ log=$out/$suite.console
 "$here/qemu-run.py" "$log" "$timeout" '^E2E-END' -- \
 	qemu-system-x86_64 "${accel[@]}" -m $mem -smp 2 -nographic -no-reboot -monitor none \
 	-kernel "${PVRING_E2E_XEN:-$cache/boot/xen}" -append "$xen_args" \
-	-initrd "$cache/boot/vmlinux $dom0_args,$out/images-$suite/dom0.cpio.gz"
+	-initrd "$cache/boot/vmlinux $dom0_args,$out/images-$suite/dom0.cpio.gz$modules"
 boot=$?
 
 # The cases' verdicts, as the test command counts them.
