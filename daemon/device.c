@@ -373,7 +373,10 @@ static int read_queue(struct pvringd_device *dev, struct pvringd_ring *ring, con
 	return 0;
 }
 
-/* Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable. */
+/*
+ * Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable, 1 if a
+ * ring failed the device itself (pvringd_device_fail) while connecting.
+ */
 static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 {
 	const struct pvringd_config *cfg = dev->d->cfg;
@@ -434,9 +437,17 @@ static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 		if (read_queue(dev, ring, dir, has_order, why, why_len))
 			return -1;
 	}
-	for (q = 0; q < use_queues; q++)
+	for (q = 0; q < use_queues; q++) {
 		if (pvringd_ring_connect(&dev->rings[q], why, (unsigned int)why_len))
 			return -1;
+		/*
+		 * The ring's first pass (requests published before we attached) found it broken:
+		 * the device has failed and its rings are stopped. Connecting the next queue would
+		 * bind a port of a stopped device; saying Connected would overwrite Closing.
+		 */
+		if (dev->reason[0])
+			return 1;
+	}
 	return 0;
 }
 
@@ -462,7 +473,12 @@ static void connect_device(struct pvringd_device *dev)
 	char why[160] = "";
 
 	dev->reason[0] = '\0';
-	if (connect_rings(dev, why, sizeof(why))) {
+	switch (connect_rings(dev, why, sizeof(why))) {
+	case 0:
+		break;
+	case 1:
+		return; /* failed while connecting; it said why */
+	default:
 		/* Nothing is in flight yet: undo at once and say why. */
 		pvringd_device_fail(dev, "%s", why);
 		return;

@@ -949,6 +949,48 @@ static void test_bad_producer_far_ahead(void **state)
 	peer_stop(f);
 }
 
+static int hook_producer_far_ahead(struct pvring_local_front *front, xs_transaction_t t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	/* Published before the back end connects: its first pass over the ring finds it. */
+	pvring_local_front_ring(front, 0)->shape.sring->req_prod += 1000;
+	return 0;
+}
+
+/*
+ * A ring that is bad before the back end even connects: the front end is refused with the
+ * reason, the back end never says Connected, and the daemon serves the next front end (which
+ * may be given the same event-channel ports) as usual.
+ */
+static void test_bad_producer_before_connect(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	char *error, why[256];
+	unsigned int connected;
+
+	peer_start(f);
+	connected = daemon_process_log_count(&f->dp, "-> Connected");
+	assert_int_not_equal(front_up(f, &front, "d0", 2, 0, 11, hook_producer_far_ahead), 0);
+	assert_true(daemon_process_log_has(&f->dp, "disconnecting the front end", 5000));
+	/* Not even for a moment: the refused device was never Connected. */
+	assert_int_equal(daemon_process_log_count(&f->dp, "-> Connected"), connected);
+	error = backend_key(&front, "pvring-error");
+	assert_non_null(error);
+	assert_non_null(strstr(error, "req_prod"));
+	free(error);
+	assert_true(backend_closed(&front));
+	pvring_local_front_close(&front);
+	peer_check(f);
+	assert_int_equal(front_up(f, &front, "d0", 2, 0, 11, NULL), 0);
+	assert_int_equal(write_verify(&front, 1, 0, 8, 23, why, sizeof(why)), 0);
+	assert_int_equal(write_verify(&front, 0, 8, 8, 24, why, sizeof(why)), 0);
+	assert_int_equal(pvring_local_front_close(&front), 0);
+	peer_check(f);
+	peer_stop(f);
+}
+
 static void test_bad_frontend_dies_mid_io(void **state)
 {
 	struct fixture *f = *state;
@@ -1019,6 +1061,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_unknown_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_request_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_producer_far_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_producer_before_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_frontend_dies_mid_io, setup, teardown),
 	};
 
