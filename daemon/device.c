@@ -422,13 +422,15 @@ static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 		return -1;
 	}
 	dev->nr_rings = use_queues;
+	/* Unbound, all of them, before any can fail: stopping a ring clears its port's entry. */
+	for (q = 0; q < use_queues; q++)
+		dev->rings[q].port = -1;
 	for (q = 0; q < use_queues; q++) {
 		struct pvringd_ring *ring = &dev->rings[q];
 
 		ring->dev = dev;
 		ring->queue = q;
 		ring->order = use_order;
-		ring->port = -1;
 		if (has_queues)
 			snprintf(dir, sizeof(dir), "%s/%s%u", dev->frontend, PVRING_XS_QUEUE_DIR,
 				 q);

@@ -43,6 +43,8 @@
 
 /* After the guest says it is done, how long a wrong late event still has to show up. */
 #define DRAIN_MS 500
+/* The longest the guest's sends stay refused (the guest waits 60 s for them to come back). */
+#define XSM_WAIT_MS 30000
 /* How long the loopback pair has to prove it works. */
 #define CONTROL_MS 5000
 
@@ -300,6 +302,11 @@ static void xsm_refused(struct partner *pt, const char *ready, long long deadlin
 		say("cannot read domain %u's doorbell: %s", pt->domid, reason);
 		goto out;
 	}
+	/* The counters say when the guest is done; without them the wait would be a guess. */
+	if (!base.on) {
+		say("-x needs domain %u's doorbell on", pt->domid);
+		goto out;
+	}
 	if (!set_bool(pt, xch, 0))
 		goto out;
 	if (xenevtchn_notify(pt->ev, pt->port) < 0) {
@@ -308,9 +315,9 @@ static void xsm_refused(struct partner *pt, const char *ready, long long deadlin
 		goto out;
 	}
 	pt->kicks++;
-	/* With the doorbell off there is nothing to count: the drain window is all. */
-	if (!base.on)
-		settle = now_ms() + DRAIN_MS;
+	/* Well before the guest's own wait for "back on" ends: it must find its sends back. */
+	if (deadline > now_ms() + XSM_WAIT_MS)
+		deadline = now_ms() + XSM_WAIT_MS;
 	for (;;) {
 		struct pollfd pfd = { .fd = xenevtchn_fd(pt->ev), .events = POLLIN };
 		long long t = now_ms();
@@ -328,15 +335,19 @@ static void xsm_refused(struct partner *pt, const char *ready, long long deadlin
 			say("cannot read domain %u's doorbell: %s", pt->domid, reason);
 			break;
 		}
+		if (now.sent != base.sent) {
+			say("a doorbell write was sent while the guest's sends were refused");
+			break;
+		}
 		if (settle < 0 && now.dropped - base.dropped >= n)
 			settle = now_ms() + DRAIN_MS;
 	}
 	pt->xsm_events = pt->events - events_before;
-	if (base.on && pvring_doorbell_read(pt->domid, &now, &reason) == 0) {
+	if (pvring_doorbell_read(pt->domid, &now, &reason) == 0) {
 		pt->xsm_sent = now.sent - base.sent;
 		pt->xsm_dropped = now.dropped - base.dropped;
 	}
-	pt->xsm_writes = base.on ? n : 0;
+	pt->xsm_writes = n;
 	if (!set_bool(pt, xch, 1))
 		goto out;
 	if (xenevtchn_notify(pt->ev, pt->port) < 0) {

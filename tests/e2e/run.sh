@@ -50,7 +50,12 @@ if [ $patched = 1 ]; then
 			exit 1
 		}
 		PVRING_E2E_XEN=$(echo "$built" | head -n 1)
-		PVRING_E2E_XENPOLICY=$(echo "$built" | tail -n 1)
+		[ ${#flask_args[@]} = 0 ] || PVRING_E2E_XENPOLICY=$(echo "$built" | tail -n 1)
+	fi
+	if [ ${#flask_args[@]} != 0 ] && [ -z "${PVRING_E2E_XENPOLICY:-}" ]; then
+		echo "FAIL: e2e build (PVRING_E2E_XEN is set but PVRING_E2E_XENPOLICY is not: the" \
+			"doorbell-flask suite needs both, from hypervisor-patch/build.sh --flask)"
+		exit 1
 	fi
 	make -s -C "$here/../../hypervisor-patch/test-guest" O="$build/tests/e2e/test-guest" \
 		>"$out/test-guest-build.log" 2>&1 || {
@@ -72,7 +77,7 @@ xen_args+=" dom0_max_vcpus=1 noreboot"
 modules=
 if [ ${#flask_args[@]} != 0 ]; then
 	xen_args+=" flask=enforcing"
-	modules=",${PVRING_E2E_XENPOLICY:?the doorbell-flask suite needs a policy (build.sh --flask)}"
+	modules=",$PVRING_E2E_XENPOLICY"
 fi
 dom0_args="console=hvc0 earlyprintk=xen panic=-1 e2e=$suite"
 accel=(-accel tcg -cpu $cpu)
