@@ -925,12 +925,25 @@ static void test_bad_request_flood(void **state)
 	peer_stop(f);
 }
 
+/* pvringd disconnected the front end: it said so, the reason is in pvring-error, it closed. */
+static void expect_disconnected(struct fixture *f, struct pvring_local_front *front,
+				const char *reason)
+{
+	char *error;
+
+	assert_true(daemon_process_log_has(&f->dp, "disconnecting the front end", 5000));
+	error = backend_key(front, "pvring-error");
+	assert_non_null(error);
+	assert_non_null(strstr(error, reason));
+	free(error);
+	assert_true(backend_closed(front));
+}
+
 static void test_bad_producer_far_ahead(void **state)
 {
 	struct fixture *f = *state;
 	struct pvring_local_front front;
 	struct pvring_front *ring;
-	char *error;
 
 	peer_start(f);
 	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
@@ -938,12 +951,7 @@ static void test_bad_producer_far_ahead(void **state)
 	/* What no correct frontend can write: a thousand requests on a 32-slot ring. */
 	ring->shape.sring->req_prod += 1000;
 	assert_int_equal(pvring_local_front_kick(&front, 0), 0);
-	assert_true(daemon_process_log_has(&f->dp, "disconnecting the front end", 5000));
-	error = backend_key(&front, "pvring-error");
-	assert_non_null(error);
-	assert_non_null(strstr(error, "req_prod"));
-	free(error);
-	assert_true(backend_closed(&front));
+	expect_disconnected(f, &front, "req_prod");
 	peer_check(f);
 	pvring_local_front_close(&front);
 	peer_stop(f);
@@ -967,18 +975,13 @@ static void test_bad_producer_before_connect(void **state)
 {
 	struct fixture *f = *state;
 	struct pvring_local_front front;
-	char *error, why[256];
+	char why[256];
 	unsigned int connected;
 
 	peer_start(f);
 	connected = daemon_process_log_count(&f->dp, "-> Connected");
 	assert_int_not_equal(front_up(f, &front, "d0", 2, 0, 11, hook_producer_far_ahead), 0);
-	assert_true(daemon_process_log_has(&f->dp, "disconnecting the front end", 5000));
-	error = backend_key(&front, "pvring-error");
-	assert_non_null(error);
-	assert_non_null(strstr(error, "req_prod"));
-	free(error);
-	assert_true(backend_closed(&front));
+	expect_disconnected(f, &front, "req_prod");
 	/* Not even for a moment (Closed comes after the connect attempt has returned). */
 	assert_int_equal(daemon_process_log_count(&f->dp, "-> Connected"), connected);
 	pvring_local_front_close(&front);
