@@ -273,7 +273,7 @@ static bool measure(void)
 
 static bool xsm_refused(void)
 {
-	u32 before, i, send_refused = 0, send_other = 0, writes = 0;
+	u32 before, i, send_refused = 0, send_other = 0, writes = doorbell ? opt_xsm : 0;
 	int other_rc = 0;
 	char buf[16];
 
@@ -300,9 +300,8 @@ static bool xsm_refused(void)
 			other_rc = rc;
 		}
 	}
-	if (doorbell)
-		for (i = 0; i < opt_xsm; i++, writes++)
-			outl(doorbell_io, port);
+	for (i = 0; i < writes; i++)
+		outl(doorbell_io, port);
 	if (!WAIT_UNTIL(answers != before, RESULT_TIMEOUT_MS)) {
 		fail("the partner never said that sends are back");
 		return false;

@@ -46,9 +46,9 @@ db_alive() {
 }
 
 # db_run NAME ENABLE: create the test guest paused, turn its doorbell on when ENABLE is 1, run it
-# with its partner (given DB_PARTNER_ARGS too) until it prints DOORBELL-DONE. Sets DB_DOMID; the guest's lines land in
-# /tmp/db.NAME.lines, the partner's report in /tmp/db.NAME.partner (its stderr in .err). (Not
-# $name: e2e_case still needs it.)
+# with its partner (given DB_PARTNER_ARGS too) until it prints DOORBELL-DONE. Sets DB_DOMID; the
+# guest's lines land in /tmp/db.NAME.lines, the partner's report in /tmp/db.NAME.partner (its
+# stderr in .err). (Not $name: e2e_case still needs it.)
 db_run() {
 	gname=$1 lines=/tmp/db.$1.lines
 	rm -f "$lines" "/tmp/db.$gname.partner" "/tmp/db.$gname.partner.err"
@@ -111,4 +111,3 @@ db_info() {
 		"emulated $(db_field DOORBELL-CPUID tsc_emulated "$f"); round trips/s by round:" \
 		"$(grep '^DOORBELL-ROUND' "$f" | awk '{printf "%s%s %s %s", (NR > 1 ? ", " : ""), $2, $3, substr($4, 10)}')"
 }
-

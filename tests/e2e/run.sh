@@ -34,8 +34,8 @@ abi=$(cat "$cache/abi")
 }
 # The doorbell suite boots Xen with pvring's patch series (built once, then cached) and runs PVH
 # guests, which under TCG need QEMU's nested SVM with nested paging.
-# The doorbell-flask suite boots the same series built with XSM/FLASK, enforcing, with the test's
-# policy module (its xenpolicy, beside the hypervisor) as a multiboot module.
+# The doorbell-flask suite boots the same series built with XSM/FLASK, enforcing, with a policy
+# that has the test's module (build.sh --flask prints its path) as a multiboot module.
 cpu=qemu64
 case $suite in doorbell*) patched=1 ;; *) patched=0 ;; esac
 flask_args=()
