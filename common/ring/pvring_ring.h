@@ -459,6 +459,34 @@ static inline enum pvring_fault pvring_back_fault(const struct pvring_back *back
 	return back->shape.fault;
 }
 
+/* A back end's view of its ring for people (pvringctl, debugfs), not for the data path. */
+struct pvring_back_state {
+	uint32_t nr_slots;
+	uint32_t req_prod, req_event, rsp_prod, rsp_event; /* the shared page, as loaded now */
+	uint32_t req_cons, rsp_prod_pvt; /* the back end's own */
+	enum pvring_fault fault;
+	uint32_t fault_prod; /* the producer index refused, if fault */
+};
+
+/*
+ * Fill s. The shared indices are loaded once each, relaxed: a front end may move them while
+ * they are read, and nothing here orders anything, so the four are not one instant's values.
+ */
+static inline void pvring_back_state(const struct pvring_back *back, struct pvring_back_state *s)
+{
+	struct pvring_sring *sring = back->shape.sring;
+
+	s->nr_slots = back->shape.nr_slots;
+	s->req_prod = pvring_load_relaxed(&sring->req_prod);
+	s->req_event = pvring_load_relaxed(&sring->req_event);
+	s->rsp_prod = pvring_load_relaxed(&sring->rsp_prod);
+	s->rsp_event = pvring_load_relaxed(&sring->rsp_event);
+	s->req_cons = back->req_cons;
+	s->rsp_prod_pvt = back->rsp_prod_pvt;
+	s->fault = back->shape.fault;
+	s->fault_prod = back->shape.fault_prod;
+}
+
 /* Requests consumed and not yet answered. */
 static inline uint32_t pvring_back_owed(const struct pvring_back *back)
 {

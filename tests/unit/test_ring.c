@@ -410,6 +410,52 @@ static void test_broken_req_prod_ahead(void **state)
 	}
 }
 
+/* What pvringctl shows of a ring: the shared indices as they are, the back end's own. */
+static void test_back_state(void **state)
+{
+	struct ring_pair *p = pair_new(0, UINT32_MAX - 2);
+	struct pvring_back_state s;
+	struct test_req reqs[4];
+	struct test_rsp rsp = { 0 };
+	uint32_t start = UINT32_MAX - 2, i;
+
+	(void)state;
+	pvring_back_state(&p->back, &s);
+	assert_int_equal(s.nr_slots, 32);
+	assert_int_equal(s.req_prod, start);
+	assert_int_equal(s.rsp_prod, start);
+	assert_int_equal(s.req_cons, start);
+	assert_int_equal(s.rsp_prod_pvt, start);
+	assert_int_equal(s.fault, PVRING_FAULT_NONE);
+	for (i = 0; i < 4; i++) {
+		test_req_fill(&reqs[i], i);
+		assert_true(pvring_front_produce(&p->front, &reqs[i]));
+	}
+	pvring_front_push(&p->front);
+	assert_int_equal(pvring_back_consume_batch(&p->back, reqs, 3), 3);
+	assert_true(pvring_back_produce(&p->back, &rsp));
+	pvring_back_state(&p->back, &s);
+	/* Published and consumed across the wrap; one response produced, none pushed yet. */
+	assert_int_equal(s.req_prod, start + 4);
+	assert_int_equal(s.req_cons, start + 3);
+	assert_int_equal(s.rsp_prod_pvt, start + 1);
+	assert_int_equal(s.rsp_prod, start);
+	assert_int_equal(s.req_event, sring(p)->req_event);
+	assert_int_equal(s.rsp_event, sring(p)->rsp_event);
+	pvring_back_push(&p->back);
+	pvring_back_state(&p->back, &s);
+	assert_int_equal(s.rsp_prod, start + 1);
+	/* A fault is shown with the index that was refused. */
+	sring(p)->req_prod = start + 1000;
+	assert_int_equal(pvring_back_unconsumed(&p->back), 0);
+	pvring_back_state(&p->back, &s);
+	assert_int_equal(s.fault, PVRING_FAULT_REQ_PROD_AHEAD);
+	assert_int_equal(s.fault_prod, start + 1000);
+	assert_int_equal(s.req_prod, start + 1000);
+	assert_int_equal(s.req_cons, start + 3);
+	pair_free(p);
+}
+
 static void test_broken_req_prod_ahead_of_responses(void **state)
 {
 	struct ring_pair *p = pair_new(0, 0);
@@ -725,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_final_check_race_requests),
 		cmocka_unit_test(test_final_check_race_responses),
 		cmocka_unit_test(test_broken_req_prod_ahead),
+		cmocka_unit_test(test_back_state),
 		cmocka_unit_test(test_broken_req_prod_ahead_of_responses),
 		cmocka_unit_test(test_broken_req_prod_behind),
 		cmocka_unit_test(test_broken_rsp_prod),
