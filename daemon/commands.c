@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -47,7 +48,7 @@ static struct json_object *device_summary(const struct pvringd_device *dev)
 	add_u64(o, "sectors", dev->disk->image.sectors);
 	add_int(o, "sector_size", dev->disk->image.sector_size);
 	json_object_object_add(o, "read_only", json_object_new_boolean(dev->limits.read_only));
-	add_int(o, "queues", dev->nr_rings);
+	add_int(o, "queues", dev->nr_queues);
 	add_int(o, "ring_order", dev->order);
 	json_object_object_add(o, "persistent", json_object_new_boolean(dev->persistent));
 	if (dev->reason[0])
@@ -95,30 +96,27 @@ static struct json_object *counters_json(const struct pvringd_counters *c)
 	return o;
 }
 
-static struct json_object *ring_json(const struct pvringd_ring *ring)
+static struct json_object *ring_json(const struct pvringd_queue *q)
 {
 	struct json_object *o = json_object_new_object();
-	const struct pvring_sring *s = ring->shared;
-	const struct pvring_back *b = &ring->back;
+	struct pvringd_queue_snapshot s;
 
-	add_int(o, "queue", ring->queue);
-	add_int(o, "order", ring->order);
-	add_int(o, "slots", s ? pvring_back_nr_slots(b) : 0);
-	if (s) {
-		/* A snapshot for people, not for the data plane: plain reads are enough. */
-		add_int(o, "req_prod", *(const volatile uint32_t *)&s->req_prod);
-		add_int(o, "req_event", *(const volatile uint32_t *)&s->req_event);
-		add_int(o, "rsp_prod", *(const volatile uint32_t *)&s->rsp_prod);
-		add_int(o, "rsp_event", *(const volatile uint32_t *)&s->rsp_event);
-	}
-	add_int(o, "req_cons", b->req_cons);
-	add_int(o, "rsp_prod_pvt", b->rsp_prod_pvt);
-	add_int(o, "in_flight", ring->in_flight);
-	add_int(o, "persistent_grants", ring->nr_pgrants);
-	json_object_object_add(
-		o, "fault",
-		b->shape.fault ? json_object_new_string(pvring_fault_str(b->shape.fault)) : NULL);
-	json_object_object_add(o, "counters", counters_json(&ring->counters));
+	pvringd_queue_snapshot(q, &s);
+	add_int(o, "queue", s.queue);
+	add_int(o, "order", s.order);
+	add_int(o, "slots", s.ring.nr_slots);
+	add_int(o, "req_prod", s.ring.req_prod);
+	add_int(o, "req_event", s.ring.req_event);
+	add_int(o, "rsp_prod", s.ring.rsp_prod);
+	add_int(o, "rsp_event", s.ring.rsp_event);
+	add_int(o, "req_cons", s.ring.req_cons);
+	add_int(o, "rsp_prod_pvt", s.ring.rsp_prod_pvt);
+	add_int(o, "in_flight", s.in_flight);
+	add_int(o, "persistent_grants", s.persistent_grants);
+	json_object_object_add(o, "fault",
+			       s.ring.fault ? json_object_new_string(pvring_fault_str(s.ring.fault))
+					    : NULL);
+	json_object_object_add(o, "counters", counters_json(&s.counters));
 	return o;
 }
 
@@ -166,22 +164,21 @@ static int cmd_show(void *arg, struct json_object *req, struct json_object *repl
 		return -1;
 	o = device_summary(dev);
 	rings = json_object_new_array();
-	for (i = 0; i < dev->nr_rings; i++)
-		json_object_array_add(rings, ring_json(&dev->rings[i]));
+	for (i = 0; i < dev->nr_queues; i++)
+		json_object_array_add(rings, ring_json(dev->queues[i]));
 	json_object_object_add(o, "rings", rings);
 	json_object_object_add(reply, "device", o);
 	return 0;
 }
 
-static struct json_object *slot_json(const struct pvringd_ring *ring,
-				     const struct pvringd_request *r)
+static struct json_object *slot_json(uint32_t nr_slots, const struct pvringd_slot_snapshot *r)
 {
 	struct json_object *o = json_object_new_object(), *segs;
 	const char *op = pvring_blkif_op_name(r->req.op);
 	uint32_t i, n = 0;
 
 	add_int(o, "index", r->index);
-	add_int(o, "slot", r->index & (pvring_back_nr_slots(&ring->back) - 1));
+	add_int(o, "slot", r->index & (nr_slots - 1));
 	add_u64(o, "id", r->req.rw.id);
 	if (op)
 		add_str(o, "op", op);
@@ -216,9 +213,9 @@ static int cmd_dump(void *arg, struct json_object *req, struct json_object *repl
 {
 	struct pvringd_device *dev = device_arg(arg, req, err, err_len);
 	struct json_object *v, *slots;
-	const struct pvringd_ring *ring;
+	struct pvringd_slot_snapshot *in_flight;
+	uint32_t i, nr_slots, nr;
 	int64_t n = 0;
-	uint32_t i;
 
 	if (!dev)
 		return -1;
@@ -229,16 +226,22 @@ static int cmd_dump(void *arg, struct json_object *req, struct json_object *repl
 		}
 		n = json_object_get_int64(v);
 	}
-	if (n < 0 || n >= dev->nr_rings) {
+	if (n < 0 || n >= dev->nr_queues) {
 		snprintf(err, err_len, "%s has no ring %lld (it has %u)", dev->name, (long long)n,
-			 dev->nr_rings);
+			 dev->nr_queues);
 		return -1;
 	}
-	ring = &dev->rings[n];
+	nr_slots = pvringd_queue_nr_slots(dev->queues[n]);
+	in_flight = calloc(nr_slots, sizeof(*in_flight));
+	if (!in_flight) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	nr = pvringd_queue_slots(dev->queues[n], in_flight, nr_slots);
 	slots = json_object_new_array();
-	for (i = 0; ring->reqs && i < pvring_back_nr_slots(&ring->back); i++)
-		if (ring->reqs[i].in_use)
-			json_object_array_add(slots, slot_json(ring, &ring->reqs[i]));
+	for (i = 0; i < nr; i++)
+		json_object_array_add(slots, slot_json(nr_slots, &in_flight[i]));
+	free(in_flight);
 	add_str(reply, "device", dev->name);
 	add_int(reply, "ring", n);
 	json_object_object_add(reply, "slots", slots);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * pvringd's data plane: per ring, consume requests (each copied out of shared
- * memory once, by common/ring), validate them (common/proto), map their
+ * pvringd's data plane (dataplane.h): per queue, consume requests (each copied
+ * out of shared memory once, by common/ring), validate them (common/proto), map their
  * segments, queue the image I/O and, as it completes, produce responses and
  * push them, kicking the front end only when its event index asks.
  *
@@ -13,23 +13,25 @@
  * mapped: producer indices are checked by the ring, requests by
  * pvring_blkif_check_request() on pvringd's own copy, and grants by the
  * platform. A request that fails is answered with an error; a ring that
- * cannot be trusted any more disconnects its device with a logged reason.
+ * cannot be trusted any more consumes nothing more, and its owner hears why
+ * (failed) from the loop.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/event.h>
 
-#include "daemon/clock.h"
 #include "daemon/aio.h"
+#include "daemon/clock.h"
+#include "daemon/dataplane.h"
 #include "daemon/log.h"
 #include "daemon/platform/platform.h"
-#include "daemon/pvringd_config.h"
-#include "daemon/pvringd.h"
 
 /* Most grants one ring keeps mapped persistently (as Linux blkback's default). */
 #define PGRANT_LIMIT 1056u
@@ -37,9 +39,174 @@
 static const struct pvring_layout blkif_layout =
 	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
 
-static struct pvring_platform *plat_of(const struct pvringd_ring *ring)
+/* A request consumed from a ring and not yet answered. */
+struct pvringd_request {
+	struct pvringd_queue *q;
+	union pvring_blkif_request req; /* pvringd's own copy, taken once */
+	uint32_t index; /* free-running request index it was consumed at */
+	uint32_t nr_iov;
+	uint64_t sector;
+	uint64_t bytes;
+	uint8_t op; /* the effective op: READ/WRITE for indirect */
+	bool in_use;
+	bool flushed; /* flush/barrier: the sync part is done */
+	/* grants mapped for this request alone (not persistent) */
+	void *map_addr;
+	uint32_t map_count;
+	bool map_writable;
+	struct iovec *iov; /* max_segments entries */
+	uint32_t *map_refs; /* max_segments entries */
+	struct pvringd_request *next_free;
+};
+
+/* A persistent grant: mapped once, kept until the ring disconnects. */
+struct pvringd_pgrant {
+	uint32_t gref;
+	bool used;
+	bool writable;
+	void *addr;
+};
+
+/* An owner callback waiting for the loop: one of each kind per queue, posted at most once. */
+enum note_kind { NOTE_FAILED, NOTE_IDLE };
+
+struct pvringd_note {
+	struct pvringd_note *next;
+	struct pvringd_queue *q;
+	enum note_kind kind;
+	bool posted;
+};
+
+struct pvringd_queue {
+	struct pvringd_dp *dp;
+	/* what connect was given */
+	char name[32];
+	uint32_t domid;
+	uint32_t queue;
+	unsigned int order;
+	uint32_t refs[1u << PVRING_MAX_ORDER];
+	uint32_t remote_port;
+	struct pvring_blkif_disk limits;
+	int image_fd;
+	const struct pvringd_queue_owner_ops *ops;
+	void *owner;
+	/* the ring */
+	void *shared;
+	struct pvring_back back;
+	int port; /* local port; -1 when not bound */
+	bool stopped; /* no more consuming; responses are pushed at once */
+	bool failed; /* the ring cannot be trusted: no more consuming */
+	bool push_pending; /* responses produced, not yet pushed */
+	struct pvringd_queue *next_push;
+	uint32_t in_flight;
+	uint32_t max_segments; /* per request, direct or indirect */
+	struct pvringd_request *reqs; /* one per slot */
+	struct pvringd_request *free_reqs;
+	struct pvring_blkif_segment *indirect_segs; /* max_segments: an indirect request's copy */
+	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
+	uint32_t pgrant_slots, nr_pgrants;
+	struct pvringd_counters counters;
+	uint64_t warn_second; /* rate limit of what the front end did wrong */
+	uint32_t warn_count, warn_dropped;
+	struct pvringd_note failed_note, idle_note;
+	char fail_reason[160];
+};
+
+struct pvringd_dp {
+	struct event_base *base;
+	struct pvring_platform *plat;
+	struct pvring_aio *aio;
+	uint32_t poll_us;
+	struct event *evtchn_ev;
+	struct event *push_ev;
+	struct event *note_ev;
+	struct pvringd_queue *push_list;
+	struct pvringd_queue **port_queues; /* by local port */
+	uint32_t nr_port_queues;
+	struct pvringd_note *notes, **notes_tail; /* FIFO */
+};
+
+static struct pvring_platform *plat_of(const struct pvringd_queue *q)
 {
-	return ring->dev->d->plat;
+	return q->dp->plat;
+}
+
+/* ---- owner callbacks, delivered from the loop ---- */
+
+static void post_note(struct pvringd_note *n)
+{
+	struct pvringd_dp *dp = n->q->dp;
+
+	if (n->posted)
+		return;
+	n->posted = true;
+	n->next = NULL;
+	*dp->notes_tail = n;
+	dp->notes_tail = &n->next;
+	event_active(dp->note_ev, 0, 0);
+}
+
+static void unlink_notes(struct pvringd_queue *q)
+{
+	struct pvringd_dp *dp = q->dp;
+	struct pvringd_note **link = &dp->notes;
+
+	while (*link) {
+		if ((*link)->q == q)
+			*link = (*link)->next;
+		else
+			link = &(*link)->next;
+	}
+	dp->notes_tail = &dp->notes;
+	while (*dp->notes_tail)
+		dp->notes_tail = &(*dp->notes_tail)->next;
+	q->failed_note.posted = q->idle_note.posted = false;
+}
+
+static void on_notes(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_dp *dp = arg;
+	struct pvringd_note *n;
+
+	(void)fd;
+	(void)what;
+	while ((n = dp->notes)) {
+		struct pvringd_queue *q = n->q;
+
+		dp->notes = n->next;
+		if (!dp->notes)
+			dp->notes_tail = &dp->notes;
+		n->posted = false;
+		/* The callback may release q: nothing of it is touched after. */
+		if (n->kind == NOTE_FAILED)
+			q->ops->failed(q->owner, q, q->fail_reason);
+		else
+			q->ops->idle(q->owner, q);
+	}
+}
+
+/* The ring cannot be trusted: consume nothing more and tell the owner, once. */
+static void queue_fail(struct pvringd_queue *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void queue_fail(struct pvringd_queue *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (q->failed)
+		return;
+	q->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(q->fail_reason, sizeof(q->fail_reason), fmt, ap);
+	va_end(ap);
+	post_note(&q->failed_note);
+}
+
+static void ring_fault_reason(const struct pvringd_queue *q, char *buf, size_t len)
+{
+	snprintf(buf, len, "ring %u: %s (req_prod %u, req_cons %u)", q->queue,
+		 pvring_fault_str(pvring_back_fault(&q->back)), q->back.shape.fault_prod,
+		 q->back.req_cons);
 }
 
 /*
@@ -49,43 +216,42 @@ static struct pvring_platform *plat_of(const struct pvringd_ring *ring)
  */
 #define RING_WARN_BURST 10u
 
-static bool ring_warn_allowed(struct pvringd_ring *ring)
+static bool ring_warn_allowed(struct pvringd_queue *q)
 {
 	uint64_t second = (uint64_t)time(NULL);
 
-	if (second != ring->warn_second) {
-		if (ring->warn_dropped)
-			pvring_warn("%s: ring %u: %u more such messages left out", ring->dev->name,
-				    ring->queue, ring->warn_dropped);
-		ring->warn_second = second;
-		ring->warn_count = 0;
-		ring->warn_dropped = 0;
+	if (second != q->warn_second) {
+		if (q->warn_dropped)
+			pvring_warn("%s: ring %u: %u more such messages left out", q->name,
+				    q->queue, q->warn_dropped);
+		q->warn_second = second;
+		q->warn_count = 0;
+		q->warn_dropped = 0;
 	}
-	if (ring->warn_count < RING_WARN_BURST) {
-		ring->warn_count++;
+	if (q->warn_count < RING_WARN_BURST) {
+		q->warn_count++;
 		return true;
 	}
-	ring->warn_dropped++;
+	q->warn_dropped++;
 	return false;
 }
 
-#define ring_warn(ring, fmt, ...)                                                                  \
+#define ring_warn(q, fmt, ...)                                                                     \
 	do {                                                                                       \
-		if (ring_warn_allowed(ring))                                                       \
-			pvring_warn("%s: ring %u: " fmt, (ring)->dev->name, (ring)->queue,         \
-				    __VA_ARGS__);                                                  \
+		if (ring_warn_allowed(q))                                                          \
+			pvring_warn("%s: ring %u: " fmt, (q)->name, (q)->queue, __VA_ARGS__);      \
 	} while (0)
 
 /* ---- persistent grants: an open-addressed table keyed by gref ---- */
 
-static struct pvringd_pgrant *pgrant_slot(struct pvringd_ring *ring, uint32_t gref)
+static struct pvringd_pgrant *pgrant_slot(struct pvringd_queue *q, uint32_t gref)
 {
-	uint32_t mask = ring->pgrant_slots - 1;
+	uint32_t mask = q->pgrant_slots - 1;
 	uint32_t i = (gref * 2654435761u) & mask;
 
-	while (ring->pgrants[i].used && ring->pgrants[i].gref != gref)
+	while (q->pgrants[i].used && q->pgrants[i].gref != gref)
 		i = (i + 1) & mask;
-	return &ring->pgrants[i];
+	return &q->pgrants[i];
 }
 
 /*
@@ -95,10 +261,9 @@ static struct pvringd_pgrant *pgrant_slot(struct pvringd_ring *ring, uint32_t gr
  * when this request must map the page alone (the table is full, or the page
  * is kept read-only and now needs writing).
  */
-static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable, const char **why)
+static void *pgrant_get(struct pvringd_queue *q, uint32_t gref, bool writable, const char **why)
 {
-	struct pvringd_device *dev = ring->dev;
-	struct pvringd_pgrant *pg = pgrant_slot(ring, gref);
+	struct pvringd_pgrant *pg = pgrant_slot(q, gref);
 	bool mapped_writable = true;
 	void *addr;
 
@@ -110,12 +275,12 @@ static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable,
 		 */
 		return pg->writable || !writable ? pg->addr : NULL;
 	}
-	if (ring->nr_pgrants >= PGRANT_LIMIT)
+	if (q->nr_pgrants >= PGRANT_LIMIT)
 		return NULL;
-	addr = pvring_map_grants(plat_of(ring), dev->domid, 1, &gref, true, why);
+	addr = pvring_map_grants(plat_of(q), q->domid, 1, &gref, true, why);
 	if (!addr && !writable) {
 		mapped_writable = false;
-		addr = pvring_map_grants(plat_of(ring), dev->domid, 1, &gref, false, why);
+		addr = pvring_map_grants(plat_of(q), q->domid, 1, &gref, false, why);
 	}
 	if (!addr)
 		return NULL;
@@ -123,43 +288,43 @@ static void *pgrant_get(struct pvringd_ring *ring, uint32_t gref, bool writable,
 	pg->gref = gref;
 	pg->writable = mapped_writable;
 	pg->addr = addr;
-	ring->nr_pgrants++;
+	q->nr_pgrants++;
 	return addr;
 }
 
-static void pgrants_release(struct pvringd_ring *ring)
+static void pgrants_release(struct pvringd_queue *q)
 {
 	uint32_t i;
 
-	if (!ring->pgrants)
+	if (!q->pgrants)
 		return;
-	for (i = 0; i < ring->pgrant_slots; i++) {
-		struct pvringd_pgrant *pg = &ring->pgrants[i];
+	for (i = 0; i < q->pgrant_slots; i++) {
+		struct pvringd_pgrant *pg = &q->pgrants[i];
 
 		if (pg->used)
-			pvring_unmap_grants(plat_of(ring), ring->dev->domid, pg->addr, 1, &pg->gref,
+			pvring_unmap_grants(plat_of(q), q->domid, pg->addr, 1, &pg->gref,
 					    pg->writable);
 	}
-	free(ring->pgrants);
-	ring->pgrants = NULL;
-	ring->nr_pgrants = 0;
+	free(q->pgrants);
+	q->pgrants = NULL;
+	q->nr_pgrants = 0;
 }
 
 /* ---- responses ---- */
 
-static void schedule_push(struct pvringd_ring *ring)
+static void schedule_push(struct pvringd_queue *q)
 {
-	struct pvringd *d = ring->dev->d;
+	struct pvringd_dp *dp = q->dp;
 
-	if (ring->push_pending)
+	if (q->push_pending)
 		return;
-	ring->push_pending = true;
-	ring->next_push = d->push_list;
-	d->push_list = ring;
-	event_active(d->push_ev, 0, 0);
+	q->push_pending = true;
+	q->next_push = dp->push_list;
+	dp->push_list = q;
+	event_active(dp->push_ev, 0, 0);
 }
 
-static void ring_process(struct pvringd_ring *ring);
+static void ring_process(struct pvringd_queue *q);
 
 static inline void cpu_relax(void)
 {
@@ -169,11 +334,11 @@ static inline void cpu_relax(void)
 }
 
 /* Publish a ring's responses; kick the front end only if it asked. */
-static void push_ring(struct pvringd_ring *ring)
+static void push_ring(struct pvringd_queue *q)
 {
-	if (pvring_back_push(&ring->back)) {
-		pvring_evtchn_notify(ring->dev->d->plat, (uint32_t)ring->port);
-		ring->counters.kicks_out++;
+	if (pvring_back_push(&q->back)) {
+		pvring_evtchn_notify(plat_of(q), (uint32_t)q->port);
+		q->counters.kicks_out++;
 	}
 }
 
@@ -189,9 +354,9 @@ static void push_ring(struct pvringd_ring *ring)
  * longer than poll_us. Rings with I/O in flight do not poll: their
  * completions wake the loop anyway.
  */
-static void poll_rings(struct pvringd *d, struct pvringd_ring **rings, unsigned int n)
+static void poll_rings(struct pvringd_dp *dp, struct pvringd_queue **rings, unsigned int n)
 {
-	uint64_t deadline = pvring_now_ns() + d->cfg->poll_us * 1000ull;
+	uint64_t deadline = pvring_now_ns() + dp->poll_us * 1000ull;
 	bool found = false;
 	unsigned int i;
 
@@ -211,39 +376,39 @@ static void poll_rings(struct pvringd *d, struct pvringd_ring **rings, unsigned 
 /* Every response produced in this loop iteration is published here, once per ring. */
 static void on_push(evutil_socket_t fd, short what, void *arg)
 {
-	struct pvringd *d = arg;
-	struct pvringd_ring *ring, *list = d->push_list, *idle[POLL_RINGS_MAX];
+	struct pvringd_dp *dp = arg;
+	struct pvringd_queue *q, *list = dp->push_list, *idle[POLL_RINGS_MAX];
 	unsigned int nr_idle = 0;
 
 	(void)fd;
 	(void)what;
 	/* Rings answered while this runs (poll_rings) wait for the next loop turn: no starving. */
-	d->push_list = NULL;
-	while ((ring = list)) {
-		list = ring->next_push;
-		ring->push_pending = false;
-		if (ring->dead)
+	dp->push_list = NULL;
+	while ((q = list)) {
+		list = q->next_push;
+		q->push_pending = false;
+		if (q->stopped)
 			continue;
-		push_ring(ring);
-		if (d->cfg->poll_us && !ring->in_flight && nr_idle < POLL_RINGS_MAX)
-			idle[nr_idle++] = ring;
+		push_ring(q);
+		if (dp->poll_us && !q->in_flight && nr_idle < POLL_RINGS_MAX)
+			idle[nr_idle++] = q;
 	}
 	if (nr_idle)
-		poll_rings(d, idle, nr_idle);
+		poll_rings(dp, idle, nr_idle);
 }
 
 static void request_unmap(struct pvringd_request *r)
 {
 	if (!r->map_count)
 		return;
-	pvring_unmap_grants(plat_of(r->ring), r->ring->dev->domid, r->map_addr, r->map_count,
-			    r->map_refs, r->map_writable);
+	pvring_unmap_grants(plat_of(r->q), r->q->domid, r->map_addr, r->map_count, r->map_refs,
+			    r->map_writable);
 	r->map_count = 0;
 }
 
 static void respond(struct pvringd_request *r, int16_t status)
 {
-	struct pvringd_ring *ring = r->ring;
+	struct pvringd_queue *q = r->q;
 	struct pvring_blkif_response rsp = {
 		.id = r->req.rw.id, /* at the same offset in every request format */
 		.op = pvring_blkif_response_op(&r->req),
@@ -251,27 +416,27 @@ static void respond(struct pvringd_request *r, int16_t status)
 	};
 
 	request_unmap(r);
-	ring->counters.responses++;
+	q->counters.responses++;
 	if (status)
-		ring->counters.errors++;
+		q->counters.errors++;
 	/*
 	 * A ring stopped for a reason other than a fault (the front end closing,
 	 * a detach, shutdown) still tells the front end what completed: the
 	 * write it acknowledges is on the image. Stopped rings are not batched.
 	 */
-	if (!pvring_back_fault(&ring->back)) {
-		pvring_back_produce(&ring->back, &rsp);
-		if (ring->dead)
-			push_ring(ring);
+	if (!pvring_back_fault(&q->back)) {
+		pvring_back_produce(&q->back, &rsp);
+		if (q->stopped)
+			push_ring(q);
 		else
-			schedule_push(ring);
+			schedule_push(q);
 	}
 	r->in_use = false;
-	r->next_free = ring->free_reqs;
-	ring->free_reqs = r;
-	ring->in_flight--;
-	if (ring->dead && !ring->in_flight)
-		pvringd_device_ring_idle(ring);
+	r->next_free = q->free_reqs;
+	q->free_reqs = r;
+	q->in_flight--;
+	if (q->stopped && !q->in_flight)
+		post_note(&q->idle_note);
 }
 
 /* ---- segments ---- */
@@ -299,16 +464,16 @@ static void add_iov(struct pvringd_request *r, uint8_t *base, uint32_t len)
 static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_segment *seg,
 			 uint32_t n, bool writable)
 {
-	struct pvringd_ring *ring = r->ring;
+	struct pvringd_queue *q = r->q;
 	const char *why = NULL;
 	uint8_t *base = NULL;
 	uint32_t i;
 
 	r->nr_iov = 0;
 	r->bytes = 0;
-	if (ring->pgrants) {
+	if (q->pgrants) {
 		for (i = 0; i < n; i++) {
-			uint8_t *page = pgrant_get(ring, seg[i].gref, writable, &why);
+			uint8_t *page = pgrant_get(q, seg[i].gref, writable, &why);
 
 			if (!page)
 				break;
@@ -325,7 +490,7 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
-	base = pvring_map_grants(plat_of(ring), ring->dev->domid, n, r->map_refs, writable, &why);
+	base = pvring_map_grants(plat_of(q), q->domid, n, r->map_refs, writable, &why);
 	if (!base)
 		goto refused;
 	r->map_addr = base;
@@ -336,34 +501,33 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 			(seg[i].last_sect - seg[i].first_sect + 1u) * 512u);
 	return true;
 refused:
-	ring_warn(ring, "request %llu: cannot map grant %u %s: %s",
-		  (unsigned long long)r->req.rw.id, seg[i].gref,
-		  writable ? "writable" : "read-only", why);
+	ring_warn(q, "request %llu: cannot map grant %u %s: %s", (unsigned long long)r->req.rw.id,
+		  seg[i].gref, writable ? "writable" : "read-only", why);
 	return false;
 }
 
 /* Copy an indirect request's segments out of its indirect pages, once. */
 static bool copy_indirect_segments(struct pvringd_request *r)
 {
-	struct pvringd_ring *ring = r->ring;
+	struct pvringd_queue *q = r->q;
 	const struct pvring_blkif_indirect *ind = &r->req.indirect;
 	uint32_t pages = pvring_blkif_indirect_pages(ind->nr_segments);
 	const char *why = NULL;
 	uint8_t *base;
 	uint32_t i;
 
-	if (ring->pgrants) {
+	if (q->pgrants) {
 		/* Front ends with persistent grants keep their indirect pages too. */
 		for (i = 0; i < pages; i++) {
-			const uint8_t *page = pgrant_get(ring, ind->indirect_grefs[i], false, &why);
+			const uint8_t *page = pgrant_get(q, ind->indirect_grefs[i], false, &why);
 			uint32_t n = ind->nr_segments - i * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE;
 
 			if (!page)
 				break;
 			if (n > PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE)
 				n = PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE;
-			memcpy(ring->indirect_segs + i * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE,
-			       page, n * sizeof(*ring->indirect_segs));
+			memcpy(q->indirect_segs + i * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE, page,
+			       n * sizeof(*q->indirect_segs));
 		}
 		if (i == pages)
 			return true;
@@ -372,15 +536,15 @@ static bool copy_indirect_segments(struct pvringd_request *r)
 	}
 	for (i = 0; i < pages; i++)
 		r->map_refs[i] = ind->indirect_grefs[i];
-	base = pvring_map_grants(plat_of(ring), ring->dev->domid, pages, r->map_refs, false, &why);
+	base = pvring_map_grants(plat_of(q), q->domid, pages, r->map_refs, false, &why);
 	if (!base)
 		goto refused;
 	/* Copied once: the front end can change its pages, not what is validated and used. */
-	memcpy(ring->indirect_segs, base, ind->nr_segments * sizeof(*ring->indirect_segs));
-	pvring_unmap_grants(plat_of(ring), ring->dev->domid, base, pages, r->map_refs, false);
+	memcpy(q->indirect_segs, base, ind->nr_segments * sizeof(*q->indirect_segs));
+	pvring_unmap_grants(plat_of(q), q->domid, base, pages, r->map_refs, false);
 	return true;
 refused:
-	ring_warn(ring, "request %llu: cannot map indirect page: %s", (unsigned long long)ind->id,
+	ring_warn(q, "request %llu: cannot map indirect page: %s", (unsigned long long)ind->id,
 		  why);
 	return false;
 }
@@ -391,27 +555,26 @@ static void on_io_done(void *arg, int64_t result);
 
 static int submit_transfer(struct pvringd_request *r)
 {
-	struct pvringd *d = r->ring->dev->d;
-	int fd = r->ring->dev->disk->image.fd;
+	struct pvringd_dp *dp = r->q->dp;
+	int fd = r->q->image_fd;
 	uint64_t offset = r->sector << PVRING_BLKIF_SECTOR_SHIFT;
 
 	if (r->op == PVRING_BLKIF_OP_READ)
-		return pvring_aio_readv(d->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
-	return pvring_aio_writev(d->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
+		return pvring_aio_readv(dp->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
+	return pvring_aio_writev(dp->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
 }
 
 static void on_io_done(void *arg, int64_t result)
 {
 	struct pvringd_request *r = arg;
-	struct pvringd_ring *ring = r->ring;
+	struct pvringd_queue *q = r->q;
 	int err;
 
 	if (result < 0) {
 		/* The image failed, not the front end: always said. */
-		pvring_warn("%s: ring %u: %s of %llu bytes at sector %llu failed: %s",
-			    ring->dev->name, ring->queue, pvring_blkif_op_name(r->req.op),
-			    (unsigned long long)r->bytes, (unsigned long long)r->sector,
-			    strerror((int)-result));
+		pvring_warn("%s: ring %u: %s of %llu bytes at sector %llu failed: %s", q->name,
+			    q->queue, pvring_blkif_op_name(r->req.op), (unsigned long long)r->bytes,
+			    (unsigned long long)r->sector, strerror((int)-result));
 		respond(r, PVRING_BLKIF_RSP_ERROR);
 		return;
 	}
@@ -426,37 +589,36 @@ static void on_io_done(void *arg, int64_t result)
 				respond(r, PVRING_BLKIF_RSP_ERROR);
 				return;
 			}
-			pvring_aio_submit(ring->dev->d->aio);
+			pvring_aio_submit(q->dp->aio);
 			return;
 		}
 	}
 	if (r->op == PVRING_BLKIF_OP_READ)
-		ring->counters.bytes_read += r->bytes;
+		q->counters.bytes_read += r->bytes;
 	else if (r->op == PVRING_BLKIF_OP_WRITE)
-		ring->counters.bytes_written += r->bytes;
+		q->counters.bytes_written += r->bytes;
 	respond(r, PVRING_BLKIF_RSP_OKAY);
 }
 
 static void handle_request(struct pvringd_request *r)
 {
-	struct pvringd_ring *ring = r->ring;
-	struct pvringd_device *dev = ring->dev;
-	struct pvringd *d = dev->d;
+	struct pvringd_queue *q = r->q;
+	struct pvringd_dp *dp = q->dp;
 	const struct pvring_blkif_segment *seg = r->req.rw.seg;
 	enum pvring_blkif_error bad;
 	uint32_t nr_segs = 0;
 	uint64_t nr_sectors = 0;
 	int err = 0;
 
-	ring->counters.requests++;
+	q->counters.requests++;
 	if (r->req.op < 8)
-		ring->counters.by_op[r->req.op]++;
+		q->counters.by_op[r->req.op]++;
 	r->op = r->req.op;
 	r->sector = r->req.rw.sector; /* same offset in every format */
 	r->nr_iov = 0;
 	r->bytes = 0;
 	r->flushed = false;
-	bad = pvring_blkif_check_request(&r->req, &dev->limits);
+	bad = pvring_blkif_check_request(&r->req, &q->limits);
 	if (bad)
 		goto invalid;
 	switch (r->req.op) {
@@ -465,15 +627,14 @@ static void handle_request(struct pvringd_request *r)
 		nr_segs = r->req.indirect.nr_segments;
 		if (!copy_indirect_segments(r))
 			goto error;
-		seg = ring->indirect_segs;
-		bad = pvring_blkif_check_segments(seg, nr_segs, r->sector, &dev->limits,
-						  &nr_sectors);
+		seg = q->indirect_segs;
+		bad = pvring_blkif_check_segments(seg, nr_segs, r->sector, &q->limits, &nr_sectors);
 		if (bad)
 			goto invalid;
 		break;
 	case PVRING_BLKIF_OP_DISCARD:
 		r->bytes = r->req.discard.nr_sectors << PVRING_BLKIF_SECTOR_SHIFT;
-		err = pvring_aio_discard(d->aio, dev->disk->image.fd,
+		err = pvring_aio_discard(dp->aio, q->image_fd,
 					 r->sector << PVRING_BLKIF_SECTOR_SHIFT, r->bytes,
 					 on_io_done, r);
 		goto queued;
@@ -486,16 +647,16 @@ static void handle_request(struct pvringd_request *r)
 	if (nr_segs && !map_segments(r, seg, nr_segs, r->op == PVRING_BLKIF_OP_READ))
 		goto error;
 	if (r->op == PVRING_BLKIF_OP_FLUSH_DISKCACHE || r->op == PVRING_BLKIF_OP_WRITE_BARRIER)
-		err = pvring_aio_fdatasync(d->aio, dev->disk->image.fd, on_io_done, r);
+		err = pvring_aio_fdatasync(dp->aio, q->image_fd, on_io_done, r);
 	else
 		err = submit_transfer(r);
 queued:
 	if (!err)
 		return;
-	ring_warn(ring, "cannot queue I/O: %s", strerror(-err));
+	ring_warn(q, "cannot queue I/O: %s", strerror(-err));
 	goto error;
 invalid:
-	ring_warn(ring, "request %llu (op %u): %s", (unsigned long long)r->req.rw.id, r->req.op,
+	ring_warn(q, "request %llu (op %u): %s", (unsigned long long)r->req.rw.id, r->req.op,
 		  pvring_blkif_error_str(bad));
 	respond(r, pvring_blkif_error_status(bad));
 	return;
@@ -504,13 +665,13 @@ error:
 }
 
 /* Consume and start everything the front end published; sleep only after a final check. */
-static void ring_process(struct pvringd_ring *ring)
+static void ring_process(struct pvringd_queue *q)
 {
 	union pvring_blkif_request overflow;
 	uint64_t batch = 0;
 
-	while (!ring->dead) {
-		struct pvringd_request *r = ring->free_reqs;
+	while (!q->stopped && !q->failed) {
+		struct pvringd_request *r = q->free_reqs;
 		/*
 		 * With every slot's request in flight the ring itself refuses more
 		 * (it bounds what is outstanding to its slots), so a pass with no
@@ -518,234 +679,340 @@ static void ring_process(struct pvringd_ring *ring)
 		 */
 		void *into = r ? (void *)&r->req : (void *)&overflow;
 
-		if (!pvring_back_consume(&ring->back, into)) {
-			if (pvring_back_fault(&ring->back)) {
-				pvringd_device_fail(
-					ring->dev, "ring %u: %s (req_prod %u, req_cons %u)",
-					ring->queue,
-					pvring_fault_str(pvring_back_fault(&ring->back)),
-					ring->back.shape.fault_prod, ring->back.req_cons);
+		if (!pvring_back_consume(&q->back, into)) {
+			if (pvring_back_fault(&q->back)) {
+				char reason[sizeof(q->fail_reason)];
+
+				ring_fault_reason(q, reason, sizeof(reason));
+				queue_fail(q, "%s", reason);
 				break;
 			}
-			if (pvring_back_final_check(&ring->back))
+			if (pvring_back_final_check(&q->back))
 				continue;
 			break;
 		}
 		if (!r) {
-			pvringd_device_fail(ring->dev, "ring %u: more requests than slots",
-					    ring->queue);
+			queue_fail(q, "ring %u: more requests than slots", q->queue);
 			break;
 		}
-		ring->free_reqs = r->next_free;
+		q->free_reqs = r->next_free;
 		r->in_use = true;
-		r->index = ring->back.req_cons - 1;
-		ring->in_flight++;
+		r->index = q->back.req_cons - 1;
+		q->in_flight++;
 		batch++;
 		handle_request(r);
 	}
 	if (batch) {
-		ring->counters.batches++;
-		if (batch > ring->counters.batch_max)
-			ring->counters.batch_max = batch;
-		pvring_aio_submit(ring->dev->d->aio);
+		q->counters.batches++;
+		if (batch > q->counters.batch_max)
+			q->counters.batch_max = batch;
+		pvring_aio_submit(q->dp->aio);
 		/* Page-cache reads are done by now: answer them in this same pass. */
-		pvring_aio_reap(ring->dev->d->aio);
+		pvring_aio_reap(q->dp->aio);
 	}
 }
 
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
-	struct pvringd *d = arg;
+	struct pvringd_dp *dp = arg;
 	int port;
 
 	(void)fd;
 	(void)what;
-	while ((port = pvring_evtchn_pending(d->plat)) >= 0) {
-		struct pvringd_ring *ring =
-			(uint32_t)port < d->nr_port_rings ? d->port_rings[port] : NULL;
+	while ((port = pvring_evtchn_pending(dp->plat)) >= 0) {
+		struct pvringd_queue *q =
+			(uint32_t)port < dp->nr_port_queues ? dp->port_queues[port] : NULL;
 
 		/* Unmasked first: a kick during the pass below is not lost. */
-		pvring_evtchn_unmask(d->plat, (uint32_t)port);
-		if (!ring)
+		pvring_evtchn_unmask(dp->plat, (uint32_t)port);
+		if (!q)
 			continue;
-		ring->counters.kicks_in++;
-		ring_process(ring);
+		q->counters.kicks_in++;
+		ring_process(q);
 	}
 }
 
-/* ---- ring life ---- */
+/* ---- queue life ---- */
 
-static int set_port_ring(struct pvringd *d, uint32_t port, struct pvringd_ring *ring)
+static int set_port_queue(struct pvringd_dp *dp, uint32_t port, struct pvringd_queue *q)
 {
-	if (port >= d->nr_port_rings) {
-		uint32_t n = d->nr_port_rings ? d->nr_port_rings : 64;
-		struct pvringd_ring **grown;
+	if (port >= dp->nr_port_queues) {
+		uint32_t n = dp->nr_port_queues ? dp->nr_port_queues : 64;
+		struct pvringd_queue **grown;
 
 		while (n <= port)
 			n *= 2;
-		grown = realloc(d->port_rings, n * sizeof(*grown));
+		grown = realloc(dp->port_queues, n * sizeof(*grown));
 		if (!grown)
 			return -1;
-		memset(grown + d->nr_port_rings, 0, (n - d->nr_port_rings) * sizeof(*grown));
-		d->port_rings = grown;
-		d->nr_port_rings = n;
+		memset(grown + dp->nr_port_queues, 0, (n - dp->nr_port_queues) * sizeof(*grown));
+		dp->port_queues = grown;
+		dp->nr_port_queues = n;
 	}
-	d->port_rings[port] = ring;
+	dp->port_queues[port] = q;
 	return 0;
 }
 
-static int alloc_requests(struct pvringd_ring *ring)
+/* Kicks on a stopped or released queue's port find nothing (a reused port: its new queue). */
+static void clear_port_queue(struct pvringd_queue *q)
 {
-	uint32_t n = pvring_back_nr_slots(&ring->back), i;
-	uint32_t segs = ring->max_segments;
+	struct pvringd_dp *dp = q->dp;
+
+	if (q->port >= 0 && (uint32_t)q->port < dp->nr_port_queues && dp->port_queues[q->port] == q)
+		dp->port_queues[q->port] = NULL;
+}
+
+static int alloc_requests(struct pvringd_queue *q)
+{
+	uint32_t n = pvring_back_nr_slots(&q->back), i;
+	uint32_t segs = q->max_segments;
 	struct pvringd_request *r;
 
-	ring->reqs = calloc(n, sizeof(*ring->reqs));
-	ring->indirect_segs = calloc(segs, sizeof(*ring->indirect_segs));
-	if (!ring->reqs || !ring->indirect_segs)
+	q->reqs = calloc(n, sizeof(*q->reqs));
+	q->indirect_segs = calloc(segs, sizeof(*q->indirect_segs));
+	if (!q->reqs || !q->indirect_segs)
 		return -1;
 	for (i = 0; i < n; i++) {
-		r = &ring->reqs[i];
-		r->ring = ring;
+		r = &q->reqs[i];
+		r->q = q;
 		r->iov = calloc(segs, sizeof(*r->iov));
 		r->map_refs = calloc(segs, sizeof(*r->map_refs));
 		if (!r->iov || !r->map_refs)
 			return -1;
-		r->next_free = ring->free_reqs;
-		ring->free_reqs = r;
+		r->next_free = q->free_reqs;
+		q->free_reqs = r;
 	}
 	return 0;
 }
 
-static void free_requests(struct pvringd_ring *ring)
+static void free_requests(struct pvringd_queue *q)
 {
 	uint32_t i;
 
-	if (ring->reqs) {
-		for (i = 0; i < pvring_back_nr_slots(&ring->back); i++) {
-			free(ring->reqs[i].iov);
-			free(ring->reqs[i].map_refs);
+	if (q->reqs) {
+		for (i = 0; i < pvring_back_nr_slots(&q->back); i++) {
+			free(q->reqs[i].iov);
+			free(q->reqs[i].map_refs);
 		}
 	}
-	free(ring->reqs);
-	free(ring->indirect_segs);
-	ring->reqs = NULL;
-	ring->indirect_segs = NULL;
-	ring->free_reqs = NULL;
+	free(q->reqs);
+	free(q->indirect_segs);
+	q->reqs = NULL;
+	q->indirect_segs = NULL;
+	q->free_reqs = NULL;
 }
 
-int pvringd_ring_connect(struct pvringd_ring *ring, char *why, unsigned int why_len)
+static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvringd_queue_params *p,
+				       const struct pvringd_queue_owner_ops *ops, void *owner)
 {
-	struct pvringd_device *dev = ring->dev;
-	struct pvringd *d = dev->d;
-	uint32_t pages = 1u << ring->order;
+	struct pvringd_queue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->dp = dp;
+	q->port = -1;
+	snprintf(q->name, sizeof(q->name), "%s", p->name);
+	q->domid = p->domid;
+	q->queue = p->queue;
+	q->order = p->order;
+	memcpy(q->refs, p->refs, sizeof(*q->refs) << p->order);
+	q->remote_port = p->remote_port;
+	q->limits = *p->limits;
+	q->image_fd = p->image_fd;
+	q->ops = ops;
+	q->owner = owner;
+	q->failed_note = (struct pvringd_note){ .q = q, .kind = NOTE_FAILED };
+	q->idle_note = (struct pvringd_note){ .q = q, .kind = NOTE_IDLE };
+	q->max_segments = q->limits.max_indirect_segments > PVRING_BLKIF_MAX_SEGMENTS
+				  ? q->limits.max_indirect_segments
+				  : PVRING_BLKIF_MAX_SEGMENTS;
+	return q;
+}
+
+struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
+					    const struct pvringd_queue_params *p,
+					    const struct pvringd_queue_owner_ops *ops, void *owner,
+					    char *why, size_t why_len)
+{
+	uint32_t pages = 1u << p->order;
 	const char *reason = NULL;
+	struct pvringd_queue *q;
 	int port;
 
-	ring->port = -1;
-	ring->max_segments = dev->limits.max_indirect_segments > PVRING_BLKIF_MAX_SEGMENTS
-				     ? dev->limits.max_indirect_segments
-				     : PVRING_BLKIF_MAX_SEGMENTS;
-	ring->shared = pvring_map_grants(d->plat, dev->domid, pages, ring->refs, true, &reason);
-	if (!ring->shared) {
+	if (p->order > PVRING_MAX_ORDER) {
+		snprintf(why, why_len, "queue %u: ring of order %u", p->queue, p->order);
+		return NULL;
+	}
+	q = queue_new(dp, p, ops, owner);
+	if (!q) {
+		snprintf(why, why_len, "queue %u: out of memory", p->queue);
+		return NULL;
+	}
+	q->shared = pvring_map_grants(dp->plat, q->domid, pages, q->refs, true, &reason);
+	if (!q->shared) {
 		snprintf(why, why_len, "queue %u: cannot map the ring (ring-ref %u%s): %s",
-			 ring->queue, ring->refs[0], pages > 1 ? "..." : "", reason);
-		return -1;
+			 q->queue, q->refs[0], pages > 1 ? "..." : "", reason);
+		goto fail;
 	}
-	if (!pvring_back_attach(&ring->back, ring->shared, ring->order, &blkif_layout)) {
-		snprintf(why, why_len, "queue %u: unusable ring of order %u", ring->queue,
-			 ring->order);
-		return -1;
+	if (!pvring_back_attach(&q->back, q->shared, q->order, &blkif_layout)) {
+		snprintf(why, why_len, "queue %u: unusable ring of order %u", q->queue, q->order);
+		goto fail;
 	}
-	if (alloc_requests(ring)) {
-		snprintf(why, why_len, "queue %u: out of memory", ring->queue);
-		return -1;
+	/*
+	 * A ring broken before it is served is refused here, with nothing taken from it: the
+	 * owner never says Connected for it.
+	 */
+	pvring_back_unconsumed(&q->back);
+	if (pvring_back_fault(&q->back)) {
+		ring_fault_reason(q, why, why_len);
+		goto fail;
 	}
-	if (dev->persistent) {
-		ring->pgrant_slots = 2 * 2048u; /* a power of two, over twice the limit */
-		ring->pgrants = calloc(ring->pgrant_slots, sizeof(*ring->pgrants));
-		if (!ring->pgrants) {
-			snprintf(why, why_len, "queue %u: out of memory", ring->queue);
-			return -1;
+	if (alloc_requests(q)) {
+		snprintf(why, why_len, "queue %u: out of memory", q->queue);
+		goto fail;
+	}
+	if (p->persistent) {
+		q->pgrant_slots = 2 * 2048u; /* a power of two, over twice the limit */
+		q->pgrants = calloc(q->pgrant_slots, sizeof(*q->pgrants));
+		if (!q->pgrants) {
+			snprintf(why, why_len, "queue %u: out of memory", q->queue);
+			goto fail;
 		}
 	}
-	port = pvring_evtchn_bind(d->plat, dev->domid, ring->remote_port);
+	port = pvring_evtchn_bind(dp->plat, q->domid, q->remote_port);
 	if (port < 0) {
-		snprintf(why, why_len, "queue %u: cannot bind event channel %u: %s", ring->queue,
-			 ring->remote_port, strerror(-port));
-		return -1;
+		snprintf(why, why_len, "queue %u: cannot bind event channel %u: %s", q->queue,
+			 q->remote_port, strerror(-port));
+		goto fail;
 	}
-	ring->port = port;
-	if (set_port_ring(d, (uint32_t)port, ring)) {
-		snprintf(why, why_len, "queue %u: out of memory", ring->queue);
-		return -1;
+	q->port = port;
+	if (set_port_queue(dp, (uint32_t)port, q)) {
+		snprintf(why, why_len, "queue %u: out of memory", q->queue);
+		goto fail;
 	}
 	/* Requests published before we attached get served now, not on the next kick. */
-	ring_process(ring);
-	return 0;
+	ring_process(q);
+	return q;
+fail:
+	pvringd_queue_release(q);
+	return NULL;
 }
 
-void pvringd_ring_serve_published(struct pvringd_ring *ring)
+bool pvringd_queue_stop(struct pvringd_queue *q, bool serve_published)
 {
-	if (!ring->dead && !pvring_back_fault(&ring->back))
-		ring_process(ring);
+	if (q->stopped)
+		return false;
+	if (serve_published)
+		ring_process(q); /* consumes nothing from a failed or faulted ring */
+	q->stopped = true;
+	clear_port_queue(q);
+	if (!q->in_flight)
+		post_note(&q->idle_note);
+	return true;
 }
 
-bool pvringd_ring_stop(struct pvringd_ring *ring)
+void pvringd_queue_release(struct pvringd_queue *q)
 {
-	struct pvringd *d = ring->dev->d;
+	struct pvringd_dp *dp = q->dp;
+	struct pvringd_queue **link;
 
-	ring->dead = true;
-	if (ring->port >= 0 && (uint32_t)ring->port < d->nr_port_rings)
-		d->port_rings[ring->port] = NULL;
-	return ring->in_flight == 0;
-}
-
-void pvringd_ring_release(struct pvringd_ring *ring)
-{
-	struct pvringd *d = ring->dev->d;
-	struct pvringd_ring **link;
-
-	for (link = &d->push_list; *link; link = &(*link)->next_push) {
-		if (*link == ring) {
-			*link = ring->next_push;
+	unlink_notes(q);
+	for (link = &dp->push_list; *link; link = &(*link)->next_push) {
+		if (*link == q) {
+			*link = q->next_push;
 			break;
 		}
 	}
-	ring->push_pending = false;
-	if (ring->port >= 0) {
-		pvring_evtchn_unbind(d->plat, (uint32_t)ring->port);
-		ring->port = -1;
-	}
-	pgrants_release(ring);
-	free_requests(ring);
-	if (ring->shared) {
-		pvring_unmap_grants(d->plat, ring->dev->domid, ring->shared, 1u << ring->order,
-				    ring->refs, true);
-		ring->shared = NULL;
-	}
+	clear_port_queue(q);
+	if (q->port >= 0)
+		pvring_evtchn_unbind(dp->plat, (uint32_t)q->port);
+	pgrants_release(q);
+	free_requests(q);
+	if (q->shared)
+		pvring_unmap_grants(dp->plat, q->domid, q->shared, 1u << q->order, q->refs, true);
+	free(q);
 }
 
-int pvringd_dataplane_start(struct pvringd *d, const char **why)
+/* ---- what pvringctl sees ---- */
+
+void pvringd_queue_snapshot(const struct pvringd_queue *q, struct pvringd_queue_snapshot *s)
 {
-	d->evtchn_ev =
-		event_new(d->base, pvring_evtchn_fd(d->plat), EV_READ | EV_PERSIST, on_evtchn, d);
-	d->push_ev = event_new(d->base, -1, 0, on_push, d);
-	if (!d->evtchn_ev || !d->push_ev || event_add(d->evtchn_ev, NULL)) {
+	s->queue = q->queue;
+	s->order = q->order;
+	pvring_back_state(&q->back, &s->ring);
+	s->in_flight = q->in_flight;
+	s->persistent_grants = q->nr_pgrants;
+	s->counters = q->counters;
+}
+
+uint32_t pvringd_queue_nr_slots(const struct pvringd_queue *q)
+{
+	return pvring_back_nr_slots(&q->back);
+}
+
+uint32_t pvringd_queue_slots(const struct pvringd_queue *q, struct pvringd_slot_snapshot *out,
+			     uint32_t max)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < pvring_back_nr_slots(&q->back) && n < max; i++) {
+		if (!q->reqs[i].in_use)
+			continue;
+		out[n].index = q->reqs[i].index;
+		out[n].req = q->reqs[i].req;
+		n++;
+	}
+	return n;
+}
+
+/* ---- the data plane ---- */
+
+struct pvringd_dp *pvringd_dp_create(const struct pvringd_dp_params *params, const char **why)
+{
+	struct pvringd_dp *dp = calloc(1, sizeof(*dp));
+
+	if (!dp) {
+		*why = "out of memory";
+		return NULL;
+	}
+	dp->base = params->base;
+	dp->plat = params->plat;
+	dp->poll_us = params->poll_us;
+	dp->notes_tail = &dp->notes;
+	dp->aio = pvring_aio_create(dp->base, params->aio_entries, why);
+	if (!dp->aio)
+		goto fail;
+	dp->evtchn_ev = event_new(dp->base, pvring_evtchn_fd(dp->plat), EV_READ | EV_PERSIST,
+				  on_evtchn, dp);
+	dp->push_ev = event_new(dp->base, -1, 0, on_push, dp);
+	dp->note_ev = event_new(dp->base, -1, 0, on_notes, dp);
+	if (!dp->evtchn_ev || !dp->push_ev || !dp->note_ev || event_add(dp->evtchn_ev, NULL)) {
 		*why = "cannot watch the event channels";
-		return -1;
+		goto fail;
 	}
-	return 0;
+	return dp;
+fail:
+	pvringd_dp_destroy(dp);
+	return NULL;
 }
 
-void pvringd_dataplane_stop(struct pvringd *d)
+void pvringd_dp_quiesce(struct pvringd_dp *dp)
 {
-	if (d->evtchn_ev)
-		event_free(d->evtchn_ev);
-	if (d->push_ev)
-		event_free(d->push_ev);
-	d->evtchn_ev = d->push_ev = NULL;
-	free(d->port_rings);
-	d->port_rings = NULL;
-	d->nr_port_rings = 0;
+	pvring_aio_drain(dp->aio);
+}
+
+void pvringd_dp_destroy(struct pvringd_dp *dp)
+{
+	if (!dp)
+		return;
+	if (dp->evtchn_ev)
+		event_free(dp->evtchn_ev);
+	if (dp->push_ev)
+		event_free(dp->push_ev);
+	if (dp->note_ev)
+		event_free(dp->note_ev);
+	if (dp->aio)
+		pvring_aio_destroy(dp->aio);
+	free(dp->port_queues);
+	free(dp);
 }

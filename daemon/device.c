@@ -36,7 +36,6 @@
 #include <xenstore.h>
 
 #include "common/proto/pvring_xenbus.h"
-#include "daemon/aio.h"
 #include "daemon/ctl_fields.h"
 #include "daemon/pvringd_config.h"
 #include "daemon/log.h"
@@ -185,7 +184,7 @@ static void device_free(struct pvringd_device *dev)
 	if (dev->linger_timer)
 		event_free(dev->linger_timer);
 	own_disk_free(dev->own_disk);
-	free(dev->rings);
+	free(dev->queues);
 	free(dev->backend);
 	free(dev->frontend);
 	free(dev->fe_state_path);
@@ -203,6 +202,8 @@ static void remove_store_dirs(struct pvringd_device *dev)
 
 static void frontend_changed(struct pvringd_device *dev);
 static void disconnect(struct pvringd_device *dev, bool serve_published);
+static void device_fail(struct pvringd_device *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void on_linger_end(evutil_socket_t fd, short what, void *arg)
 {
@@ -240,11 +241,12 @@ static void finish_disconnect(struct pvringd_device *dev)
 
 	dev->finish_pending = false;
 
-	for (i = 0; i < dev->nr_rings; i++)
-		pvringd_ring_release(&dev->rings[i]);
-	free(dev->rings);
-	dev->rings = NULL;
-	dev->nr_rings = 0;
+	for (i = 0; i < dev->nr_queues; i++)
+		pvringd_queue_release(dev->queues[i]);
+	free(dev->queues);
+	dev->queues = NULL;
+	dev->nr_queues = 0;
+	dev->queues_in_flight = 0;
 	dev->order = 0;
 	if (dev->d->stopping)
 		return; /* the store stays as it is, for the next pvringd */
@@ -261,8 +263,8 @@ static void finish_disconnect(struct pvringd_device *dev)
 }
 
 /*
- * Finishing is deferred to the loop: a disconnect can start deep inside a
- * ring pass or a completion, whose ring must outlive the call.
+ * Finishing is deferred to the loop: a device with no queue to wait for
+ * (none connected, or all stopped earlier) finishes once its caller is done.
  */
 static void schedule_finish(struct pvringd_device *dev)
 {
@@ -285,7 +287,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Stop the rings; the rest happens once the last request in flight completes.
+ * Stop the queues; the rest happens once the last request in flight completes.
  * serve_published: the front end let go (or is letting go) in order, and may
  * still wait for what it published: take it on and answer it first. Not for a
  * broken ring, a gone guest, or pvringd's own stop (the next pvringd serves it).
@@ -294,30 +296,24 @@ static void disconnect(struct pvringd_device *dev, bool serve_published)
 {
 	uint32_t i;
 
-	if (dev->serving_last)
-		return; /* a ring broke during the last pass: the pass stops them all */
-	if (serve_published) {
-		dev->serving_last = true;
-		for (i = 0; i < dev->nr_rings; i++)
-			pvringd_ring_serve_published(&dev->rings[i]);
-		dev->serving_last = false;
-	}
-	for (i = 0; i < dev->nr_rings; i++)
-		if (!dev->rings[i].dead && !pvringd_ring_stop(&dev->rings[i]))
-			dev->rings_in_flight++;
-	if (!dev->rings_in_flight)
+	for (i = 0; i < dev->nr_queues; i++)
+		if (pvringd_queue_stop(dev->queues[i], serve_published))
+			dev->queues_in_flight++;
+	if (!dev->queues_in_flight)
 		schedule_finish(dev);
 }
 
-void pvringd_device_ring_idle(struct pvringd_ring *ring)
+/* Owner callback: a stopped queue has nothing in flight. */
+static void queue_idle(void *owner, struct pvringd_queue *q)
 {
-	struct pvringd_device *dev = ring->dev;
+	struct pvringd_device *dev = owner;
 
-	if (dev->rings_in_flight && --dev->rings_in_flight == 0)
+	(void)q;
+	if (dev->queues_in_flight && --dev->queues_in_flight == 0)
 		schedule_finish(dev);
 }
 
-void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)
+static void device_fail(struct pvringd_device *dev, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -329,6 +325,23 @@ void pvringd_device_fail(struct pvringd_device *dev, const char *fmt, ...)
 	set_state(dev, PVRING_XENBUS_CLOSING);
 	disconnect(dev, false);
 }
+
+/* Owner callback: a queue's ring can no longer be trusted. */
+static void queue_failed(void *owner, struct pvringd_queue *q, const char *reason)
+{
+	struct pvringd_device *dev = owner;
+
+	(void)q;
+	/* A device already failed keeps its first reason; its queues are stopped already. */
+	if (dev->reason[0] && dev->state == PVRING_XENBUS_CLOSING)
+		return;
+	device_fail(dev, "%s", reason);
+}
+
+static const struct pvringd_queue_owner_ops queue_owner_ops = {
+	.failed = queue_failed,
+	.idle = queue_idle,
+};
 
 /* The guest died or the attachment was withdrawn: disconnect, then forget it. */
 static void device_remove(struct pvringd_device *dev, const char *why)
@@ -342,7 +355,13 @@ static void device_remove(struct pvringd_device *dev, const char *why)
 
 /* ---- connecting ---- */
 
-static int read_queue(struct pvringd_device *dev, struct pvringd_ring *ring, const char *dir,
+/* What the front end wrote for one queue. */
+struct queue_keys {
+	uint32_t refs[1u << PVRING_MAX_ORDER];
+	uint32_t remote_port;
+};
+
+static int read_queue(struct pvringd_device *dev, struct queue_keys *keys, const char *dir,
 		      bool has_order, char *why, size_t why_len)
 {
 	uint32_t pages = 1u << dev->order, i;
@@ -361,7 +380,7 @@ static int read_queue(struct pvringd_device *dev, struct pvringd_ring *ring, con
 				 r ? "not a grant reference" : "missing");
 			return -1;
 		}
-		ring->refs[i] = (uint32_t)v;
+		keys->refs[i] = (uint32_t)v;
 	}
 	r = read_uint(dev->d, dir, PVRING_XS_EVENT_CHANNEL, UINT32_MAX, &v);
 	if (r <= 0) {
@@ -369,21 +388,51 @@ static int read_queue(struct pvringd_device *dev, struct pvringd_ring *ring, con
 			 r ? "not a port number" : "missing");
 		return -1;
 	}
-	ring->remote_port = (uint32_t)v;
+	keys->remote_port = (uint32_t)v;
 	return 0;
 }
 
-/*
- * Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable, 1 if a
- * ring failed the device itself (pvringd_device_fail) while connecting.
- */
+/* Map and bind every queue whose keys were read; -1 with why at the first that fails. */
+static int connect_queues(struct pvringd_device *dev, const struct queue_keys *keys,
+			  uint32_t nr_queues, char *why, size_t why_len)
+{
+	struct pvringd_queue_params params = {
+		.name = dev->name,
+		.domid = dev->domid,
+		.order = dev->order,
+		.limits = &dev->limits,
+		.image_fd = dev->disk->image.fd,
+		.persistent = dev->persistent,
+	};
+	uint32_t q;
+
+	dev->queues = calloc(nr_queues, sizeof(*dev->queues));
+	if (!dev->queues) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	for (q = 0; q < nr_queues; q++) {
+		params.queue = q;
+		params.refs = keys[q].refs;
+		params.remote_port = keys[q].remote_port;
+		dev->queues[q] = pvringd_queue_connect(dev->d->dp, &params, &queue_owner_ops, dev,
+						       why, why_len);
+		if (!dev->queues[q])
+			return -1;
+		dev->nr_queues = q + 1;
+	}
+	return 0;
+}
+
+/* Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable. */
 static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 {
 	const struct pvringd_config *cfg = dev->d->cfg;
 	uint64_t order = 0, queues = 1, persistent = 0;
 	uint32_t use_order, use_queues, q;
+	struct queue_keys *keys;
 	char *protocol, dir[256];
-	int has_order, has_queues;
+	int has_order, has_queues, ret = -1;
 
 	protocol = read_key(dev->d, dev->frontend, PVRING_XS_PROTOCOL);
 	if (protocol && strcmp(protocol, PVRING_XS_PROTOCOL_X86_64)) {
@@ -416,41 +465,25 @@ static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 	}
 	dev->persistent = persistent == 1;
 	dev->order = use_order;
-	dev->rings = calloc(use_queues, sizeof(*dev->rings));
-	if (!dev->rings) {
+	keys = calloc(use_queues, sizeof(*keys));
+	if (!keys) {
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
-	dev->nr_rings = use_queues;
-	/* Unbound, all of them, before any can fail: stopping a ring clears its port's entry. */
-	for (q = 0; q < use_queues; q++)
-		dev->rings[q].port = -1;
+	/* Every queue's keys first: a front end that wrote one wrong gets no ring mapped. */
 	for (q = 0; q < use_queues; q++) {
-		struct pvringd_ring *ring = &dev->rings[q];
-
-		ring->dev = dev;
-		ring->queue = q;
-		ring->order = use_order;
 		if (has_queues)
 			snprintf(dir, sizeof(dir), "%s/%s%u", dev->frontend, PVRING_XS_QUEUE_DIR,
 				 q);
 		else
 			snprintf(dir, sizeof(dir), "%s", dev->frontend);
-		if (read_queue(dev, ring, dir, has_order, why, why_len))
-			return -1;
+		if (read_queue(dev, &keys[q], dir, has_order, why, why_len))
+			goto out;
 	}
-	for (q = 0; q < use_queues; q++) {
-		if (pvringd_ring_connect(&dev->rings[q], why, (unsigned int)why_len))
-			return -1;
-		/*
-		 * The ring's first pass (requests published before we attached) found it broken:
-		 * the device has failed and its rings are stopped. Connecting the next queue would
-		 * bind a port of a stopped device; saying Connected would overwrite Closing.
-		 */
-		if (dev->reason[0])
-			return 1;
-	}
-	return 0;
+	ret = connect_queues(dev, keys, use_queues, why, why_len);
+out:
+	free(keys);
+	return ret;
 }
 
 /* What the front end reads once Connected: the disk as it must see it. */
@@ -475,24 +508,18 @@ static void connect_device(struct pvringd_device *dev)
 	char why[160] = "";
 
 	dev->reason[0] = '\0';
-	switch (connect_rings(dev, why, sizeof(why))) {
-	case 0:
-		break;
-	case 1:
-		return; /* failed while connecting; it said why */
-	default:
-		/* Nothing is in flight yet: undo at once and say why. */
-		pvringd_device_fail(dev, "%s", why);
+	if (connect_rings(dev, why, sizeof(why))) {
+		/* Queues connected before the one that failed are stopped with the device. */
+		device_fail(dev, "%s", why);
 		return;
 	}
 	if (!in_transaction(d, fill_connected, dev)) {
-		pvringd_device_fail(dev, "cannot write the disk's size to the store: %s",
-				    strerror(errno));
+		device_fail(dev, "cannot write the disk's size to the store: %s", strerror(errno));
 		return;
 	}
 	pvring_info("%s: %s -> Connected: %u queue%s of order %u, %spersistent grants, %s",
-		    dev->name, pvringd_state_name(dev->state), dev->nr_rings,
-		    dev->nr_rings > 1 ? "s" : "", dev->order, dev->persistent ? "" : "no ",
+		    dev->name, pvringd_state_name(dev->state), dev->nr_queues,
+		    dev->nr_queues > 1 ? "s" : "", dev->order, dev->persistent ? "" : "no ",
 		    dev->disk->image.path);
 	dev->state = PVRING_XENBUS_CONNECTED;
 }
@@ -513,7 +540,7 @@ static void frontend_changed(struct pvringd_device *dev)
 	if (dev->fe_state != state)
 		pvring_debug("%s: front end %s", dev->name, pvringd_state_name((uint32_t)state));
 	dev->fe_state = (uint32_t)state;
-	if (dev->rings_in_flight || dev->finish_pending)
+	if (dev->queues_in_flight || dev->finish_pending)
 		return; /* still disconnecting: the state is looked at again when done */
 
 	if (dev->detaching) {
@@ -943,8 +970,9 @@ void pvringd_control_stop(struct pvringd *d)
 		dev->remove_when_idle = false;
 		disconnect(dev, false);
 	}
-	if (d->aio)
-		pvring_aio_drain(d->aio);
+	/* Every I/O answered; the idle callbacks this posts are dropped by the releases below. */
+	if (d->dp)
+		pvringd_dp_quiesce(d->dp);
 	while (d->devices) {
 		dev = d->devices;
 		finish_disconnect(dev);

@@ -17,7 +17,6 @@
 
 #include <event2/event.h>
 
-#include "daemon/aio.h"
 #include "daemon/pvringd_config.h"
 #include "daemon/ctl.h"
 #include "daemon/log.h"
@@ -138,12 +137,16 @@ int main(int argc, char **argv)
 		pvring_err("%s platform: %s", cfg.platform, why);
 		goto out;
 	}
-	d.aio = pvring_aio_create(d.base, AIO_ENTRIES, &why);
-	if (!d.aio) {
-		pvring_err("asynchronous I/O: %s", why);
+	d.dp = pvringd_dp_create(&(struct pvringd_dp_params){ .base = d.base,
+							      .plat = d.plat,
+							      .poll_us = cfg.poll_us,
+							      .aio_entries = AIO_ENTRIES },
+				 &why);
+	if (!d.dp) {
+		pvring_err("data plane: %s", why);
 		goto out;
 	}
-	if (pvringd_dataplane_start(&d, &why) || pvringd_control_start(&d, &why)) {
+	if (pvringd_control_start(&d, &why)) {
 		pvring_err("%s", why);
 		goto out;
 	}
@@ -163,9 +166,7 @@ int main(int argc, char **argv)
 out:
 	pvringd_control_stop(&d);
 	pvringd_ctl_close(d.ctl);
-	pvringd_dataplane_stop(&d);
-	if (d.aio)
-		pvring_aio_destroy(d.aio);
+	pvringd_dp_destroy(d.dp);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The data plane through its own API, in one process: pvring-stored runs as a real process, a
+ * guest registers with the local platform (a thread, as in test_platform_local), and this test
+ * then plays the guest's front end on the granted pages while it drives pvringd's event loop.
+ *
+ * What is checked is the contract of daemon/dataplane.h: verified I/O; a broken ring refused at
+ * connect with nothing taken, or failed once, from the loop, never inside a data-plane call; a
+ * stop that waits for the I/O in flight and says idle exactly once; a stop that serves what
+ * was published; snapshots; and no grant left mapped after a release.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "common/proto/pvring_blkif.h"
+#include "daemon/dataplane.h"
+#include "daemon/platform/local_registry.h"
+#include "daemon/platform/platform_local.h"
+#include "tests/lib/store_process.h"
+
+#define GUEST_FRAMES 64u
+#define RING_REF 1u /* the ring page: frame 1 */
+#define DATA_REF 8u /* data pages: refs 8.., frames 8.. */
+#define NR_DATA 8u
+#define PORT 5u
+#define IMAGE_SECTORS 2048u
+
+static const struct pvring_layout blkif_layout =
+	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
+
+struct owner {
+	unsigned int failed, idle;
+	char reason[160];
+	struct pvringd_queue *q;
+};
+
+struct fixture {
+	struct store_process store;
+	struct event_base *base;
+	struct pvring_platform *plat;
+	struct pvringd_dp *dp;
+	char registry[128];
+	struct pvring_local_guest guest;
+	struct pvring_local_guest_port port;
+	struct pvring_front front;
+	char image_path[64];
+	int image_fd;
+	struct pvring_blkif_disk limits;
+	struct owner owner;
+};
+
+/* Set around every data-plane call: an owner callback seen while it is set broke rule 1. */
+static bool in_dp_call;
+
+#define DP_CALL(expr)                                                                              \
+	({                                                                                         \
+		__typeof__(expr) _r;                                                               \
+		in_dp_call = true;                                                                 \
+		_r = (expr);                                                                       \
+		in_dp_call = false;                                                                \
+		_r;                                                                                \
+	})
+
+static void on_failed(void *arg, struct pvringd_queue *q, const char *reason)
+{
+	struct owner *o = arg;
+
+	assert_false(in_dp_call);
+	assert_ptr_equal(q, o->q);
+	o->failed++;
+	snprintf(o->reason, sizeof(o->reason), "%s", reason);
+}
+
+static void on_idle(void *arg, struct pvringd_queue *q)
+{
+	struct owner *o = arg;
+
+	assert_false(in_dp_call);
+	assert_ptr_equal(q, o->q);
+	o->idle++;
+}
+
+static const struct pvringd_queue_owner_ops owner_ops = {
+	.failed = on_failed,
+	.idle = on_idle,
+};
+
+struct registration {
+	struct fixture *f;
+	int result;
+	const char *why;
+	atomic_bool done;
+};
+
+/* Registration needs pvringd's loop running: the guest's half runs in a thread. */
+static void *register_guest(void *arg)
+{
+	struct registration *r = arg;
+	struct fixture *f = r->f;
+
+	r->result = pvring_local_guest_register(&f->guest, f->registry, GUEST_FRAMES, 1, &r->why);
+	if (!r->result)
+		r->result = pvring_local_guest_port_alloc(&f->port, PORT);
+	if (!r->result)
+		r->result = pvring_local_guest_offer_port(&f->guest, &f->port);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = test_calloc(1, sizeof(*f));
+	struct registration r = { .f = f };
+	const char *why = NULL;
+	pthread_t thread;
+	uint32_t i;
+
+	*state = f;
+	if (store_process_start(&f->store))
+		return -1;
+	snprintf(f->registry, sizeof(f->registry), "%s/registry", f->store.dir);
+	f->base = event_base_new();
+	f->plat = pvring_platform_local_open(f->base, f->registry, f->store.rundir, &why);
+	if (!f->plat) {
+		fprintf(stderr, "local platform: %s\n", why);
+		return -1;
+	}
+	f->dp = pvringd_dp_create(
+		&(struct pvringd_dp_params){ .base = f->base, .plat = f->plat, .aio_entries = 64 },
+		&why);
+	if (!f->dp) {
+		fprintf(stderr, "data plane: %s\n", why);
+		return -1;
+	}
+	if (pthread_create(&thread, NULL, register_guest, &r))
+		return -1;
+	while (!atomic_load(&r.done))
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(thread, NULL);
+	if (r.result) {
+		fprintf(stderr, "guest: %d (%s)\n", r.result, r.why ? r.why : "");
+		return -1;
+	}
+	/* The front end's half of a ring, on a granted page; data pages granted writable. */
+	if (pvring_local_grant(&f->guest.mem, RING_REF, 0, RING_REF, false) ||
+	    !pvring_front_init(&f->front, pvring_local_mem_frame(&f->guest.mem, RING_REF), 0,
+			       &blkif_layout, 0))
+		return -1;
+	for (i = 0; i < NR_DATA; i++)
+		if (pvring_local_grant(&f->guest.mem, DATA_REF + i, 0, DATA_REF + i, false))
+			return -1;
+	snprintf(f->image_path, sizeof(f->image_path), "/tmp/test_dataplane.XXXXXX");
+	f->image_fd = mkstemp(f->image_path);
+	if (f->image_fd < 0 || ftruncate(f->image_fd, IMAGE_SECTORS * 512ull))
+		return -1;
+	f->limits = (struct pvring_blkif_disk){ .sectors = IMAGE_SECTORS, .flush = true };
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int ret;
+
+	pvring_local_guest_leave(&f->guest);
+	pvring_local_guest_port_free(&f->port);
+	pvringd_dp_destroy(f->dp);
+	pvring_platform_destroy(f->plat);
+	event_base_free(f->base);
+	close(f->image_fd);
+	unlink(f->image_path);
+	ret = store_process_stop(&f->store);
+	test_free(f);
+	return ret;
+}
+
+static struct pvringd_queue *connect_queue(struct fixture *f, int image_fd, char *why,
+					   size_t why_len)
+{
+	const uint32_t refs[1] = { RING_REF };
+	struct pvringd_queue_params p = {
+		.name = "1/51712",
+		.domid = f->guest.domid,
+		.queue = 0,
+		.order = 0,
+		.refs = refs,
+		.remote_port = PORT,
+		.limits = &f->limits,
+		.image_fd = image_fd,
+	};
+
+	f->owner.q = DP_CALL(pvringd_queue_connect(f->dp, &p, &owner_ops, &f->owner, why, why_len));
+	return f->owner.q;
+}
+
+static void *data_page(struct fixture *f, uint32_t i)
+{
+	return pvring_local_mem_frame(&f->guest.mem, DATA_REF + i);
+}
+
+/* One whole page per segment, pages first..first+n-1. */
+static void submit(struct fixture *f, uint8_t op, uint64_t id, uint64_t sector, uint32_t first,
+		   uint32_t n, bool kick)
+{
+	union pvring_blkif_request req = {
+		.rw = { .op = op, .nr_segments = (uint8_t)n, .id = id, .sector = sector }
+	};
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		req.rw.seg[i] = (struct pvring_blkif_segment){ .gref = DATA_REF + first + i,
+							       .last_sect = 7 };
+	assert_true(pvring_front_produce(&f->front, &req));
+	if (pvring_front_push(&f->front) && kick)
+		assert_int_equal(pvring_local_guest_port_notify(&f->port), 0);
+}
+
+/* A bound on loop turns, so a broken data plane fails the test instead of hanging it. */
+#define MAX_TURNS 100000u
+
+static void turn(struct fixture *f)
+{
+	event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+/* Run the loop until a response comes; returns it. */
+static struct pvring_blkif_response wait_response(struct fixture *f)
+{
+	struct pvring_blkif_response rsp;
+	unsigned int i;
+
+	for (i = 0; i < MAX_TURNS; i++) {
+		if (pvring_front_consume(&f->front, &rsp))
+			return rsp;
+		turn(f);
+	}
+	fail_msg("no response after %u loop turns", MAX_TURNS);
+	return rsp;
+}
+
+static void wait_callbacks(struct fixture *f, unsigned int failed, unsigned int idle)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_TURNS && (f->owner.failed < failed || f->owner.idle < idle); i++)
+		turn(f);
+	/* A few more turns: nothing is said twice. */
+	for (i = 0; i < 100; i++)
+		turn(f);
+	assert_int_equal(f->owner.failed, failed);
+	assert_int_equal(f->owner.idle, idle);
+}
+
+static void release_queue(struct pvringd_queue *q)
+{
+	in_dp_call = true;
+	pvringd_queue_release(q);
+	in_dp_call = false;
+}
+
+static void stop_and_release(struct fixture *f, struct pvringd_queue *q, unsigned int failed)
+{
+	assert_true(DP_CALL(pvringd_queue_stop(q, false)));
+	assert_false(DP_CALL(pvringd_queue_stop(q, false)));
+	wait_callbacks(f, failed, 1);
+	release_queue(q);
+}
+
+/* Every grant the back end mapped is unmapped: the guest can end each one. */
+static void assert_no_grant_mapped(struct fixture *f)
+{
+	uint32_t i;
+
+	assert_int_equal(pvring_local_end_grant(&f->guest.mem, RING_REF), 0);
+	for (i = 0; i < NR_DATA; i++)
+		assert_int_equal(pvring_local_end_grant(&f->guest.mem, DATA_REF + i), 0);
+}
+
+static void test_write_read_verified(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_blkif_response rsp;
+	struct pvringd_queue_snapshot s;
+	struct pvringd_queue *q;
+	uint8_t on_disk[8192];
+	char why[160];
+	uint32_t i;
+
+	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	if (!q)
+		fail_msg("connect: %s", why);
+	for (i = 0; i < 2 * 4096; i++)
+		((uint8_t *)data_page(f, i / 4096))[i % 4096] = (uint8_t)(i * 7 + 3);
+	submit(f, PVRING_BLKIF_OP_WRITE, 41, 16, 0, 2, true);
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 41);
+	assert_int_equal(rsp.op, PVRING_BLKIF_OP_WRITE);
+	assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	/* On the image, where the guest put it. */
+	assert_int_equal(pread(f->image_fd, on_disk, sizeof(on_disk), 16 * 512), sizeof(on_disk));
+	assert_memory_equal(on_disk, data_page(f, 0), 4096);
+	assert_memory_equal(on_disk + 4096, data_page(f, 1), 4096);
+	/* Read back into two other pages. */
+	memset(data_page(f, 2), 0, 4096);
+	memset(data_page(f, 3), 0, 4096);
+	submit(f, PVRING_BLKIF_OP_READ, 42, 16, 2, 2, true);
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 42);
+	assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	assert_memory_equal(data_page(f, 2), on_disk, 4096);
+	assert_memory_equal(data_page(f, 3), on_disk + 4096, 4096);
+	/* Past the end of the disk: answered with an error, the ring serves on. */
+	submit(f, PVRING_BLKIF_OP_READ, 43, IMAGE_SECTORS - 4, 2, 1, true);
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 43);
+	assert_int_equal(rsp.status, PVRING_BLKIF_RSP_ERROR);
+
+	pvringd_queue_snapshot(q, &s);
+	assert_int_equal(s.queue, 0);
+	assert_int_equal(s.order, 0);
+	assert_int_equal(s.ring.nr_slots, pvringd_queue_nr_slots(q));
+	assert_int_equal(s.ring.req_prod, 3);
+	assert_int_equal(s.ring.req_cons, 3);
+	assert_int_equal(s.ring.rsp_prod, 3);
+	assert_int_equal(s.ring.fault, PVRING_FAULT_NONE);
+	assert_int_equal(s.in_flight, 0);
+	assert_int_equal(s.counters.requests, 3);
+	assert_int_equal(s.counters.by_op[PVRING_BLKIF_OP_READ], 2);
+	assert_int_equal(s.counters.errors, 1);
+	assert_int_equal(s.counters.bytes_written, 8192);
+	assert_int_equal(s.counters.bytes_read, 8192);
+	stop_and_release(f, q, 0);
+	assert_no_grant_mapped(f);
+}
+
+/* A ring broken after connect: failed once, from the loop; later kicks say nothing more. */
+static void test_broken_ring_fails_once(void **state)
+{
+	struct fixture *f = *state;
+	struct pvringd_queue_snapshot s;
+	struct pvringd_queue *q;
+	char why[160];
+	int i;
+
+	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	assert_non_null(q);
+	f->front.shape.sring->req_prod += 1000;
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(pvring_local_guest_port_notify(&f->port), 0);
+		wait_callbacks(f, 1, 0);
+	}
+	assert_non_null(strstr(f->owner.reason, "ring 0: "));
+	assert_non_null(strstr(f->owner.reason, "req_prod"));
+	pvringd_queue_snapshot(q, &s);
+	assert_int_equal(s.ring.fault, PVRING_FAULT_REQ_PROD_AHEAD);
+	assert_int_equal(s.ring.req_cons, 0);
+	stop_and_release(f, q, 1);
+	assert_no_grant_mapped(f);
+}
+
+/* A ring broken before the back end connects: refused with the reason, nothing taken. */
+static void test_broken_before_connect(void **state)
+{
+	struct fixture *f = *state;
+	char why[160];
+
+	submit(f, PVRING_BLKIF_OP_WRITE, 1, 0, 0, 1, false);
+	f->front.shape.sring->req_prod += 1000;
+	assert_null(connect_queue(f, f->image_fd, why, sizeof(why)));
+	assert_non_null(strstr(why, "req_prod"));
+	wait_callbacks(f, 0, 0);
+	assert_no_grant_mapped(f);
+}
+
+/* A stop waits for the I/O in flight: idle once it is answered, and only then. */
+static void test_stop_waits_for_io(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_blkif_response rsp;
+	struct pvringd_slot_snapshot slots[32];
+	struct pvringd_queue_snapshot s;
+	struct pvringd_queue *q;
+	uint8_t payload[4096];
+	int pipe_fds[2];
+	char why[160];
+	unsigned int i;
+
+	/* A pipe as the image: a read of it stays in flight until the test writes. */
+	assert_int_equal(pipe(pipe_fds), 0);
+	q = connect_queue(f, pipe_fds[0], why, sizeof(why));
+	if (!q)
+		fail_msg("connect: %s", why);
+	submit(f, PVRING_BLKIF_OP_READ, 77, 0, 4, 1, true);
+	for (i = 0; i < MAX_TURNS; i++) {
+		pvringd_queue_snapshot(q, &s);
+		if (s.in_flight)
+			break;
+		turn(f);
+	}
+	assert_int_equal(s.in_flight, 1);
+	assert_int_equal(pvringd_queue_slots(q, slots, 32), 1);
+	assert_int_equal(slots[0].index, 0);
+	assert_int_equal(slots[0].req.rw.id, 77);
+	assert_int_equal(pvringd_queue_slots(q, slots, 0), 0);
+
+	assert_true(DP_CALL(pvringd_queue_stop(q, false)));
+	assert_false(DP_CALL(pvringd_queue_stop(q, true)));
+	wait_callbacks(f, 0, 0);
+	assert_false(pvring_front_consume(&f->front, &rsp));
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i ^ 0x5a);
+	assert_int_equal(write(pipe_fds[1], payload, sizeof(payload)), sizeof(payload));
+	wait_callbacks(f, 0, 1);
+	/* A stopped queue still answers what completes: the guest has its data. */
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 77);
+	assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	assert_memory_equal(data_page(f, 4), payload, sizeof(payload));
+	release_queue(q);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	assert_no_grant_mapped(f);
+}
+
+/* stop(serve_published) takes on what the front end published without a kick, and answers. */
+static void test_stop_serves_published(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_blkif_response rsp;
+	struct pvringd_queue *q;
+	char why[160];
+	uint64_t id;
+
+	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	assert_non_null(q);
+	for (id = 1; id <= 3; id++)
+		submit(f, PVRING_BLKIF_OP_WRITE, id, id * 8, (uint32_t)id, 1, false);
+	assert_true(DP_CALL(pvringd_queue_stop(q, true)));
+	wait_callbacks(f, 0, 1);
+	for (id = 1; id <= 3; id++) {
+		rsp = wait_response(f);
+		assert_int_equal(rsp.id, id);
+		assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	}
+	/* Stopped: what is published now is not taken. */
+	submit(f, PVRING_BLKIF_OP_WRITE, 4, 0, 0, 1, true);
+	wait_callbacks(f, 0, 1);
+	assert_false(pvring_front_consume(&f->front, &rsp));
+	release_queue(q);
+	assert_no_grant_mapped(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_read_verified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_ring_fails_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_before_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_waits_for_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_serves_published, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
