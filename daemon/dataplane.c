@@ -50,21 +50,17 @@ struct pvringd_request {
 	uint8_t op; /* the effective op: READ/WRITE for indirect */
 	bool in_use;
 	bool flushed; /* flush/barrier: the sync part is done */
-	/* grants mapped for this request alone (not persistent) */
-	void *map_addr;
-	uint32_t map_count;
-	bool map_writable;
+	struct pvring_mapping map; /* grants mapped for this request alone (not persistent) */
 	struct iovec *iov; /* max_segments entries */
-	uint32_t *map_refs; /* max_segments entries */
+	uint32_t *map_refs; /* max_segments entries: map's refs */
 	struct pvringd_request *next_free;
 };
 
 /* A persistent grant: mapped once, kept until the ring disconnects. */
 struct pvringd_pgrant {
-	uint32_t gref;
+	uint32_t gref; /* also the mapping's ref: an entry never moves */
 	bool used;
-	bool writable;
-	void *addr;
+	struct pvring_mapping m;
 };
 
 /* An owner callback waiting for the loop: one of each kind per queue, posted at most once. */
@@ -91,7 +87,7 @@ struct pvringd_queue {
 	const struct pvringd_queue_owner_ops *ops;
 	void *owner;
 	/* the ring */
-	void *shared;
+	struct pvring_mapping ring_map;
 	struct pvring_back back;
 	int port; /* local port; -1 when not bound */
 	bool stopped; /* no more consuming; responses are pushed at once */
@@ -116,6 +112,7 @@ struct pvringd_dp {
 	struct event_base *base;
 	struct pvring_platform *plat;
 	struct pvring_aio *aio;
+	struct pvring_evtchn *evtchn; /* this data plane's event channels */
 	uint32_t poll_us;
 	struct event *evtchn_ev;
 	struct event *push_ev;
@@ -264,8 +261,6 @@ static struct pvringd_pgrant *pgrant_slot(struct pvringd_queue *q, uint32_t gref
 static void *pgrant_get(struct pvringd_queue *q, uint32_t gref, bool writable, const char **why)
 {
 	struct pvringd_pgrant *pg = pgrant_slot(q, gref);
-	bool mapped_writable = true;
-	void *addr;
 
 	*why = NULL;
 	if (pg->used) {
@@ -273,23 +268,17 @@ static void *pgrant_get(struct pvringd_queue *q, uint32_t gref, bool writable, c
 		 * Kept read-only, and now a read needs it writable: this request
 		 * maps it alone (requests in flight may still use the old mapping).
 		 */
-		return pg->writable || !writable ? pg->addr : NULL;
+		return pg->m.writable || !writable ? pg->m.addr : NULL;
 	}
 	if (q->nr_pgrants >= PGRANT_LIMIT)
 		return NULL;
-	addr = pvring_map_grants(plat_of(q), q->domid, 1, &gref, true, why);
-	if (!addr && !writable) {
-		mapped_writable = false;
-		addr = pvring_map_grants(plat_of(q), q->domid, 1, &gref, false, why);
-	}
-	if (!addr)
+	pg->gref = gref;
+	if (pvring_map(plat_of(q), q->domid, 1, &pg->gref, true, &pg->m, why) &&
+	    (writable || pvring_map(plat_of(q), q->domid, 1, &pg->gref, false, &pg->m, why)))
 		return NULL;
 	pg->used = true;
-	pg->gref = gref;
-	pg->writable = mapped_writable;
-	pg->addr = addr;
 	q->nr_pgrants++;
-	return addr;
+	return pg->m.addr;
 }
 
 static void pgrants_release(struct pvringd_queue *q)
@@ -302,8 +291,7 @@ static void pgrants_release(struct pvringd_queue *q)
 		struct pvringd_pgrant *pg = &q->pgrants[i];
 
 		if (pg->used)
-			pvring_unmap_grants(plat_of(q), q->domid, pg->addr, 1, &pg->gref,
-					    pg->writable);
+			pvring_unmap(plat_of(q), &pg->m);
 	}
 	free(q->pgrants);
 	q->pgrants = NULL;
@@ -337,7 +325,7 @@ static inline void cpu_relax(void)
 static void push_ring(struct pvringd_queue *q)
 {
 	if (pvring_back_push(&q->back)) {
-		pvring_evtchn_notify(plat_of(q), (uint32_t)q->port);
+		pvring_evtchn_notify(q->dp->evtchn, (uint32_t)q->port);
 		q->counters.kicks_out++;
 	}
 }
@@ -399,11 +387,7 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 
 static void request_unmap(struct pvringd_request *r)
 {
-	if (!r->map_count)
-		return;
-	pvring_unmap_grants(plat_of(r->q), r->q->domid, r->map_addr, r->map_count, r->map_refs,
-			    r->map_writable);
-	r->map_count = 0;
+	pvring_unmap(plat_of(r->q), &r->map);
 }
 
 static void respond(struct pvringd_request *r, int16_t status)
@@ -490,12 +474,9 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
-	base = pvring_map_grants(plat_of(q), q->domid, n, r->map_refs, writable, &why);
-	if (!base)
+	if (pvring_map(plat_of(q), q->domid, n, r->map_refs, writable, &r->map, &why))
 		goto refused;
-	r->map_addr = base;
-	r->map_count = n;
-	r->map_writable = writable;
+	base = r->map.addr;
 	for (i = 0; i < n; i++)
 		add_iov(r, base + (size_t)i * PVRING_PAGE_SIZE + seg[i].first_sect * 512u,
 			(seg[i].last_sect - seg[i].first_sect + 1u) * 512u);
@@ -513,7 +494,7 @@ static bool copy_indirect_segments(struct pvringd_request *r)
 	const struct pvring_blkif_indirect *ind = &r->req.indirect;
 	uint32_t pages = pvring_blkif_indirect_pages(ind->nr_segments);
 	const char *why = NULL;
-	uint8_t *base;
+	struct pvring_mapping pages_map;
 	uint32_t i;
 
 	if (q->pgrants) {
@@ -536,12 +517,11 @@ static bool copy_indirect_segments(struct pvringd_request *r)
 	}
 	for (i = 0; i < pages; i++)
 		r->map_refs[i] = ind->indirect_grefs[i];
-	base = pvring_map_grants(plat_of(q), q->domid, pages, r->map_refs, false, &why);
-	if (!base)
+	if (pvring_map(plat_of(q), q->domid, pages, r->map_refs, false, &pages_map, &why))
 		goto refused;
 	/* Copied once: the front end can change its pages, not what is validated and used. */
-	memcpy(q->indirect_segs, base, ind->nr_segments * sizeof(*q->indirect_segs));
-	pvring_unmap_grants(plat_of(q), q->domid, base, pages, r->map_refs, false);
+	memcpy(q->indirect_segs, pages_map.addr, ind->nr_segments * sizeof(*q->indirect_segs));
+	pvring_unmap(plat_of(q), &pages_map);
 	return true;
 refused:
 	ring_warn(q, "request %llu: cannot map indirect page: %s", (unsigned long long)ind->id,
@@ -719,12 +699,12 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while ((port = pvring_evtchn_pending(dp->plat)) >= 0) {
+	while ((port = pvring_evtchn_pending(dp->evtchn)) >= 0) {
 		struct pvringd_queue *q =
 			(uint32_t)port < dp->nr_port_queues ? dp->port_queues[port] : NULL;
 
 		/* Unmasked first: a kick during the pass below is not lost. */
-		pvring_evtchn_unmask(dp->plat, (uint32_t)port);
+		pvring_evtchn_unmask(dp->evtchn, (uint32_t)port);
 		if (!q)
 			continue;
 		q->counters.kicks_in++;
@@ -848,13 +828,12 @@ struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
 		snprintf(why, why_len, "queue %u: out of memory", p->queue);
 		return NULL;
 	}
-	q->shared = pvring_map_grants(dp->plat, q->domid, pages, q->refs, true, &reason);
-	if (!q->shared) {
+	if (pvring_map(dp->plat, q->domid, pages, q->refs, true, &q->ring_map, &reason)) {
 		snprintf(why, why_len, "queue %u: cannot map the ring (ring-ref %u%s): %s",
 			 q->queue, q->refs[0], pages > 1 ? "..." : "", reason);
 		goto fail;
 	}
-	if (!pvring_back_attach(&q->back, q->shared, q->order, &blkif_layout)) {
+	if (!pvring_back_attach(&q->back, q->ring_map.addr, q->order, &blkif_layout)) {
 		snprintf(why, why_len, "queue %u: unusable ring of order %u", q->queue, q->order);
 		goto fail;
 	}
@@ -879,7 +858,7 @@ struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
 			goto fail;
 		}
 	}
-	port = pvring_evtchn_bind(dp->plat, q->domid, q->remote_port);
+	port = pvring_evtchn_bind(dp->evtchn, q->domid, q->remote_port);
 	if (port < 0) {
 		snprintf(why, why_len, "queue %u: cannot bind event channel %u: %s", q->queue,
 			 q->remote_port, strerror(-port));
@@ -925,11 +904,10 @@ void pvringd_queue_release(struct pvringd_queue *q)
 	}
 	clear_port_queue(q);
 	if (q->port >= 0)
-		pvring_evtchn_unbind(dp->plat, (uint32_t)q->port);
+		pvring_evtchn_unbind(dp->evtchn, (uint32_t)q->port);
 	pgrants_release(q);
 	free_requests(q);
-	if (q->shared)
-		pvring_unmap_grants(dp->plat, q->domid, q->shared, 1u << q->order, q->refs, true);
+	pvring_unmap(dp->plat, &q->ring_map);
 	free(q);
 }
 
@@ -982,7 +960,10 @@ struct pvringd_dp *pvringd_dp_create(const struct pvringd_dp_params *params, con
 	dp->aio = pvring_aio_create(dp->base, params->aio_entries, why);
 	if (!dp->aio)
 		goto fail;
-	dp->evtchn_ev = event_new(dp->base, pvring_evtchn_fd(dp->plat), EV_READ | EV_PERSIST,
+	dp->evtchn = pvring_evtchn_open(dp->plat, why);
+	if (!dp->evtchn)
+		goto fail;
+	dp->evtchn_ev = event_new(dp->base, pvring_evtchn_fd(dp->evtchn), EV_READ | EV_PERSIST,
 				  on_evtchn, dp);
 	dp->push_ev = event_new(dp->base, -1, 0, on_push, dp);
 	dp->note_ev = event_new(dp->base, -1, 0, on_notes, dp);
@@ -1013,6 +994,7 @@ void pvringd_dp_destroy(struct pvringd_dp *dp)
 		event_free(dp->note_ev);
 	if (dp->aio)
 		pvring_aio_destroy(dp->aio);
+	pvring_evtchn_close(dp->evtchn);
 	free(dp->port_queues);
 	free(dp);
 }

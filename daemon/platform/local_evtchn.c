@@ -85,15 +85,13 @@ void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp)
 	drain(gp->kick_front);
 }
 
-/* ---- back-end side ---- */
+/* ---- back-end side: the offers ---- */
 
-int pvring_local_evtchn_open(struct pvring_local_evtchn *h)
+void pvring_local_evtchn_offers_init(struct pvring_local_evtchn_offers *o)
 {
-	h->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	h->next_port = 1;
-	h->offers = NULL;
-	h->bound = NULL;
-	return h->epoll_fd < 0 ? -errno : 0;
+	pthread_mutex_init(&o->lock, NULL);
+	o->list = NULL;
+	o->next_port = 1;
 }
 
 static void close_pair(int kick_back, int kick_front)
@@ -102,14 +100,11 @@ static void close_pair(int kick_back, int kick_front)
 	close(kick_front);
 }
 
-void pvring_local_evtchn_close(struct pvring_local_evtchn *h)
+void pvring_local_evtchn_offers_destroy(struct pvring_local_evtchn_offers *o)
 {
-	while (h->bound)
-		pvring_local_evtchn_unbind(h, h->bound->port);
-	while (h->offers)
-		pvring_local_evtchn_withdraw(h, h->offers->domid);
-	close(h->epoll_fd);
-	h->epoll_fd = -1;
+	while (o->list)
+		pvring_local_evtchn_withdraw(o, o->list->domid);
+	pthread_mutex_destroy(&o->lock);
 }
 
 /*
@@ -134,49 +129,95 @@ static bool make_doorbell(int fd)
 	return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
-int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
-			      int kick_back, int kick_front)
+static int offer_locked(struct pvring_local_evtchn_offers *o, uint32_t domid, uint32_t port,
+			int kick_back, int kick_front)
 {
 	struct pvring_local_offer *offer;
 	unsigned int held = 0;
+
+	for (offer = o->list; offer; offer = offer->next) {
+		if (offer->domid != domid)
+			continue;
+		if (offer->port == port)
+			return -EEXIST;
+		if (++held >= OFFERS_PER_DOMAIN)
+			return -ENOSPC;
+	}
+	offer = malloc(sizeof(*offer));
+	if (!offer)
+		return -ENOMEM;
+	*offer = (struct pvring_local_offer){ o->list, domid, port, kick_back, kick_front };
+	o->list = offer;
+	return 0;
+}
+
+int pvring_local_evtchn_offer(struct pvring_local_evtchn_offers *o, uint32_t domid, uint32_t port,
+			      int kick_back, int kick_front)
+{
+	int err;
 
 	if (!make_doorbell(kick_back) || !make_doorbell(kick_front)) {
 		close_pair(kick_back, kick_front);
 		return -EBADF;
 	}
-	for (offer = h->offers; offer; offer = offer->next) {
-		if (offer->domid != domid)
-			continue;
-		if (offer->port == port || ++held >= OFFERS_PER_DOMAIN) {
-			close_pair(kick_back, kick_front);
-			return offer->port == port ? -EEXIST : -ENOSPC;
-		}
-	}
-	offer = malloc(sizeof(*offer));
-	if (!offer) {
+	pthread_mutex_lock(&o->lock);
+	err = offer_locked(o, domid, port, kick_back, kick_front);
+	pthread_mutex_unlock(&o->lock);
+	if (err)
 		close_pair(kick_back, kick_front);
-		return -ENOMEM;
-	}
-	*offer = (struct pvring_local_offer){ h->offers, domid, port, kick_back, kick_front };
-	h->offers = offer;
-	return 0;
+	return err;
 }
 
-void pvring_local_evtchn_withdraw(struct pvring_local_evtchn *h, uint32_t domid)
+void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t domid)
 {
-	struct pvring_local_offer **link = &h->offers;
+	struct pvring_local_offer **link, *gone = NULL;
 
+	pthread_mutex_lock(&o->lock);
+	link = &o->list;
 	while (*link) {
 		struct pvring_local_offer *offer = *link;
 
 		if (offer->domid == domid) {
 			*link = offer->next;
-			close_pair(offer->kick_back, offer->kick_front);
-			free(offer);
+			offer->next = gone;
+			gone = offer;
 		} else {
 			link = &offer->next;
 		}
 	}
+	pthread_mutex_unlock(&o->lock);
+	while (gone) {
+		struct pvring_local_offer *offer = gone;
+
+		gone = offer->next;
+		close_pair(offer->kick_back, offer->kick_front);
+		free(offer);
+	}
+}
+
+/* ---- back-end side: one handle ---- */
+
+int pvring_local_evtchn_open(struct pvring_local_evtchn *h,
+			     struct pvring_local_evtchn_offers *offers)
+{
+	h->offers = offers;
+	h->bound = NULL;
+	h->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epoll_fd < 0)
+		return -errno;
+	pthread_mutex_init(&h->lock, NULL);
+	return 0;
+}
+
+void pvring_local_evtchn_close(struct pvring_local_evtchn *h)
+{
+	if (h->epoll_fd < 0)
+		return;
+	while (h->bound)
+		pvring_local_evtchn_unbind(h, h->bound->port);
+	close(h->epoll_fd);
+	h->epoll_fd = -1;
+	pthread_mutex_destroy(&h->lock);
 }
 
 /* One-shot: after one event the port is masked until it is re-armed. */
@@ -187,36 +228,59 @@ static int arm(struct pvring_local_evtchn *h, int op, const struct pvring_local_
 	return epoll_ctl(h->epoll_fd, op, b->kick_back, &ev) ? -errno : 0;
 }
 
-int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
-					 uint32_t remote_port)
+/* The offer, taken out of the table; NULL if there is none. */
+static struct pvring_local_offer *take_offer(struct pvring_local_evtchn_offers *o, uint32_t domid,
+					     uint32_t remote_port, uint32_t *port)
 {
 	struct pvring_local_offer **link, *offer;
-	struct pvring_local_binding *b;
-	int err;
 
-	for (link = &h->offers; *link; link = &(*link)->next)
+	pthread_mutex_lock(&o->lock);
+	for (link = &o->list; *link; link = &(*link)->next)
 		if ((*link)->domid == domid && (*link)->port == remote_port)
 			break;
 	offer = *link;
-	if (!offer)
-		return -ENOENT;
-	b = malloc(sizeof(*b));
+	if (offer) {
+		*link = offer->next;
+		*port = o->next_port++;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return offer;
+}
+
+int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
+					 uint32_t remote_port)
+{
+	struct pvring_local_binding *b = malloc(sizeof(*b));
+	struct pvring_local_offer *offer;
+	uint32_t port;
+	int err;
+
 	if (!b)
 		return -ENOMEM;
-	*b = (struct pvring_local_binding){ h->bound, h->next_port, offer->kick_back,
-					    offer->kick_front };
+	offer = take_offer(h->offers, domid, remote_port, &port);
+	if (!offer) {
+		free(b);
+		return -ENOENT;
+	}
+	/* Bound: the offer is used up, its fds now belong to the binding. */
+	*b = (struct pvring_local_binding){ NULL, port, offer->kick_back, offer->kick_front };
+	free(offer);
+	pthread_mutex_lock(&h->lock);
 	err = arm(h, EPOLL_CTL_ADD, b);
+	if (!err) {
+		b->next = h->bound;
+		h->bound = b;
+	}
+	pthread_mutex_unlock(&h->lock);
 	if (err) {
+		close_pair(b->kick_back, b->kick_front);
 		free(b);
 		return err;
 	}
-	/* Bound: the offer is used up, its fds now belong to the binding. */
-	*link = offer->next;
-	free(offer);
-	h->bound = b;
-	return (int)h->next_port++;
+	return (int)port;
 }
 
+/* With h->lock held. */
 static struct pvring_local_binding *find(struct pvring_local_evtchn *h, uint32_t port)
 {
 	struct pvring_local_binding *b;
@@ -231,14 +295,18 @@ int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port)
 {
 	struct pvring_local_binding **link, *b;
 
+	pthread_mutex_lock(&h->lock);
 	for (link = &h->bound; *link; link = &(*link)->next)
 		if ((*link)->port == port)
 			break;
 	b = *link;
+	if (b) {
+		*link = b->next;
+		epoll_ctl(h->epoll_fd, EPOLL_CTL_DEL, b->kick_back, NULL);
+	}
+	pthread_mutex_unlock(&h->lock);
 	if (!b)
 		return -ENOENT;
-	*link = b->next;
-	epoll_ctl(h->epoll_fd, EPOLL_CTL_DEL, b->kick_back, NULL);
 	close_pair(b->kick_back, b->kick_front);
 	free(b);
 	return 0;
@@ -246,9 +314,14 @@ int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port)
 
 int pvring_local_evtchn_notify(struct pvring_local_evtchn *h, uint32_t port)
 {
-	struct pvring_local_binding *b = find(h, port);
+	struct pvring_local_binding *b;
+	int err;
 
-	return b ? kick(b->kick_front) : -ENOENT;
+	pthread_mutex_lock(&h->lock);
+	b = find(h, port);
+	err = b ? kick(b->kick_front) : -ENOENT;
+	pthread_mutex_unlock(&h->lock);
+	return err;
 }
 
 int pvring_local_evtchn_fd(const struct pvring_local_evtchn *h)
@@ -258,9 +331,9 @@ int pvring_local_evtchn_fd(const struct pvring_local_evtchn *h)
 
 int pvring_local_evtchn_pending(struct pvring_local_evtchn *h)
 {
-	struct epoll_event ev;
 	struct pvring_local_binding *b;
-	int n;
+	struct epoll_event ev;
+	int n, port = -EAGAIN;
 
 	do {
 		n = epoll_wait(h->epoll_fd, &ev, 1, 0);
@@ -269,17 +342,25 @@ int pvring_local_evtchn_pending(struct pvring_local_evtchn *h)
 		return -errno;
 	if (n == 0)
 		return -EAGAIN;
+	pthread_mutex_lock(&h->lock);
 	b = find(h, ev.data.u32);
-	if (!b)
-		return -EAGAIN;
-	/* Clear the count: a kick after this point is seen on unmask. */
-	drain(b->kick_back);
-	return (int)b->port;
+	if (b) {
+		/* Clear the count: a kick after this point is seen on unmask. */
+		drain(b->kick_back);
+		port = (int)b->port;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return port;
 }
 
 int pvring_local_evtchn_unmask(struct pvring_local_evtchn *h, uint32_t port)
 {
-	struct pvring_local_binding *b = find(h, port);
+	struct pvring_local_binding *b;
+	int err;
 
-	return b ? arm(h, EPOLL_CTL_MOD, b) : -ENOENT;
+	pthread_mutex_lock(&h->lock);
+	b = find(h, port);
+	err = b ? arm(h, EPOLL_CTL_MOD, b) : -ENOENT;
+	pthread_mutex_unlock(&h->lock);
+	return err;
 }

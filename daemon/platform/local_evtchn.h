@@ -5,9 +5,10 @@
  * A guest (a frontend process) allocates an unbound port: a pair of eventfds,
  * one it writes to kick the back end and one the back end writes to kick it.
  * It hands both to pvringd with the port number it publishes in the store
- * ("event-channel"); pvringd records them as offered (pvring_local_evtchn_offer).
+ * ("event-channel"); pvringd records them as offered (pvring_local_evtchn_offer),
+ * in one table for the platform.
  *
- * pvringd's handle then works like a xenevtchn handle: bind an interdomain
+ * Each of pvringd's handles then works like a xenevtchn handle: bind an interdomain
  * port (the guest's domid and port) and get a local port; one descriptor
  * (pvring_local_evtchn_fd) becomes readable when any bound port fires;
  * pvring_local_evtchn_pending() names one such port and leaves it masked
@@ -17,6 +18,7 @@
 #ifndef PVRING_LOCAL_EVTCHN_H
 #define PVRING_LOCAL_EVTCHN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,27 +43,48 @@ void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp);
 struct pvring_local_offer;
 struct pvring_local_binding;
 
-struct pvring_local_evtchn {
-	int epoll_fd;
+/*
+ * The ports guests handed over and nobody bound yet, for the whole platform, and the local
+ * port numbers: unique across every handle, as a dom0's ports are. Any thread.
+ */
+struct pvring_local_evtchn_offers {
+	pthread_mutex_t lock;
+	struct pvring_local_offer *list;
 	uint32_t next_port;
-	struct pvring_local_offer *offers; /* unbound ports guests handed over */
-	struct pvring_local_binding *bound; /* ports bound by this handle */
 };
 
-int pvring_local_evtchn_open(struct pvring_local_evtchn *h);
-void pvring_local_evtchn_close(struct pvring_local_evtchn *h);
+void pvring_local_evtchn_offers_init(struct pvring_local_evtchn_offers *o);
+/* Closes what is still offered. */
+void pvring_local_evtchn_offers_destroy(struct pvring_local_evtchn_offers *o);
 
 /*
- * Record guest domid's unbound port and its two eventfds; the handle owns the
+ * Record guest domid's unbound port and its two eventfds; the table owns the
  * fds from then on, whatever the result. 0, or -EEXIST if domid already
  * offered that port, -EBADF if a descriptor is not an eventfd, -ENOSPC if the
  * guest already holds 64 unbound ports.
  */
-int pvring_local_evtchn_offer(struct pvring_local_evtchn *h, uint32_t domid, uint32_t port,
+int pvring_local_evtchn_offer(struct pvring_local_evtchn_offers *o, uint32_t domid, uint32_t port,
 			      int kick_back, int kick_front);
 
 /* The guest went away: forget the ports it offered and did not see bound. */
-void pvring_local_evtchn_withdraw(struct pvring_local_evtchn *h, uint32_t domid);
+void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t domid);
+
+/*
+ * One user's event channels, like one xenevtchn handle: its own descriptor and the ports it
+ * bound. bind and unbind from any thread; fd, pending, unmask and notify from the thread that
+ * waits on the descriptor.
+ */
+struct pvring_local_evtchn {
+	int epoll_fd;
+	struct pvring_local_evtchn_offers *offers;
+	pthread_mutex_t lock; /* bound */
+	struct pvring_local_binding *bound;
+};
+
+int pvring_local_evtchn_open(struct pvring_local_evtchn *h,
+			     struct pvring_local_evtchn_offers *offers);
+/* Unbinds what is still bound. */
+void pvring_local_evtchn_close(struct pvring_local_evtchn *h);
 
 /* Bind domid's offered port; the local port, or -ENOENT / -errno. */
 int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,

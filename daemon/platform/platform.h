@@ -7,10 +7,17 @@
  * pvring-stored), reached through pvring_platform_store().
  *
  * Semantics are Xen's throughout:
- *  - map_grants maps count refs granted by domid at consecutive addresses,
- *    all or nothing; a writable map of a read-only or absent grant fails;
- *  - one descriptor (evtchn_fd) is readable when any bound port fired;
- *    evtchn_pending() names one and leaves it masked until evtchn_unmask().
+ *  - pvring_map() maps count refs granted by domid at consecutive addresses,
+ *    all or nothing; a writable map of a read-only or absent grant fails. The
+ *    mapping it fills is what pvring_unmap() takes back;
+ *  - an event-channel handle is one user's: its own descriptor, readable when
+ *    a port bound on it fired; pvring_evtchn_pending() names one and leaves it
+ *    masked until pvring_evtchn_unmask(). Local port numbers are unique across
+ *    the handles of one platform, as a dom0's are.
+ *
+ * Threads: pvring_map/pvring_unmap and pvring_evtchn_open/close/bind/unbind
+ * from any thread; a handle's fd, pending, unmask and notify from the thread
+ * that waits on its descriptor; the store and destroy from the main thread.
  */
 #ifndef PVRING_PLATFORM_H
 #define PVRING_PLATFORM_H
@@ -20,25 +27,48 @@
 
 struct xs_handle;
 struct pvring_platform;
+struct pvring_evtchn;
+
+/*
+ * Granted pages mapped: filled by pvring_map(), handed back to pvring_unmap().
+ * addr, count and writable are the caller's to read; the rest is the
+ * platform's. The refs given to pvring_map() must stay unchanged until the
+ * unmap (the local platform unpins them one by one); no allocation per map.
+ */
+struct pvring_mapping {
+	void *addr; /* count pages at consecutive addresses; NULL: nothing mapped */
+	uint32_t count;
+	bool writable;
+	void *owner; /* local: the domain the pages belong to */
+	const uint32_t *refs;
+};
 
 struct pvring_platform_ops {
 	const char *name;
 	void (*destroy)(struct pvring_platform *p);
-	void *(*map_grants)(struct pvring_platform *p, uint32_t domid, uint32_t count,
-			    const uint32_t *refs, bool writable, const char **why);
-	void (*unmap_grants)(struct pvring_platform *p, uint32_t domid, void *addr, uint32_t count,
-			     const uint32_t *refs, bool writable);
-	int (*evtchn_fd)(struct pvring_platform *p);
-	int (*evtchn_bind)(struct pvring_platform *p, uint32_t domid, uint32_t remote_port);
-	int (*evtchn_unbind)(struct pvring_platform *p, uint32_t port);
-	int (*evtchn_notify)(struct pvring_platform *p, uint32_t port);
-	int (*evtchn_pending)(struct pvring_platform *p);
-	int (*evtchn_unmask)(struct pvring_platform *p, uint32_t port);
+	int (*map)(struct pvring_platform *p, uint32_t domid, uint32_t count, const uint32_t *refs,
+		   bool writable, struct pvring_mapping *m, const char **why);
+	void (*unmap)(struct pvring_platform *p, struct pvring_mapping *m);
+	struct pvring_evtchn *(*evtchn_open)(struct pvring_platform *p, const char **why);
 };
 
 struct pvring_platform {
 	const struct pvring_platform_ops *ops;
 	struct xs_handle *store;
+};
+
+struct pvring_evtchn_ops {
+	void (*close)(struct pvring_evtchn *e);
+	int (*fd)(const struct pvring_evtchn *e);
+	int (*bind)(struct pvring_evtchn *e, uint32_t domid, uint32_t remote_port);
+	int (*unbind)(struct pvring_evtchn *e, uint32_t port);
+	int (*notify)(struct pvring_evtchn *e, uint32_t port);
+	int (*pending)(struct pvring_evtchn *e);
+	int (*unmask)(struct pvring_evtchn *e, uint32_t port);
+};
+
+struct pvring_evtchn {
+	const struct pvring_evtchn_ops *ops;
 };
 
 /*
@@ -63,49 +93,65 @@ static inline void pvring_platform_destroy(struct pvring_platform *p)
 	p->ops->destroy(p);
 }
 
-static inline void *pvring_map_grants(struct pvring_platform *p, uint32_t domid, uint32_t count,
-				      const uint32_t *refs, bool writable, const char **why)
+/* 0 with m filled, or -errno with *why set. */
+static inline int pvring_map(struct pvring_platform *p, uint32_t domid, uint32_t count,
+			     const uint32_t *refs, bool writable, struct pvring_mapping *m,
+			     const char **why)
 {
-	return p->ops->map_grants(p, domid, count, refs, writable, why);
+	return p->ops->map(p, domid, count, refs, writable, m, why);
 }
 
-static inline void pvring_unmap_grants(struct pvring_platform *p, uint32_t domid, void *addr,
-				       uint32_t count, const uint32_t *refs, bool writable)
+/* Undo a mapping; m is zeroed. Nothing happens for a zeroed mapping. */
+static inline void pvring_unmap(struct pvring_platform *p, struct pvring_mapping *m)
 {
-	p->ops->unmap_grants(p, domid, addr, count, refs, writable);
+	if (m->addr)
+		p->ops->unmap(p, m);
+	*m = (struct pvring_mapping){ 0 };
 }
 
-static inline int pvring_evtchn_fd(struct pvring_platform *p)
+/* A new handle, or NULL with *why set. */
+static inline struct pvring_evtchn *pvring_evtchn_open(struct pvring_platform *p, const char **why)
 {
-	return p->ops->evtchn_fd(p);
+	return p->ops->evtchn_open(p, why);
+}
+
+/* Unbinds what is still bound. */
+static inline void pvring_evtchn_close(struct pvring_evtchn *e)
+{
+	if (e)
+		e->ops->close(e);
+}
+
+static inline int pvring_evtchn_fd(const struct pvring_evtchn *e)
+{
+	return e->ops->fd(e);
 }
 
 /* The local port, or a negative errno. */
-static inline int pvring_evtchn_bind(struct pvring_platform *p, uint32_t domid,
-				     uint32_t remote_port)
+static inline int pvring_evtchn_bind(struct pvring_evtchn *e, uint32_t domid, uint32_t remote_port)
 {
-	return p->ops->evtchn_bind(p, domid, remote_port);
+	return e->ops->bind(e, domid, remote_port);
 }
 
-static inline int pvring_evtchn_unbind(struct pvring_platform *p, uint32_t port)
+static inline int pvring_evtchn_unbind(struct pvring_evtchn *e, uint32_t port)
 {
-	return p->ops->evtchn_unbind(p, port);
+	return e->ops->unbind(e, port);
 }
 
-static inline int pvring_evtchn_notify(struct pvring_platform *p, uint32_t port)
+static inline int pvring_evtchn_notify(struct pvring_evtchn *e, uint32_t port)
 {
-	return p->ops->evtchn_notify(p, port);
+	return e->ops->notify(e, port);
 }
 
 /* A port that fired, now masked; -EAGAIN if none. */
-static inline int pvring_evtchn_pending(struct pvring_platform *p)
+static inline int pvring_evtchn_pending(struct pvring_evtchn *e)
 {
-	return p->ops->evtchn_pending(p);
+	return e->ops->pending(e);
 }
 
-static inline int pvring_evtchn_unmask(struct pvring_platform *p, uint32_t port)
+static inline int pvring_evtchn_unmask(struct pvring_evtchn *e, uint32_t port)
 {
-	return p->ops->evtchn_unmask(p, port);
+	return e->ops->unmask(e, port);
 }
 
 #endif /* PVRING_PLATFORM_H */

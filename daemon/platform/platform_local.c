@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ struct local_domain {
 	bool welcomed;
 	bool gone;
 	struct pvring_local_gnttab gt;
-	uint32_t mappings; /* outstanding map_grants */
+	uint32_t mappings; /* outstanding maps */
 };
 
 struct local_platform {
@@ -53,9 +54,21 @@ struct local_platform {
 	char registry_path[108];
 	/* short enough that rundir/domain/<domid>/socket fits a socket address */
 	char store_rundir[80];
-	struct pvring_local_evtchn evtchn;
+	struct pvring_local_evtchn_offers offers;
+	/*
+	 * The domain list, each domain's gone and mappings, and its grant table's pin counts:
+	 * maps and unmaps come from the data plane's threads, guests come and go on the main
+	 * thread's loop.
+	 */
+	pthread_mutex_t lock;
 	struct local_domain *domains;
 	uint32_t next_domid;
+};
+
+/* One user's event channels: a local_evtchn handle on the platform's offers. */
+struct local_evtchn_handle {
+	struct pvring_evtchn base;
+	struct pvring_local_evtchn h;
 };
 
 static struct local_platform *local_of(struct pvring_platform *p)
@@ -63,6 +76,7 @@ static struct local_platform *local_of(struct pvring_platform *p)
 	return (struct local_platform *)p;
 }
 
+/* With lp->lock held. */
 static struct local_domain *find_domain(struct local_platform *lp, uint32_t domid)
 {
 	struct local_domain *d;
@@ -73,6 +87,10 @@ static struct local_domain *find_domain(struct local_platform *lp, uint32_t domi
 	return NULL;
 }
 
+/*
+ * With lp->lock held; from any thread (the last unmap of a guest that left), so
+ * it touches no event: domain_gone freed that.
+ */
 static void domain_free(struct local_domain *d)
 {
 	struct local_domain **link;
@@ -80,8 +98,6 @@ static void domain_free(struct local_domain *d)
 	for (link = &d->lp->domains; *link != d; link = &(*link)->next)
 		;
 	*link = d->next;
-	if (d->ev)
-		event_free(d->ev);
 	if (d->sock >= 0)
 		close(d->sock);
 	if (d->welcomed)
@@ -101,11 +117,11 @@ static void domain_gone(struct local_domain *d, const char *why)
 
 	if (d->gone)
 		return;
-	d->gone = true;
-	event_del(d->ev);
+	event_free(d->ev);
+	d->ev = NULL;
 	close(d->sock);
 	d->sock = -1;
-	pvring_local_evtchn_withdraw(&lp->evtchn, d->domid);
+	pvring_local_evtchn_withdraw(&lp->offers, d->domid);
 	if (d->welcomed) {
 		pvring_info("local: dom%u left (%s)", d->domid, why);
 		snprintf(home, sizeof(home), "/local/domain/%u", d->domid);
@@ -114,8 +130,11 @@ static void domain_gone(struct local_domain *d, const char *why)
 			pvring_warn("local: store did not release dom%u: %s", d->domid,
 				    strerror(errno));
 	}
+	pthread_mutex_lock(&lp->lock);
+	d->gone = true;
 	if (d->mappings == 0)
 		domain_free(d);
+	pthread_mutex_unlock(&lp->lock);
 }
 
 static void refuse(struct local_domain *d, int status, const char *why)
@@ -191,7 +210,7 @@ static void on_offer(struct local_domain *d, const struct pvring_local_offer *of
 	struct pvring_local_offered offered = { PVRING_LOCAL_MAGIC, PVRING_LOCAL_OFFERED, 0 };
 
 	offered.status =
-		pvring_local_evtchn_offer(&d->lp->evtchn, d->domid, offer->port, fds[0], fds[1]);
+		pvring_local_evtchn_offer(&d->lp->offers, d->domid, offer->port, fds[0], fds[1]);
 	if (offered.status)
 		pvring_warn("local: dom%u: refused event channel port %u: %s", d->domid,
 			    offer->port, strerror(-offered.status));
@@ -245,6 +264,7 @@ static void on_domain_message(evutil_socket_t fd, short what, void *arg)
 		domain_gone(d, "malformed registry message");
 }
 
+/* With lp->lock held. */
 static uint32_t allocate_domid(struct local_platform *lp)
 {
 	uint32_t tries;
@@ -271,9 +291,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	if (sock < 0)
 		return;
 	d = calloc(1, sizeof(*d));
-	if (!d || !(d->domid = allocate_domid(lp))) {
-		pvring_warn("local: cannot take another guest (out of memory or domain ids)");
-		free(d);
+	if (!d) {
 		close(sock);
 		return;
 	}
@@ -287,8 +305,19 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		close(sock);
 		return;
 	}
-	d->next = lp->domains;
-	lp->domains = d;
+	pthread_mutex_lock(&lp->lock);
+	d->domid = allocate_domid(lp);
+	if (d->domid) {
+		d->next = lp->domains;
+		lp->domains = d;
+	}
+	pthread_mutex_unlock(&lp->lock);
+	if (!d->domid) {
+		pvring_warn("local: cannot take another guest (no domain id left)");
+		event_free(d->ev);
+		free(d);
+		close(sock);
+	}
 }
 
 /* ---- platform operations ---- */
@@ -308,6 +337,7 @@ static void local_destroy(struct pvring_platform *p)
 		if (!d->gone)
 			domain_gone(d, "pvringd is stopping");
 	}
+	/* Only this thread is left: what pvringd still had mapped goes with it. */
 	while (lp->domains)
 		domain_free(lp->domains);
 	if (lp->accept_ev)
@@ -316,93 +346,133 @@ static void local_destroy(struct pvring_platform *p)
 		close(lp->listen_fd);
 		unlink(lp->registry_path);
 	}
-	if (lp->evtchn.epoll_fd >= 0)
-		pvring_local_evtchn_close(&lp->evtchn);
+	pvring_local_evtchn_offers_destroy(&lp->offers);
+	pthread_mutex_destroy(&lp->lock);
 	if (p->store)
 		xs_close(p->store);
 	free(lp);
 }
 
-static void *local_map_grants(struct pvring_platform *p, uint32_t domid, uint32_t count,
-			      const uint32_t *refs, bool writable, const char **why)
+static int local_map(struct pvring_platform *p, uint32_t domid, uint32_t count,
+		     const uint32_t *refs, bool writable, struct pvring_mapping *m,
+		     const char **why)
 {
-	struct local_domain *d = find_domain(local_of(p), domid);
-	void *addr;
+	struct local_platform *lp = local_of(p);
+	struct local_domain *d;
+	void *addr = NULL;
+	int err = -ENOENT;
 
+	pthread_mutex_lock(&lp->lock);
+	d = find_domain(lp, domid);
 	if (!d || !d->welcomed) {
 		*why = "no such domain";
-		return NULL;
-	}
-	if (d->gone) {
+	} else if (d->gone) {
 		*why = "the domain is gone";
-		return NULL;
+	} else {
+		if (count == 1)
+			addr = pvring_local_gnttab_map(&d->gt, refs[0], writable, why);
+		else
+			addr = pvring_local_gnttab_map_many(&d->gt, count, refs, writable, why);
+		err = addr ? 0 : -EACCES;
+		if (addr)
+			d->mappings++;
 	}
-	if (count == 1)
-		addr = pvring_local_gnttab_map(&d->gt, refs[0], writable, why);
-	else
-		addr = pvring_local_gnttab_map_many(&d->gt, count, refs, writable, why);
-	if (addr)
-		d->mappings++;
-	return addr;
+	pthread_mutex_unlock(&lp->lock);
+	if (err)
+		return err;
+	*m = (struct pvring_mapping){
+		.addr = addr, .count = count, .writable = writable, .owner = d, .refs = refs
+	};
+	return 0;
 }
 
-static void local_unmap_grants(struct pvring_platform *p, uint32_t domid, void *addr,
-			       uint32_t count, const uint32_t *refs, bool writable)
+static void local_unmap(struct pvring_platform *p, struct pvring_mapping *m)
 {
-	struct local_domain *d = find_domain(local_of(p), domid);
+	struct local_platform *lp = local_of(p);
+	/* The mapping pins its domain: it cannot have been freed. */
+	struct local_domain *d = m->owner;
 
-	if (!d)
-		return;
-	if (count == 1)
-		pvring_local_gnttab_unmap(&d->gt, refs[0], writable);
+	pthread_mutex_lock(&lp->lock);
+	if (m->count == 1)
+		pvring_local_gnttab_unmap(&d->gt, m->refs[0], m->writable);
 	else
-		pvring_local_gnttab_unmap_many(&d->gt, addr, count, refs, writable);
+		pvring_local_gnttab_unmap_many(&d->gt, m->addr, m->count, m->refs, m->writable);
 	/* The last mapping of a guest that left frees what is left of it. */
 	if (--d->mappings == 0 && d->gone)
 		domain_free(d);
+	pthread_mutex_unlock(&lp->lock);
 }
 
-static int local_evtchn_fd(struct pvring_platform *p)
+static struct pvring_local_evtchn *handle_of(const struct pvring_evtchn *e)
 {
-	return pvring_local_evtchn_fd(&local_of(p)->evtchn);
+	return &((struct local_evtchn_handle *)e)->h;
 }
 
-static int local_evtchn_bind(struct pvring_platform *p, uint32_t domid, uint32_t remote_port)
+static void local_evtchn_close(struct pvring_evtchn *e)
 {
-	return pvring_local_evtchn_bind_interdomain(&local_of(p)->evtchn, domid, remote_port);
+	pvring_local_evtchn_close(handle_of(e));
+	free(e);
 }
 
-static int local_evtchn_unbind(struct pvring_platform *p, uint32_t port)
+static int local_evtchn_fd(const struct pvring_evtchn *e)
 {
-	return pvring_local_evtchn_unbind(&local_of(p)->evtchn, port);
+	return pvring_local_evtchn_fd(handle_of(e));
 }
 
-static int local_evtchn_notify(struct pvring_platform *p, uint32_t port)
+static int local_evtchn_bind(struct pvring_evtchn *e, uint32_t domid, uint32_t remote_port)
 {
-	return pvring_local_evtchn_notify(&local_of(p)->evtchn, port);
+	return pvring_local_evtchn_bind_interdomain(handle_of(e), domid, remote_port);
 }
 
-static int local_evtchn_pending(struct pvring_platform *p)
+static int local_evtchn_unbind(struct pvring_evtchn *e, uint32_t port)
 {
-	return pvring_local_evtchn_pending(&local_of(p)->evtchn);
+	return pvring_local_evtchn_unbind(handle_of(e), port);
 }
 
-static int local_evtchn_unmask(struct pvring_platform *p, uint32_t port)
+static int local_evtchn_notify(struct pvring_evtchn *e, uint32_t port)
 {
-	return pvring_local_evtchn_unmask(&local_of(p)->evtchn, port);
+	return pvring_local_evtchn_notify(handle_of(e), port);
+}
+
+static int local_evtchn_pending(struct pvring_evtchn *e)
+{
+	return pvring_local_evtchn_pending(handle_of(e));
+}
+
+static int local_evtchn_unmask(struct pvring_evtchn *e, uint32_t port)
+{
+	return pvring_local_evtchn_unmask(handle_of(e), port);
+}
+
+static const struct pvring_evtchn_ops local_evtchn_ops = {
+	.close = local_evtchn_close,
+	.fd = local_evtchn_fd,
+	.bind = local_evtchn_bind,
+	.unbind = local_evtchn_unbind,
+	.notify = local_evtchn_notify,
+	.pending = local_evtchn_pending,
+	.unmask = local_evtchn_unmask,
+};
+
+static struct pvring_evtchn *local_evtchn_open(struct pvring_platform *p, const char **why)
+{
+	struct local_evtchn_handle *e = calloc(1, sizeof(*e));
+
+	if (!e || pvring_local_evtchn_open(&e->h, &local_of(p)->offers)) {
+		*why = "cannot create an event channel set";
+		free(e);
+		return NULL;
+	}
+	e->base.ops = &local_evtchn_ops;
+	return &e->base;
 }
 
 static const struct pvring_platform_ops local_ops = {
 	.name = "local",
 	.destroy = local_destroy,
-	.map_grants = local_map_grants,
-	.unmap_grants = local_unmap_grants,
-	.evtchn_fd = local_evtchn_fd,
-	.evtchn_bind = local_evtchn_bind,
-	.evtchn_unbind = local_evtchn_unbind,
-	.evtchn_notify = local_evtchn_notify,
-	.evtchn_pending = local_evtchn_pending,
-	.evtchn_unmask = local_evtchn_unmask,
+	.map = local_map,
+	.unmap = local_unmap,
+	.evtchn_open = local_evtchn_open,
 };
 
 static int listen_registry(struct local_platform *lp, const char *path, const char **why)
@@ -440,8 +510,9 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 	lp->base.ops = &local_ops;
 	lp->evbase = base;
 	lp->listen_fd = -1;
-	lp->evtchn.epoll_fd = -1;
 	lp->next_domid = FIRST_DOMID;
+	pthread_mutex_init(&lp->lock, NULL);
+	pvring_local_evtchn_offers_init(&lp->offers);
 	if (snprintf(lp->store_rundir, sizeof(lp->store_rundir), "%s", store_rundir) >=
 		    (int)sizeof(lp->store_rundir) ||
 	    snprintf(store_socket, sizeof(store_socket), "%s/socket", store_rundir) >=
@@ -453,10 +524,6 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 	lp->base.store = xs_open(XS_OPEN_SOCKETONLY);
 	if (!lp->base.store) {
 		*why = "cannot reach the local store (is pvring-stored running?)";
-		goto fail;
-	}
-	if (pvring_local_evtchn_open(&lp->evtchn)) {
-		*why = "cannot create the event channel set";
 		goto fail;
 	}
 	if (listen_registry(lp, registry_path, why))

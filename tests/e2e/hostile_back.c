@@ -62,11 +62,12 @@ static const char *const mode_names[] = {
 struct hostile {
 	enum mode mode;
 	struct pvring_platform *p;
+	struct pvring_evtchn *evtchn;
 	struct xs_handle *xs;
 	uint32_t domid, devid;
 	char fe[96], be[96];
 	uint32_t ref;
-	void *ring_page;
+	struct pvring_mapping ring_map;
 	int port; /* local port, or -1 */
 	struct pvring_back ring;
 };
@@ -191,16 +192,15 @@ static bool connect_ring(struct hostile *h)
 		return false;
 	}
 	h->ref = (uint32_t)ref;
-	h->ring_page = pvring_map_grants(h->p, h->domid, 1, &h->ref, true, &why);
-	if (!h->ring_page) {
+	if (pvring_map(h->p, h->domid, 1, &h->ref, true, &h->ring_map, &why)) {
 		setup_error("cannot map ring-ref %ld: %s", ref, why ? why : "?");
 		return false;
 	}
-	if (!pvring_back_attach(&h->ring, h->ring_page, 0, &layout)) {
+	if (!pvring_back_attach(&h->ring, h->ring_map.addr, 0, &layout)) {
 		setup_error("cannot attach to the ring");
 		return false;
 	}
-	h->port = pvring_evtchn_bind(h->p, h->domid, (uint32_t)port);
+	h->port = pvring_evtchn_bind(h->evtchn, h->domid, (uint32_t)port);
 	if (h->port < 0) {
 		setup_error("cannot bind event channel %ld: %s", port, strerror(-h->port));
 		return false;
@@ -211,16 +211,16 @@ static bool connect_ring(struct hostile *h)
 /* The first request the guest sends; false if none came. */
 static bool first_request(struct hostile *h, union pvring_blkif_request *req)
 {
-	struct pollfd pfd = { .fd = pvring_evtchn_fd(h->p), .events = POLLIN };
+	struct pollfd pfd = { .fd = pvring_evtchn_fd(h->evtchn), .events = POLLIN };
 	int waited, port;
 
 	for (waited = 0; waited < WAIT_MS; waited += POLL_MS) {
 		if (pvring_back_consume(&h->ring, req))
 			return true;
 		if (poll(&pfd, 1, POLL_MS) > 0) {
-			port = pvring_evtchn_pending(h->p);
+			port = pvring_evtchn_pending(h->evtchn);
 			if (port >= 0)
-				pvring_evtchn_unmask(h->p, (uint32_t)port);
+				pvring_evtchn_unmask(h->evtchn, (uint32_t)port);
 		}
 	}
 	return false;
@@ -240,7 +240,7 @@ static void answer(struct hostile *h, uint64_t id, uint8_t op, int16_t status)
 static void raw_answer(struct hostile *h, uint64_t id, uint8_t op, int16_t status)
 {
 	struct pvring_blkif_response rsp = { .id = id, .op = op, .status = status };
-	struct pvring_sring *sring = h->ring_page;
+	struct pvring_sring *sring = h->ring_map.addr;
 	uint32_t prod = __atomic_load_n(&sring->rsp_prod, __ATOMIC_RELAXED);
 	uint32_t slot = prod & (pvring_back_nr_slots(&h->ring) - 1);
 
@@ -278,7 +278,7 @@ static void misbehave(struct hostile *h, const union pvring_blkif_request *req)
 	}
 	pvring_back_push(&h->ring);
 	/* Kicked whatever the event index says: the front end must look now. */
-	pvring_evtchn_notify(h->p, (uint32_t)h->port);
+	pvring_evtchn_notify(h->evtchn, (uint32_t)h->port);
 }
 
 /* Where the front end's xenbus_dev_fatal() writes its reason. */
@@ -293,9 +293,8 @@ static void release(struct hostile *h)
 	char path[256];
 
 	if (h->port >= 0)
-		pvring_evtchn_unbind(h->p, (uint32_t)h->port);
-	if (h->ring_page)
-		pvring_unmap_grants(h->p, h->domid, h->ring_page, 1, &h->ref, true);
+		pvring_evtchn_unbind(h->evtchn, (uint32_t)h->port);
+	pvring_unmap(h->p, &h->ring_map);
 	xs_rm(h->xs, XBT_NULL, h->be);
 	xs_rm(h->xs, XBT_NULL, h->fe);
 	error_dir(h, path, sizeof(path));
@@ -332,6 +331,12 @@ int main(int argc, char **argv)
 		setup_error("not a Xen control domain: %s", why ? why : "?");
 		return 2;
 	}
+	h.evtchn = pvring_evtchn_open(h.p, &why);
+	if (!h.evtchn) {
+		setup_error("%s", why);
+		pvring_platform_destroy(h.p);
+		return 2;
+	}
 	h.xs = pvring_platform_store(h.p);
 	snprintf(h.fe, sizeof(h.fe), "/local/domain/%u/device/%s/%u", h.domid, PVRING_XS_TYPE_PVBLK,
 		 h.devid);
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
 	ret = state >= PVRING_XENBUS_CLOSING ? 0 : 1;
 out:
 	release(&h);
+	pvring_evtchn_close(h.evtchn);
 	pvring_platform_destroy(h.p);
 	return ret;
 }

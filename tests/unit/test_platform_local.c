@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -124,6 +125,9 @@ static void test_guest_lifecycle(void **state)
 	struct guest_thread g = { .frames = 64, .table_frames = 1 };
 	struct xs_handle *xs = pvring_platform_store(f->plat);
 	const uint32_t rw_ref = 8, ro_ref = 9;
+	struct pvring_mapping m, two, refused;
+	const uint32_t both[2] = { rw_ref, ro_ref };
+	struct pvring_evtchn *e;
 	const char *why = NULL;
 	char home[64], *page;
 	unsigned int len;
@@ -142,22 +146,35 @@ static void test_guest_lifecycle(void **state)
 	free(page);
 
 	/* Grants: what the guest allowed, and nothing more. */
-	page = pvring_map_grants(f->plat, g.guest.domid, 1, &rw_ref, true, &why);
-	assert_non_null(page);
+	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &rw_ref, true, &m, &why), 0);
+	page = m.addr;
+	assert_int_equal(m.count, 1);
+	assert_true(m.writable);
 	assert_string_equal(page, "hello from the guest");
-	assert_null(pvring_map_grants(f->plat, g.guest.domid, 1, &ro_ref, true, &why));
+	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &ro_ref, true, &refused, &why),
+			 -EACCES);
 	assert_string_equal(why, "read-only grant cannot be mapped writable");
-	assert_null(pvring_map_grants(f->plat, g.guest.domid + 1, 1, &rw_ref, false, &why));
+	assert_int_equal(pvring_map(f->plat, g.guest.domid + 1, 1, &rw_ref, false, &refused, &why),
+			 -ENOENT);
 	assert_string_equal(why, "no such domain");
+	/* Two pages at consecutive addresses, one mapping; undone by the mapping alone. */
+	assert_int_equal(pvring_map(f->plat, g.guest.domid, 2, both, false, &two, &why), 0);
+	assert_string_equal(two.addr, "hello from the guest");
+	assert_int_equal(two.count, 2);
+	pvring_unmap(f->plat, &two);
+	assert_null(two.addr);
+	pvring_unmap(f->plat, &two); /* a zeroed mapping: nothing */
 
 	/* The doorbells, both ways. */
-	port = pvring_evtchn_bind(f->plat, g.guest.domid, 5);
+	e = pvring_evtchn_open(f->plat, &why);
+	assert_non_null(e);
+	port = pvring_evtchn_bind(e, g.guest.domid, 5);
 	assert_true(port > 0);
 	assert_int_equal(pvring_local_guest_port_notify(&g.port), 0);
-	assert_true(readable(pvring_evtchn_fd(f->plat)));
-	assert_int_equal(pvring_evtchn_pending(f->plat), port);
-	assert_int_equal(pvring_evtchn_unmask(f->plat, (uint32_t)port), 0);
-	assert_int_equal(pvring_evtchn_notify(f->plat, (uint32_t)port), 0);
+	assert_true(readable(pvring_evtchn_fd(e)));
+	assert_int_equal(pvring_evtchn_pending(e), port);
+	assert_int_equal(pvring_evtchn_unmask(e, (uint32_t)port), 0);
+	assert_int_equal(pvring_evtchn_notify(e, (uint32_t)port), 0);
 	assert_true(readable(g.port.kick_front));
 
 	/* The guest leaves (as if its process died): released from the store... */
@@ -165,12 +182,132 @@ static void test_guest_lifecycle(void **state)
 	while (xs_is_domain_introduced(xs, g.guest.domid))
 		event_base_loop(f->base, EVLOOP_ONCE);
 	assert_null(xs_read(xs, XBT_NULL, home, &len));
-	assert_null(pvring_map_grants(f->plat, g.guest.domid, 1, &rw_ref, false, &why));
-	assert_string_equal(why, "the domain is gone");
+	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &rw_ref, false, &refused, &why),
+			 -ENOENT);
 	/* ...while what pvringd still has mapped stays valid until it lets go. */
 	assert_string_equal(page, "hello from the guest");
-	pvring_unmap_grants(f->plat, g.guest.domid, page, 1, &rw_ref, true);
-	pvring_evtchn_unbind(f->plat, (uint32_t)port);
+	pvring_unmap(f->plat, &m);
+	pvring_evtchn_unbind(e, (uint32_t)port);
+	pvring_evtchn_close(e);
+	pvring_local_guest_port_free(&g.port);
+}
+
+/* Two handles, as two data-plane threads have: each sees its own ports' kicks, and only them. */
+static void test_evtchn_handles(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread g1 = { .frames = 16, .table_frames = 1 };
+	struct guest_thread g2 = { .frames = 16, .table_frames = 1 };
+	struct pvring_evtchn *a, *b;
+	const char *why = NULL;
+	int pa, pb;
+
+	run_guest(f, &g1);
+	run_guest(f, &g2);
+	assert_int_equal(g1.result, 0);
+	assert_int_equal(g2.result, 0);
+	a = pvring_evtchn_open(f->plat, &why);
+	b = pvring_evtchn_open(f->plat, &why);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_not_equal(pvring_evtchn_fd(a), pvring_evtchn_fd(b));
+	pa = pvring_evtchn_bind(a, g1.guest.domid, 5);
+	/* An offer binds once, whichever handle asks. */
+	assert_int_equal(pvring_evtchn_bind(b, g1.guest.domid, 5), -ENOENT);
+	pb = pvring_evtchn_bind(b, g2.guest.domid, 5);
+	assert_true(pa > 0);
+	assert_true(pb > 0);
+	/* Local ports are the platform's: never the same number on two handles. */
+	assert_int_not_equal(pa, pb);
+	assert_int_equal(pvring_local_guest_port_notify(&g2.port), 0);
+	assert_false(readable(pvring_evtchn_fd(a)));
+	assert_true(readable(pvring_evtchn_fd(b)));
+	assert_int_equal(pvring_evtchn_pending(b), pb);
+	assert_int_equal(pvring_evtchn_pending(a), -EAGAIN);
+	/* A handle knows only its own ports. */
+	assert_int_equal(pvring_evtchn_notify(a, (uint32_t)pb), -ENOENT);
+	assert_int_equal(pvring_evtchn_unmask(a, (uint32_t)pb), -ENOENT);
+	assert_int_equal(pvring_evtchn_unmask(b, (uint32_t)pb), 0);
+	assert_int_equal(pvring_local_guest_port_notify(&g1.port), 0);
+	assert_true(readable(pvring_evtchn_fd(a)));
+	assert_int_equal(pvring_evtchn_pending(a), pa);
+	/* Closing a handle unbinds its ports. */
+	pvring_evtchn_close(a);
+	pvring_evtchn_close(b);
+	pvring_local_guest_leave(&g1.guest);
+	pvring_local_guest_leave(&g2.guest);
+	pvring_local_guest_port_free(&g1.port);
+	pvring_local_guest_port_free(&g2.port);
+}
+
+struct mapper {
+	pthread_t thread;
+	struct pvring_platform *plat;
+	uint32_t domid;
+	atomic_bool *stop;
+	atomic_uint maps;
+	int err;
+};
+
+static void *map_loop(void *arg)
+{
+	static const uint32_t refs[2] = { 8, 9 };
+	struct mapper *mp = arg;
+	const char *why;
+
+	while (!atomic_load(mp->stop)) {
+		struct pvring_mapping one, two;
+
+		if (pvring_map(mp->plat, mp->domid, 1, &refs[0], true, &one, &why))
+			break;
+		if (pvring_map(mp->plat, mp->domid, 2, refs, false, &two, &why)) {
+			pvring_unmap(mp->plat, &one);
+			break;
+		}
+		if (strcmp(one.addr, "hello from the guest") || strcmp(two.addr, one.addr))
+			mp->err = -EIO;
+		pvring_unmap(mp->plat, &two);
+		pvring_unmap(mp->plat, &one);
+		atomic_fetch_add(&mp->maps, 1);
+	}
+	return NULL;
+}
+
+/*
+ * Maps and unmaps from several threads (the data plane's workers) while the guest leaves on
+ * the main loop: every mapping taken stays readable until it is undone, the domain is freed
+ * once, after the last unmap (AddressSanitizer builds check the rest).
+ */
+static void test_map_from_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread g = { .frames = 64, .table_frames = 1 };
+	struct xs_handle *xs = pvring_platform_store(f->plat);
+	struct mapper mappers[4];
+	atomic_bool stop = false;
+	unsigned int i;
+
+	run_guest(f, &g);
+	assert_int_equal(g.result, 0);
+	for (i = 0; i < 4; i++) {
+		mappers[i] =
+			(struct mapper){ .plat = f->plat, .domid = g.guest.domid, .stop = &stop };
+		assert_int_equal(pthread_create(&mappers[i].thread, NULL, map_loop, &mappers[i]),
+				 0);
+	}
+	/* Until every thread has mapped a few times... */
+	for (i = 0; i < 4; i++)
+		while (atomic_load(&mappers[i].maps) < 50)
+			sched_yield();
+	/* ...then the guest goes while they keep at it: their maps start failing, not crashing. */
+	pvring_local_guest_leave(&g.guest);
+	while (xs_is_domain_introduced(xs, g.guest.domid))
+		event_base_loop(f->base, EVLOOP_ONCE);
+	atomic_store(&stop, true);
+	for (i = 0; i < 4; i++) {
+		pthread_join(mappers[i].thread, NULL);
+		assert_int_equal(mappers[i].err, 0);
+	}
 	pvring_local_guest_port_free(&g.port);
 }
 
@@ -236,6 +373,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_guest_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evtchn_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_from_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_registrations, setup, teardown),
 	};
 
