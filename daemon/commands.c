@@ -104,6 +104,7 @@ static struct json_object *ring_json(const struct pvringd_queue *q)
 	pvringd_queue_snapshot(q, &s);
 	add_int(o, "queue", s.queue);
 	add_int(o, "order", s.order);
+	add_int(o, "worker", s.worker);
 	add_int(o, "slots", s.ring.nr_slots);
 	add_int(o, "req_prod", s.ring.req_prod);
 	add_int(o, "req_event", s.ring.req_event);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 /* A poll window long enough for a busy front end to answer, short enough to cost little when idle.
  */
 #define MAX_POLL_US 1000
+/* Data-plane threads: more than the CPUs only adds switching. */
+#define MAX_WORKERS 64
 #define DEFAULT_POLL_US 50
 #define DISK_NAME_MAX 32
 /* A config file is a few hundred bytes: a huge one is a mistake, not a config. */
@@ -60,6 +63,8 @@ static const struct number_setting numbers[] = {
 	{ "max-indirect-segments", MAX_INDIRECT_SEGMENTS, DEFAULT_INDIRECT_SEGMENTS,
 	  CONFIG_U32_OFFSET(max_indirect_segments) },
 	{ "poll-us", MAX_POLL_US, DEFAULT_POLL_US, CONFIG_U32_OFFSET(poll_us) },
+	/* 0: one per CPU pvringd may run on, resolved by derive(). */
+	{ "workers", MAX_WORKERS, 0, CONFIG_U32_OFFSET(workers) },
 };
 
 #define NR_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
@@ -112,6 +117,8 @@ static void usage(FILE *out)
 		"  --max-indirect-segments N     0..%d, 0: no indirect requests (default %d)\n"
 		"  --poll-us N                   0..%d: after answering, poll a ring this long\n"
 		"                                before sleeping (default %d; 0: never poll)\n"
+		"  --workers N                   0..%d data-plane threads, 0: one per CPU pvringd\n"
+		"                                may run on (default 0)\n"
 		"  --disk NAME=PATH[,ro][,direct]\n"
 		"                                serve an image (repeatable; replaces the file's "
 		"disk "
@@ -121,7 +128,7 @@ static void usage(FILE *out)
 		"  --help                        show this and exit\n"
 		"  --version                     show the version and exit\n",
 		MAX_RING_ORDER, MAX_RING_ORDER, MAX_QUEUES, MAX_INDIRECT_SEGMENTS,
-		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US);
+		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US, MAX_WORKERS);
 }
 
 static bool valid_disk_name(const char *name)
@@ -908,9 +915,21 @@ nomem:
 	return -1;
 }
 
+/* The CPUs this process may run on (its affinity, which systemd's CPUAffinity= sets). */
+static uint32_t usable_cpus(void)
+{
+	cpu_set_t set;
+	long online;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return (uint32_t)CPU_COUNT(&set);
+	online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online < 1 ? 1 : (uint32_t)online;
+}
+
 static int derive(struct pvringd_config *cfg)
 {
-	long cpus;
+	uint32_t cpus = usable_cpus();
 
 	if (!cfg->platform && replace_string(&cfg->platform, "local"))
 		return -1;
@@ -921,10 +940,10 @@ static int derive(struct pvringd_config *cfg)
 		return -1;
 	if (!cfg->control_socket && path_join(&cfg->control_socket, cfg->rundir, "pvringd.sock"))
 		return -1;
-	if (!cfg->max_queues) {
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg->max_queues = cpus < 1 ? 1 : cpus > MAX_QUEUES ? MAX_QUEUES : (uint32_t)cpus;
-	}
+	if (!cfg->max_queues)
+		cfg->max_queues = cpus > MAX_QUEUES ? MAX_QUEUES : cpus;
+	if (!cfg->workers)
+		cfg->workers = cpus > MAX_WORKERS ? MAX_WORKERS : cpus;
 	return 0;
 }
 

@@ -29,7 +29,7 @@
 
 #include "daemon/aio.h"
 #include "daemon/clock.h"
-#include "daemon/dataplane.h"
+#include "daemon/dataplane_internal.h"
 #include "daemon/log.h"
 #include "daemon/platform/platform.h"
 
@@ -39,147 +39,9 @@
 static const struct pvring_layout blkif_layout =
 	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
 
-/* A request consumed from a ring and not yet answered. */
-struct pvringd_request {
-	struct pvringd_queue *q;
-	union pvring_blkif_request req; /* pvringd's own copy, taken once */
-	uint32_t index; /* free-running request index it was consumed at */
-	uint32_t nr_iov;
-	uint64_t sector;
-	uint64_t bytes;
-	uint8_t op; /* the effective op: READ/WRITE for indirect */
-	bool in_use;
-	bool flushed; /* flush/barrier: the sync part is done */
-	struct pvring_mapping map; /* grants mapped for this request alone (not persistent) */
-	struct iovec *iov; /* max_segments entries */
-	uint32_t *map_refs; /* max_segments entries: map's refs */
-	struct pvringd_request *next_free;
-};
-
-/* A persistent grant: mapped once, kept until the ring disconnects. */
-struct pvringd_pgrant {
-	uint32_t gref; /* also the mapping's ref: an entry never moves */
-	bool used;
-	struct pvring_mapping m;
-};
-
-/* An owner callback waiting for the loop: one of each kind per queue, posted at most once. */
-enum note_kind { NOTE_FAILED, NOTE_IDLE };
-
-struct pvringd_note {
-	struct pvringd_note *next;
-	struct pvringd_queue *q;
-	enum note_kind kind;
-	bool posted;
-};
-
-struct pvringd_queue {
-	struct pvringd_dp *dp;
-	/* what connect was given */
-	char name[32];
-	uint32_t domid;
-	uint32_t queue;
-	unsigned int order;
-	uint32_t refs[1u << PVRING_MAX_ORDER];
-	uint32_t remote_port;
-	struct pvring_blkif_disk limits;
-	int image_fd;
-	const struct pvringd_queue_owner_ops *ops;
-	void *owner;
-	/* the ring */
-	struct pvring_mapping ring_map;
-	struct pvring_back back;
-	int port; /* local port; -1 when not bound */
-	bool stopped; /* no more consuming; responses are pushed at once */
-	bool failed; /* the ring cannot be trusted: no more consuming */
-	bool push_pending; /* responses produced, not yet pushed */
-	struct pvringd_queue *next_push;
-	uint32_t in_flight;
-	uint32_t max_segments; /* per request, direct or indirect */
-	struct pvringd_request *reqs; /* one per slot */
-	struct pvringd_request *free_reqs;
-	struct pvring_blkif_segment *indirect_segs; /* max_segments: an indirect request's copy */
-	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
-	uint32_t pgrant_slots, nr_pgrants;
-	struct pvringd_counters counters;
-	uint64_t warn_second; /* rate limit of what the front end did wrong */
-	uint32_t warn_count, warn_dropped;
-	struct pvringd_note failed_note, idle_note;
-	char fail_reason[160];
-};
-
-struct pvringd_dp {
-	struct event_base *base;
-	struct pvring_platform *plat;
-	struct pvring_aio *aio;
-	struct pvring_evtchn *evtchn; /* this data plane's event channels */
-	uint32_t poll_us;
-	struct event *evtchn_ev;
-	struct event *push_ev;
-	struct event *note_ev;
-	struct pvringd_queue *push_list;
-	struct pvringd_queue **port_queues; /* by local port */
-	uint32_t nr_port_queues;
-	struct pvringd_note *notes, **notes_tail; /* FIFO */
-};
-
 static struct pvring_platform *plat_of(const struct pvringd_queue *q)
 {
 	return q->dp->plat;
-}
-
-/* ---- owner callbacks, delivered from the loop ---- */
-
-static void post_note(struct pvringd_note *n)
-{
-	struct pvringd_dp *dp = n->q->dp;
-
-	if (n->posted)
-		return;
-	n->posted = true;
-	n->next = NULL;
-	*dp->notes_tail = n;
-	dp->notes_tail = &n->next;
-	event_active(dp->note_ev, 0, 0);
-}
-
-static void unlink_notes(struct pvringd_queue *q)
-{
-	struct pvringd_dp *dp = q->dp;
-	struct pvringd_note **link = &dp->notes;
-
-	while (*link) {
-		if ((*link)->q == q)
-			*link = (*link)->next;
-		else
-			link = &(*link)->next;
-	}
-	dp->notes_tail = &dp->notes;
-	while (*dp->notes_tail)
-		dp->notes_tail = &(*dp->notes_tail)->next;
-	q->failed_note.posted = q->idle_note.posted = false;
-}
-
-static void on_notes(evutil_socket_t fd, short what, void *arg)
-{
-	struct pvringd_dp *dp = arg;
-	struct pvringd_note *n;
-
-	(void)fd;
-	(void)what;
-	while ((n = dp->notes)) {
-		struct pvringd_queue *q = n->q;
-
-		dp->notes = n->next;
-		if (!dp->notes)
-			dp->notes_tail = &dp->notes;
-		n->posted = false;
-		/* The callback may release q: nothing of it is touched after. */
-		if (n->kind == NOTE_FAILED)
-			q->ops->failed(q->owner, q, q->fail_reason);
-		else
-			q->ops->idle(q->owner, q);
-	}
 }
 
 /* The ring cannot be trusted: consume nothing more and tell the owner, once. */
@@ -196,7 +58,7 @@ static void queue_fail(struct pvringd_queue *q, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(q->fail_reason, sizeof(q->fail_reason), fmt, ap);
 	va_end(ap);
-	post_note(&q->failed_note);
+	dp_post_to_main(&q->failed_mail);
 }
 
 static void ring_fault_reason(const struct pvringd_queue *q, char *buf, size_t len)
@@ -302,14 +164,14 @@ static void pgrants_release(struct pvringd_queue *q)
 
 static void schedule_push(struct pvringd_queue *q)
 {
-	struct pvringd_dp *dp = q->dp;
+	struct pvringd_worker *w = q->w;
 
 	if (q->push_pending)
 		return;
 	q->push_pending = true;
-	q->next_push = dp->push_list;
-	dp->push_list = q;
-	event_active(dp->push_ev, 0, 0);
+	q->next_push = w->push_list;
+	w->push_list = q;
+	event_active(w->push_ev, 0, 0);
 }
 
 static void ring_process(struct pvringd_queue *q);
@@ -325,7 +187,7 @@ static inline void cpu_relax(void)
 static void push_ring(struct pvringd_queue *q)
 {
 	if (pvring_back_push(&q->back)) {
-		pvring_evtchn_notify(q->dp->evtchn, (uint32_t)q->port);
+		pvring_evtchn_notify(q->w->evtchn, (uint32_t)q->port);
 		q->counters.kicks_out++;
 	}
 }
@@ -342,9 +204,9 @@ static void push_ring(struct pvringd_queue *q)
  * longer than poll_us. Rings with I/O in flight do not poll: their
  * completions wake the loop anyway.
  */
-static void poll_rings(struct pvringd_dp *dp, struct pvringd_queue **rings, unsigned int n)
+static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, unsigned int n)
 {
-	uint64_t deadline = pvring_now_ns() + dp->poll_us * 1000ull;
+	uint64_t deadline = pvring_now_ns() + w->dp->poll_us * 1000ull;
 	bool found = false;
 	unsigned int i;
 
@@ -364,25 +226,25 @@ static void poll_rings(struct pvringd_dp *dp, struct pvringd_queue **rings, unsi
 /* Every response produced in this loop iteration is published here, once per ring. */
 static void on_push(evutil_socket_t fd, short what, void *arg)
 {
-	struct pvringd_dp *dp = arg;
-	struct pvringd_queue *q, *list = dp->push_list, *idle[POLL_RINGS_MAX];
+	struct pvringd_worker *w = arg;
+	struct pvringd_queue *q, *list = w->push_list, *idle[POLL_RINGS_MAX];
 	unsigned int nr_idle = 0;
 
 	(void)fd;
 	(void)what;
 	/* Rings answered while this runs (poll_rings) wait for the next loop turn: no starving. */
-	dp->push_list = NULL;
+	w->push_list = NULL;
 	while ((q = list)) {
 		list = q->next_push;
 		q->push_pending = false;
 		if (q->stopped)
 			continue;
 		push_ring(q);
-		if (dp->poll_us && !q->in_flight && nr_idle < POLL_RINGS_MAX)
+		if (w->dp->poll_us && !q->in_flight && nr_idle < POLL_RINGS_MAX)
 			idle[nr_idle++] = q;
 	}
 	if (nr_idle)
-		poll_rings(dp, idle, nr_idle);
+		poll_rings(w, idle, nr_idle);
 }
 
 static void request_unmap(struct pvringd_request *r)
@@ -420,7 +282,7 @@ static void respond(struct pvringd_request *r, int16_t status)
 	q->free_reqs = r;
 	q->in_flight--;
 	if (q->stopped && !q->in_flight)
-		post_note(&q->idle_note);
+		dp_post_to_main(&q->idle_mail);
 }
 
 /* ---- segments ---- */
@@ -535,13 +397,13 @@ static void on_io_done(void *arg, int64_t result);
 
 static int submit_transfer(struct pvringd_request *r)
 {
-	struct pvringd_dp *dp = r->q->dp;
+	struct pvring_aio *aio = r->q->w->aio;
 	int fd = r->q->image_fd;
 	uint64_t offset = r->sector << PVRING_BLKIF_SECTOR_SHIFT;
 
 	if (r->op == PVRING_BLKIF_OP_READ)
-		return pvring_aio_readv(dp->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
-	return pvring_aio_writev(dp->aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
+		return pvring_aio_readv(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
+	return pvring_aio_writev(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
 }
 
 static void on_io_done(void *arg, int64_t result)
@@ -569,7 +431,7 @@ static void on_io_done(void *arg, int64_t result)
 				respond(r, PVRING_BLKIF_RSP_ERROR);
 				return;
 			}
-			pvring_aio_submit(q->dp->aio);
+			pvring_aio_submit(q->w->aio);
 			return;
 		}
 	}
@@ -583,7 +445,7 @@ static void on_io_done(void *arg, int64_t result)
 static void handle_request(struct pvringd_request *r)
 {
 	struct pvringd_queue *q = r->q;
-	struct pvringd_dp *dp = q->dp;
+	struct pvring_aio *aio = q->w->aio;
 	const struct pvring_blkif_segment *seg = r->req.rw.seg;
 	enum pvring_blkif_error bad;
 	uint32_t nr_segs = 0;
@@ -614,9 +476,8 @@ static void handle_request(struct pvringd_request *r)
 		break;
 	case PVRING_BLKIF_OP_DISCARD:
 		r->bytes = r->req.discard.nr_sectors << PVRING_BLKIF_SECTOR_SHIFT;
-		err = pvring_aio_discard(dp->aio, q->image_fd,
-					 r->sector << PVRING_BLKIF_SECTOR_SHIFT, r->bytes,
-					 on_io_done, r);
+		err = pvring_aio_discard(aio, q->image_fd, r->sector << PVRING_BLKIF_SECTOR_SHIFT,
+					 r->bytes, on_io_done, r);
 		goto queued;
 	default:
 		/* pvring_blkif_check_request() has checked these segments already. */
@@ -627,7 +488,7 @@ static void handle_request(struct pvringd_request *r)
 	if (nr_segs && !map_segments(r, seg, nr_segs, r->op == PVRING_BLKIF_OP_READ))
 		goto error;
 	if (r->op == PVRING_BLKIF_OP_FLUSH_DISKCACHE || r->op == PVRING_BLKIF_OP_WRITE_BARRIER)
-		err = pvring_aio_fdatasync(dp->aio, q->image_fd, on_io_done, r);
+		err = pvring_aio_fdatasync(aio, q->image_fd, on_io_done, r);
 	else
 		err = submit_transfer(r);
 queued:
@@ -686,25 +547,29 @@ static void ring_process(struct pvringd_queue *q)
 		q->counters.batches++;
 		if (batch > q->counters.batch_max)
 			q->counters.batch_max = batch;
-		pvring_aio_submit(q->dp->aio);
+		pvring_aio_submit(q->w->aio);
 		/* Page-cache reads are done by now: answer them in this same pass. */
-		pvring_aio_reap(q->dp->aio);
+		pvring_aio_reap(q->w->aio);
 	}
 }
 
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
-	struct pvringd_dp *dp = arg;
+	struct pvringd_worker *w = arg;
 	int port;
 
 	(void)fd;
 	(void)what;
-	while ((port = pvring_evtchn_pending(dp->evtchn)) >= 0) {
+	while ((port = pvring_evtchn_pending(w->evtchn)) >= 0) {
 		struct pvringd_queue *q =
-			(uint32_t)port < dp->nr_port_queues ? dp->port_queues[port] : NULL;
+			(uint32_t)port < w->nr_port_queues ? w->port_queues[port] : NULL;
 
-		/* Unmasked first: a kick during the pass below is not lost. */
-		pvring_evtchn_unmask(dp->evtchn, (uint32_t)port);
+		/*
+		 * Unmasked first: a kick during the pass below is not lost. A port with no queue
+		 * (bound, its ADD not here yet; or stopped) is unmasked and left: ADD's own pass
+		 * finds what was published.
+		 */
+		pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 		if (!q)
 			continue;
 		q->counters.kicks_in++;
@@ -714,32 +579,32 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 
 /* ---- queue life ---- */
 
-static int set_port_queue(struct pvringd_dp *dp, uint32_t port, struct pvringd_queue *q)
+static int set_port_queue(struct pvringd_worker *w, uint32_t port, struct pvringd_queue *q)
 {
-	if (port >= dp->nr_port_queues) {
-		uint32_t n = dp->nr_port_queues ? dp->nr_port_queues : 64;
+	if (port >= w->nr_port_queues) {
+		uint32_t n = w->nr_port_queues ? w->nr_port_queues : 64;
 		struct pvringd_queue **grown;
 
 		while (n <= port)
 			n *= 2;
-		grown = realloc(dp->port_queues, n * sizeof(*grown));
+		grown = realloc(w->port_queues, n * sizeof(*grown));
 		if (!grown)
 			return -1;
-		memset(grown + dp->nr_port_queues, 0, (n - dp->nr_port_queues) * sizeof(*grown));
-		dp->port_queues = grown;
-		dp->nr_port_queues = n;
+		memset(grown + w->nr_port_queues, 0, (n - w->nr_port_queues) * sizeof(*grown));
+		w->port_queues = grown;
+		w->nr_port_queues = n;
 	}
-	dp->port_queues[port] = q;
+	w->port_queues[port] = q;
 	return 0;
 }
 
-/* Kicks on a stopped or released queue's port find nothing (a reused port: its new queue). */
+/* Kicks on a stopped queue's port find nothing (a reused port: its new queue). */
 static void clear_port_queue(struct pvringd_queue *q)
 {
-	struct pvringd_dp *dp = q->dp;
+	struct pvringd_worker *w = q->w;
 
-	if (q->port >= 0 && (uint32_t)q->port < dp->nr_port_queues && dp->port_queues[q->port] == q)
-		dp->port_queues[q->port] = NULL;
+	if (q->port >= 0 && (uint32_t)q->port < w->nr_port_queues && w->port_queues[q->port] == q)
+		w->port_queues[q->port] = NULL;
 }
 
 static int alloc_requests(struct pvringd_queue *q)
@@ -782,60 +647,22 @@ static void free_requests(struct pvringd_queue *q)
 	q->free_reqs = NULL;
 }
 
-static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvringd_queue_params *p,
-				       const struct pvringd_queue_owner_ops *ops, void *owner)
+int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 {
-	struct pvringd_queue *q = calloc(1, sizeof(*q));
+	uint32_t pages = 1u << q->order;
+	const char *reason = NULL;
 
-	if (!q)
-		return NULL;
-	q->dp = dp;
-	q->port = -1;
-	snprintf(q->name, sizeof(q->name), "%s", p->name);
-	q->domid = p->domid;
-	q->queue = p->queue;
-	q->order = p->order;
-	memcpy(q->refs, p->refs, sizeof(*q->refs) << p->order);
-	q->remote_port = p->remote_port;
-	q->limits = *p->limits;
-	q->image_fd = p->image_fd;
-	q->ops = ops;
-	q->owner = owner;
-	q->failed_note = (struct pvringd_note){ .q = q, .kind = NOTE_FAILED };
-	q->idle_note = (struct pvringd_note){ .q = q, .kind = NOTE_IDLE };
 	q->max_segments = q->limits.max_indirect_segments > PVRING_BLKIF_MAX_SEGMENTS
 				  ? q->limits.max_indirect_segments
 				  : PVRING_BLKIF_MAX_SEGMENTS;
-	return q;
-}
-
-struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
-					    const struct pvringd_queue_params *p,
-					    const struct pvringd_queue_owner_ops *ops, void *owner,
-					    char *why, size_t why_len)
-{
-	uint32_t pages = 1u << p->order;
-	const char *reason = NULL;
-	struct pvringd_queue *q;
-	int port;
-
-	if (p->order > PVRING_MAX_ORDER) {
-		snprintf(why, why_len, "queue %u: ring of order %u", p->queue, p->order);
-		return NULL;
-	}
-	q = queue_new(dp, p, ops, owner);
-	if (!q) {
-		snprintf(why, why_len, "queue %u: out of memory", p->queue);
-		return NULL;
-	}
-	if (pvring_map(dp->plat, q->domid, pages, q->refs, true, &q->ring_map, &reason)) {
+	if (pvring_map(plat_of(q), q->domid, pages, q->refs, true, &q->ring_map, &reason)) {
 		snprintf(why, why_len, "queue %u: cannot map the ring (ring-ref %u%s): %s",
 			 q->queue, q->refs[0], pages > 1 ? "..." : "", reason);
-		goto fail;
+		return -1;
 	}
 	if (!pvring_back_attach(&q->back, q->ring_map.addr, q->order, &blkif_layout)) {
 		snprintf(why, why_len, "queue %u: unusable ring of order %u", q->queue, q->order);
-		goto fail;
+		return -1;
 	}
 	/*
 	 * A ring broken before it is served is refused here, with nothing taken from it: the
@@ -844,91 +671,74 @@ struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
 	pvring_back_unconsumed(&q->back);
 	if (pvring_back_fault(&q->back)) {
 		ring_fault_reason(q, why, why_len);
-		goto fail;
+		return -1;
 	}
 	if (alloc_requests(q)) {
 		snprintf(why, why_len, "queue %u: out of memory", q->queue);
-		goto fail;
+		return -1;
 	}
-	if (p->persistent) {
-		q->pgrant_slots = 2 * 2048u; /* a power of two, over twice the limit */
+	if (q->pgrant_slots) {
 		q->pgrants = calloc(q->pgrant_slots, sizeof(*q->pgrants));
 		if (!q->pgrants) {
 			snprintf(why, why_len, "queue %u: out of memory", q->queue);
-			goto fail;
+			return -1;
 		}
 	}
-	port = pvring_evtchn_bind(dp->evtchn, q->domid, q->remote_port);
-	if (port < 0) {
-		snprintf(why, why_len, "queue %u: cannot bind event channel %u: %s", q->queue,
-			 q->remote_port, strerror(-port));
-		goto fail;
-	}
-	q->port = port;
-	if (set_port_queue(dp, (uint32_t)port, q)) {
-		snprintf(why, why_len, "queue %u: out of memory", q->queue);
-		goto fail;
+	return 0;
+}
+
+void dp_queue_unprepare(struct pvringd_queue *q)
+{
+	pgrants_release(q);
+	free_requests(q);
+	pvring_unmap(plat_of(q), &q->ring_map);
+}
+
+void dp_queue_add(struct pvringd_queue *q)
+{
+	if (set_port_queue(q->w, (uint32_t)q->port, q)) {
+		queue_fail(q, "ring %u: out of memory", q->queue);
+		return;
 	}
 	/* Requests published before we attached get served now, not on the next kick. */
 	ring_process(q);
-	return q;
-fail:
-	pvringd_queue_release(q);
-	return NULL;
 }
 
-bool pvringd_queue_stop(struct pvringd_queue *q, bool serve_published)
+void dp_queue_halt(struct pvringd_queue *q, bool serve_published)
 {
-	if (q->stopped)
-		return false;
+	struct pvringd_queue **link;
+
 	if (serve_published)
 		ring_process(q); /* consumes nothing from a failed or faulted ring */
 	q->stopped = true;
 	clear_port_queue(q);
-	if (!q->in_flight)
-		post_note(&q->idle_note);
-	return true;
-}
-
-void pvringd_queue_release(struct pvringd_queue *q)
-{
-	struct pvringd_dp *dp = q->dp;
-	struct pvringd_queue **link;
-
-	unlink_notes(q);
-	for (link = &dp->push_list; *link; link = &(*link)->next_push) {
+	/* Pushed at once from now on: off the push list, which main never sees. */
+	for (link = &q->w->push_list; *link; link = &(*link)->next_push) {
 		if (*link == q) {
 			*link = q->next_push;
 			break;
 		}
 	}
-	clear_port_queue(q);
-	if (q->port >= 0)
-		pvring_evtchn_unbind(dp->evtchn, (uint32_t)q->port);
-	pgrants_release(q);
-	free_requests(q);
-	pvring_unmap(dp->plat, &q->ring_map);
-	free(q);
+	if (q->push_pending) {
+		q->push_pending = false;
+		push_ring(q);
+	}
+	if (!q->in_flight)
+		dp_post_to_main(&q->idle_mail);
 }
 
-/* ---- what pvringctl sees ---- */
-
-void pvringd_queue_snapshot(const struct pvringd_queue *q, struct pvringd_queue_snapshot *s)
+void dp_queue_fill_snapshot(const struct pvringd_queue *q, struct pvringd_queue_snapshot *s)
 {
 	s->queue = q->queue;
 	s->order = q->order;
+	s->worker = q->w->index;
 	pvring_back_state(&q->back, &s->ring);
 	s->in_flight = q->in_flight;
 	s->persistent_grants = q->nr_pgrants;
 	s->counters = q->counters;
 }
 
-uint32_t pvringd_queue_nr_slots(const struct pvringd_queue *q)
-{
-	return pvring_back_nr_slots(&q->back);
-}
-
-uint32_t pvringd_queue_slots(const struct pvringd_queue *q, struct pvringd_slot_snapshot *out,
+uint32_t dp_queue_fill_slots(const struct pvringd_queue *q, struct pvringd_slot_snapshot *out,
 			     uint32_t max)
 {
 	uint32_t i, n = 0;
@@ -943,58 +753,26 @@ uint32_t pvringd_queue_slots(const struct pvringd_queue *q, struct pvringd_slot_
 	return n;
 }
 
-/* ---- the data plane ---- */
-
-struct pvringd_dp *pvringd_dp_create(const struct pvringd_dp_params *params, const char **why)
+int dp_worker_events_new(struct pvringd_worker *w, const char **why)
 {
-	struct pvringd_dp *dp = calloc(1, sizeof(*dp));
-
-	if (!dp) {
-		*why = "out of memory";
-		return NULL;
-	}
-	dp->base = params->base;
-	dp->plat = params->plat;
-	dp->poll_us = params->poll_us;
-	dp->notes_tail = &dp->notes;
-	dp->aio = pvring_aio_create(dp->base, params->aio_entries, why);
-	if (!dp->aio)
-		goto fail;
-	dp->evtchn = pvring_evtchn_open(dp->plat, why);
-	if (!dp->evtchn)
-		goto fail;
-	dp->evtchn_ev = event_new(dp->base, pvring_evtchn_fd(dp->evtchn), EV_READ | EV_PERSIST,
-				  on_evtchn, dp);
-	dp->push_ev = event_new(dp->base, -1, 0, on_push, dp);
-	dp->note_ev = event_new(dp->base, -1, 0, on_notes, dp);
-	if (!dp->evtchn_ev || !dp->push_ev || !dp->note_ev || event_add(dp->evtchn_ev, NULL)) {
+	w->evtchn_ev =
+		event_new(w->base, pvring_evtchn_fd(w->evtchn), EV_READ | EV_PERSIST, on_evtchn, w);
+	w->push_ev = event_new(w->base, -1, 0, on_push, w);
+	if (!w->evtchn_ev || !w->push_ev || event_add(w->evtchn_ev, NULL)) {
 		*why = "cannot watch the event channels";
-		goto fail;
+		return -1;
 	}
-	return dp;
-fail:
-	pvringd_dp_destroy(dp);
-	return NULL;
+	return 0;
 }
 
-void pvringd_dp_quiesce(struct pvringd_dp *dp)
+void dp_worker_events_free(struct pvringd_worker *w)
 {
-	pvring_aio_drain(dp->aio);
-}
-
-void pvringd_dp_destroy(struct pvringd_dp *dp)
-{
-	if (!dp)
-		return;
-	if (dp->evtchn_ev)
-		event_free(dp->evtchn_ev);
-	if (dp->push_ev)
-		event_free(dp->push_ev);
-	if (dp->note_ev)
-		event_free(dp->note_ev);
-	if (dp->aio)
-		pvring_aio_destroy(dp->aio);
-	pvring_evtchn_close(dp->evtchn);
-	free(dp->port_queues);
-	free(dp);
+	if (w->evtchn_ev)
+		event_free(w->evtchn_ev);
+	if (w->push_ev)
+		event_free(w->push_ev);
+	w->evtchn_ev = w->push_ev = NULL;
+	free(w->port_queues);
+	w->port_queues = NULL;
+	w->nr_port_queues = 0;
 }

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvringd's data plane: the queues of connected devices, served from an event loop.
+ * pvringd's data plane: the queues of connected devices, served by worker threads.
  *
- *   struct pvringd_dp     the data plane: its loop, platform, io_uring, event channels
+ *   struct pvringd_dp     the data plane: N workers, each with its own event loop,
+ *                         io_uring and event-channel handle
  *   struct pvringd_queue  one queue of a connected device: the shared ring, its event
- *                         channel, its requests in flight (private to dataplane.c)
+ *                         channel, its requests in flight (private to the data plane)
  *
+ * Every function here is called from the main thread (the one whose loop is params.base).
  * A queue's owner (the control plane's device) connects it, stops it and releases it, and
  * hears back through two callbacks: failed (the ring can no longer be trusted) and idle (a
- * stopped queue has nothing left in flight).
+ * stopped queue has nothing left in flight). A device's queues are spread over the workers.
  *
  * The rules:
- * 1. Owner callbacks never run inside a data-plane call: they run later, from the loop, in
- *    the order they were posted (failed before idle). A callback may stop or release any
+ * 1. Owner callbacks run on the main thread, from its loop, never inside a data-plane call,
+ *    in the order they were posted (failed before idle). A callback may stop or release any
  *    queue, its own included.
  * 2. A queue is released only after its idle, or after pvringd_dp_quiesce().
  * 3. What a queue is given at connect (name, limits, image fd) is copied or must stay valid
  *    until its release: the data plane never reads its owner's objects.
- * 4. The data plane never touches the store.
+ * 4. The data plane never touches the store, and a worker never waits for the main thread:
+ *    a store that is slow holds up the control plane, not I/O.
  */
 #ifndef PVRINGD_DATAPLANE_H
 #define PVRINGD_DATAPLANE_H
@@ -46,7 +49,8 @@ struct pvringd_dp_params {
 	struct event_base *base;
 	struct pvring_platform *plat;
 	uint32_t poll_us; /* busy-poll window after a ring answered everything; 0: none */
-	unsigned int aio_entries; /* io_uring submission queue size */
+	unsigned int workers; /* data-plane threads, at least 1 */
+	unsigned int aio_entries; /* io_uring submission queue size, per worker */
 };
 
 /* NULL with why on failure. */
@@ -101,6 +105,7 @@ void pvringd_queue_release(struct pvringd_queue *q);
 struct pvringd_queue_snapshot {
 	uint32_t queue;
 	unsigned int order;
+	unsigned int worker; /* the data-plane thread serving it */
 	struct pvring_back_state ring;
 	uint32_t in_flight;
 	uint32_t persistent_grants;

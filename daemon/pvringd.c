@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,19 @@
 #include "daemon/pvringd.h"
 #include "daemon/sd_notify.h"
 
-/* io_uring entries: enough for every slot of several order-4 rings at once. */
+/*
+ * io_uring entries, shared out among the workers: enough for every slot of several order-4
+ * rings at once, and never fewer than one order-4 ring's 512 slots per worker.
+ */
 #define AIO_ENTRIES 4096u
+#define AIO_ENTRIES_MIN 512u
+
+static unsigned int aio_entries(unsigned int workers)
+{
+	unsigned int each = AIO_ENTRIES / (workers ? workers : 1);
+
+	return each < AIO_ENTRIES_MIN ? AIO_ENTRIES_MIN : each;
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -107,7 +119,7 @@ int main(int argc, char **argv)
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
-	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	d.cfg = &cfg;
 	d.base = event_base_new();
 	if (!d.base) {
@@ -137,11 +149,13 @@ int main(int argc, char **argv)
 		pvring_err("%s platform: %s", cfg.platform, why);
 		goto out;
 	}
-	d.dp = pvringd_dp_create(&(struct pvringd_dp_params){ .base = d.base,
-							      .plat = d.plat,
-							      .poll_us = cfg.poll_us,
-							      .aio_entries = AIO_ENTRIES },
-				 &why);
+	d.dp = pvringd_dp_create(
+		&(struct pvringd_dp_params){ .base = d.base,
+					     .plat = d.plat,
+					     .poll_us = cfg.poll_us,
+					     .workers = cfg.workers,
+					     .aio_entries = aio_entries(cfg.workers) },
+		&why);
 	if (!d.dp) {
 		pvring_err("data plane: %s", why);
 		goto out;
@@ -154,7 +168,7 @@ int main(int argc, char **argv)
 		pvring_err("control socket: out of memory");
 		goto out;
 	}
-	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 	pvring_info("ready: %s platform, %u disk%s, control socket %s", cfg.platform, d.nr_disks,
 		    d.nr_disks == 1 ? "" : "s", cfg.control_socket);
 	/* The store watch is armed: front ends that show up now are served. */

@@ -70,7 +70,7 @@ else
 fi
 
 # ---- a running daemon and pvringctl ----
-pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 --log-level info \
+pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 --workers 2 --log-level info \
 	2>"$dir/pvringd.log" || { echo "Bail out! pvringd did not start"; exit 1; }
 export PVRINGCTL_SOCKET=$dir/pvringd.sock
 
@@ -120,6 +120,10 @@ d = json.loads(sys.argv[1])["device"]
 assert d["state"] == "Connected" and len(d["rings"]) == 2
 assert sum(r["counters"]["write"] for r in d["rings"]) > 0
 assert all(r["counters"]["errors"] == 0 for r in d["rings"])' "$out"
+check "  ... and a device's 2 queues on the 2 workers" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])["device"]
+assert sorted(r["worker"] for r in d["rings"]) == [0, 1], d["rings"]' "$out"
 check "dump ring 0" run 0 "$ctl" dump disk0
 check "  ... names the device and ring" bash -c "grep -qE '^[0-9]+/51712 ring 0: ' <<<'$out'"
 check "dump of a ring that does not exist is an error" run 1 "$ctl" dump disk0 --ring 7

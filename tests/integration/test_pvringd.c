@@ -345,8 +345,8 @@ static void peer_start(struct fixture *f)
 	f->peer_running = true;
 }
 
-/* The peer made progress after the misbehaviour was dealt with, and never failed. */
-static void peer_check(struct fixture *f)
+/* Whether the peer makes 3 more rounds without failing (waiting at most 10 s). */
+static bool peer_progresses(struct fixture *f)
 {
 	unsigned long start = atomic_load(&f->peer.rounds);
 	unsigned int waited = 0;
@@ -355,8 +355,13 @@ static void peer_check(struct fixture *f)
 		usleep(10000);
 		waited += 10;
 	}
-	assert_int_equal(f->peer.error, 0);
-	assert_true(atomic_load(&f->peer.rounds) >= start + 3);
+	return !f->peer.error && atomic_load(&f->peer.rounds) >= start + 3;
+}
+
+/* The peer made progress after the misbehaviour was dealt with, and never failed. */
+static void peer_check(struct fixture *f)
+{
+	assert_true(peer_progresses(f));
 	assert_true(daemon_process_alive(&f->dp));
 }
 
@@ -994,6 +999,33 @@ static void test_bad_producer_before_connect(void **state)
 	peer_stop(f);
 }
 
+/*
+ * A store that stops answering holds up the control plane, not I/O: with the store frozen, a
+ * broken ring makes pvringd's main thread wait on its store write (the Closing and the reason),
+ * and meanwhile the other guest's verified I/O carries on.
+ */
+static void test_store_stalled_io_flows(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_local_front front;
+	bool flowed;
+
+	peer_start(f);
+	assert_int_equal(front_up(f, &front, "d0", 1, 0, 11, NULL), 0);
+	assert_int_equal(kill(f->dp.store.pid, SIGSTOP), 0);
+	pvring_local_front_ring(&front, 0)->shape.sring->req_prod += 1000;
+	assert_int_equal(pvring_local_front_kick(&front, 0), 0);
+	/* The main thread now waits on the store (for the fault's Closing, if not earlier). */
+	flowed = peer_progresses(f);
+	/* The store runs again before anything is asserted: teardown needs it. */
+	assert_int_equal(kill(f->dp.store.pid, SIGCONT), 0);
+	assert_true(flowed);
+	expect_disconnected(f, &front, "req_prod");
+	pvring_local_front_close(&front);
+	peer_check(f);
+	peer_stop(f);
+}
+
 static void test_bad_frontend_dies_mid_io(void **state)
 {
 	struct fixture *f = *state;
@@ -1066,6 +1098,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_producer_far_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_producer_before_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_frontend_dies_mid_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_stalled_io_flows, setup, teardown),
 	};
 
 	/* PVRING_TEST_FILTER=test_discard runs one test; PVRING_TEST_SHOW_LOG=1 prints pvringd's

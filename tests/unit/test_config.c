@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,11 +116,18 @@ static void assert_file_error(struct fixture *f, const char *text, const char *e
 	assert_null(f->cfg.image_dirs);
 }
 
+/* The CPUs this test may run on: what pvringd sizes queues and workers by. */
+static uint32_t usable_cpus(void)
+{
+	cpu_set_t set;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	return (uint32_t)CPU_COUNT(&set);
+}
+
 static uint32_t expected_cpu_queues(void)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return cpus < 1 ? 1 : cpus > 16 ? 16 : (uint32_t)cpus;
+	return usable_cpus() > 16 ? 16 : usable_cpus();
 }
 
 static void test_defaults(void **state)
@@ -136,6 +144,7 @@ static void test_defaults(void **state)
 	assert_false(f->cfg.syslog);
 	assert_int_equal(f->cfg.max_ring_order, 4);
 	assert_int_equal(f->cfg.max_queues, expected_cpu_queues());
+	assert_int_equal(f->cfg.workers, usable_cpus());
 	assert_int_equal(f->cfg.max_indirect_segments, 256);
 	assert_int_equal(f->cfg.poll_us, 50);
 	assert_int_equal(f->cfg.nr_disks, 0);
@@ -758,6 +767,21 @@ static void test_example(void **state)
 	assert_disk(f, 0, "disk0", "/var/lib/pvring/disk0.img", false, false);
 }
 
+static void test_workers(void **state)
+{
+	struct fixture *f = *state;
+
+	write_config(f, "{ \"workers\": 3 }");
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.workers, 3);
+	assert_int_equal(parse(f, "--config", f->path, "--workers", "5"), 0);
+	assert_int_equal(f->cfg.workers, 5);
+	/* 0: one per CPU this process may run on. */
+	assert_int_equal(parse(f, "--config", f->path, "--workers", "0"), 0);
+	assert_int_equal(f->cfg.workers, usable_cpus());
+	option_error(f, "--workers 65: must be an integer 0..64", "--workers", "65");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_options_win, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derived_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_option_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),

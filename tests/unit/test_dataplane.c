@@ -66,6 +66,8 @@ struct fixture {
 
 /* Set around every data-plane call: an owner callback seen while it is set broke rule 1. */
 static bool in_dp_call;
+/* Owner callbacks run here, and only here. */
+static pthread_t main_thread;
 
 #define DP_CALL(expr)                                                                              \
 	({                                                                                         \
@@ -80,6 +82,7 @@ static void on_failed(void *arg, struct pvringd_queue *q, const char *reason)
 {
 	struct owner *o = arg;
 
+	assert_true(pthread_equal(pthread_self(), main_thread));
 	assert_false(in_dp_call);
 	assert_ptr_equal(q, o->q);
 	o->failed++;
@@ -90,6 +93,7 @@ static void on_idle(void *arg, struct pvringd_queue *q)
 {
 	struct owner *o = arg;
 
+	assert_true(pthread_equal(pthread_self(), main_thread));
 	assert_false(in_dp_call);
 	assert_ptr_equal(q, o->q);
 	o->idle++;
@@ -140,8 +144,10 @@ static int setup(void **state)
 		fprintf(stderr, "local platform: %s\n", why);
 		return -1;
 	}
+	main_thread = pthread_self();
 	f->dp = pvringd_dp_create(
-		&(struct pvringd_dp_params){ .base = f->base, .plat = f->plat, .aio_entries = 64 },
+		&(struct pvringd_dp_params){
+			.base = f->base, .plat = f->plat, .workers = 2, .aio_entries = 64 },
 		&why);
 	if (!f->dp) {
 		fprintf(stderr, "data plane: %s\n", why);

@@ -30,9 +30,8 @@ struct pvring_local_front_tag {
 
 /* How long a sleeping poll waits before it looks at the back end's state. */
 #define POLL_SLICE_MS 100
-/* How often a busy queue looks at it: a back end going Closing asks us to let go, as blkfront
- * sees it through its watch; pvringd serves on until we do. */
-#define BACKEND_LOOK_NS 100000000ull
+/* The watch on the back end's state while connected: its token. */
+#define BACKEND_WATCH "pvring-be"
 
 static int fail(struct pvring_local_front *front, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -531,6 +530,7 @@ static void read_features(struct pvring_local_front *front)
 int pvring_local_front_connect(struct pvring_local_front *front)
 {
 	struct pvring_local_front_backend *b = &front->backend;
+	char path[320];
 	unsigned int qi;
 	int err;
 
@@ -573,7 +573,29 @@ int pvring_local_front_connect(struct pvring_local_front *front)
 	if (err)
 		return err;
 	front->connected = true;
+	/*
+	 * A back end going Closing asks us to let go (pvringd serves on until we do): busy
+	 * queues learn it from a watch, as blkfront does, and never wait on the store to carry
+	 * on with their I/O.
+	 */
+	snprintf(path, sizeof(path), "%s/%s", front->be, PVRING_XS_STATE);
+	if (!xs_watch(front->xs, path, BACKEND_WATCH))
+		return fail(front, -errno, "cannot watch %s: %s", path, strerror(errno));
 	return 0;
+}
+
+/* Whether the back end's state may have changed since the last look (its watch fired). */
+static bool backend_changed(struct pvring_local_front *front)
+{
+	bool fired = false;
+	char **ev;
+
+	/* Never blocks: the library's reader thread queues what fired. */
+	while ((ev = xs_check_watch(front->xs))) {
+		fired = true;
+		free(ev);
+	}
+	return fired;
 }
 
 /* ---- data path ---- */
@@ -815,16 +837,14 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 			    struct pvring_local_front_completion *done, unsigned int max, bool wait)
 {
 	struct pvring_local_front_queue *q = &front->queues[queue];
-	uint64_t start = 0, spin_end, looked;
+	uint64_t start = 0, spin_end;
 	uint32_t n, i;
 	int err;
 
 	err = pvring_local_front_flush(front, queue);
 	if (err)
 		return err;
-	looked = pvring_now_ns();
-	if (looked >= front->next_backend_look) {
-		front->next_backend_look = looked + BACKEND_LOOK_NS;
+	if (backend_changed(front)) {
 		err = check_backend(front, q);
 		if (err)
 			return err;

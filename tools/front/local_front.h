@@ -130,7 +130,6 @@ struct pvring_local_front {
 	struct pvring_local_front_backend backend;
 	unsigned int nr_queues, ring_order;
 	bool persistent, connected;
-	uint64_t next_backend_look; /* ns: when busy queues look at the back end's state again */
 	uint32_t max_segments; /* per request, after negotiation */
 	uint32_t frames_per_queue, indirect_per_tag, spare_frame;
 	struct pvring_local_front_queue queues[PVRING_LOCAL_FRONT_MAX_QUEUES];
