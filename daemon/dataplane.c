@@ -505,11 +505,26 @@ error:
 	respond(r, PVRING_BLKIF_RSP_ERROR);
 }
 
-/* Consume and start everything the front end published; sleep only after a final check. */
-static void ring_process(struct pvringd_queue *q)
+/*
+ * A pass over one ring takes at most this much before the other rings on the worker get their
+ * turn: a front end that keeps its ring full cannot hold the worker (and the guests that share
+ * it) for longer than one budget. Requests and bytes both count: 32 small requests, or 512 KiB
+ * of data (one 1 MiB request still goes through, alone).
+ */
+#define PASS_REQUESTS 32u
+#define PASS_BYTES (512u << 10)
+
+static void ready_add(struct pvringd_queue *q);
+
+/*
+ * Consume and start what the front end published, up to the pass budget (everything, with
+ * unlimited); sleep only after a final check. A ring with more left goes to the back of the
+ * worker's ready list instead: round robin between rings.
+ */
+static void ring_pass(struct pvringd_queue *q, bool unlimited)
 {
 	union pvring_blkif_request overflow;
-	uint64_t batch = 0;
+	uint64_t batch = 0, bytes = 0;
 
 	while (!q->stopped && !q->failed) {
 		struct pvringd_request *r = q->free_reqs;
@@ -520,6 +535,11 @@ static void ring_process(struct pvringd_queue *q)
 		 */
 		void *into = r ? (void *)&r->req : (void *)&overflow;
 
+		if (!unlimited && (batch >= PASS_REQUESTS || bytes >= PASS_BYTES)) {
+			/* Not re-armed: the ready list brings it back, no kick needed. */
+			ready_add(q);
+			break;
+		}
 		if (!pvring_back_consume(&q->back, into)) {
 			if (pvring_back_fault(&q->back)) {
 				char reason[sizeof(q->fail_reason)];
@@ -542,6 +562,7 @@ static void ring_process(struct pvringd_queue *q)
 		q->in_flight++;
 		batch++;
 		handle_request(r);
+		bytes += r->bytes;
 	}
 	if (batch) {
 		q->counters.batches++;
@@ -553,14 +574,81 @@ static void ring_process(struct pvringd_queue *q)
 	}
 }
 
+static void ring_process(struct pvringd_queue *q)
+{
+	ring_pass(q, false);
+}
+
+/* ---- round robin: rings whose pass ran out of budget ---- */
+
+static void ready_add(struct pvringd_queue *q)
+{
+	struct pvringd_worker *w = q->w;
+	static const struct timeval now;
+
+	if (q->ready)
+		return;
+	q->ready = true;
+	q->next_ready = NULL;
+	*w->ready_tail = q;
+	w->ready_tail = &q->next_ready;
+	/*
+	 * A timer, not event_active: it fires after the loop's next look at the descriptors, so
+	 * the kicks of other rings are seen between two passes over a busy one.
+	 */
+	if (!evtimer_pending(w->ready_ev, NULL))
+		evtimer_add(w->ready_ev, &now);
+}
+
+static void ready_remove(struct pvringd_queue *q)
+{
+	struct pvringd_worker *w = q->w;
+	struct pvringd_queue **link;
+
+	if (!q->ready)
+		return;
+	for (link = &w->ready_head; *link != q; link = &(*link)->next_ready)
+		;
+	*link = q->next_ready;
+	if (w->ready_tail == &q->next_ready)
+		w->ready_tail = link;
+	q->ready = false;
+}
+
+static void on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_worker *w = arg;
+	struct pvringd_queue *list = w->ready_head, *q;
+
+	(void)fd;
+	(void)what;
+	/* One pass each for the rings waiting now; those that run out again wait their turn. */
+	w->ready_head = NULL;
+	w->ready_tail = &w->ready_head;
+	while ((q = list)) {
+		list = q->next_ready;
+		q->ready = false;
+		ring_process(q);
+	}
+}
+
+/* Ports one call of on_evtchn serves at most. */
+#define EVTCHN_BATCH 64u
+
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvringd_worker *w = arg;
+	unsigned int served = 0;
 	int port;
 
 	(void)fd;
 	(void)what;
-	while ((port = pvring_evtchn_pending(w->evtchn)) >= 0) {
+	/*
+	 * At most EVTCHN_BATCH ports per call: a guest kicking faster than a pass cannot keep the
+	 * worker here, away from its mail (stops, snapshots) and its other events. The descriptor
+	 * stays readable: the rest come on the next loop turn.
+	 */
+	while (served++ < EVTCHN_BATCH && (port = pvring_evtchn_pending(w->evtchn)) >= 0) {
 		struct pvringd_queue *q =
 			(uint32_t)port < w->nr_port_queues ? w->port_queues[port] : NULL;
 
@@ -709,8 +797,9 @@ void dp_queue_halt(struct pvringd_queue *q, bool serve_published)
 	struct pvringd_queue **link;
 
 	if (serve_published)
-		ring_process(q); /* consumes nothing from a failed or faulted ring */
+		ring_pass(q, true); /* consumes nothing from a failed or faulted ring */
 	q->stopped = true;
+	ready_remove(q);
 	clear_port_queue(q);
 	/* Pushed at once from now on: off the push list, which main never sees. */
 	for (link = &q->w->push_list; *link; link = &(*link)->next_push) {
@@ -758,7 +847,9 @@ int dp_worker_events_new(struct pvringd_worker *w, const char **why)
 	w->evtchn_ev =
 		event_new(w->base, pvring_evtchn_fd(w->evtchn), EV_READ | EV_PERSIST, on_evtchn, w);
 	w->push_ev = event_new(w->base, -1, 0, on_push, w);
-	if (!w->evtchn_ev || !w->push_ev || event_add(w->evtchn_ev, NULL)) {
+	w->ready_ev = evtimer_new(w->base, on_ready, w);
+	w->ready_tail = &w->ready_head;
+	if (!w->evtchn_ev || !w->push_ev || !w->ready_ev || event_add(w->evtchn_ev, NULL)) {
 		*why = "cannot watch the event channels";
 		return -1;
 	}
@@ -771,7 +862,9 @@ void dp_worker_events_free(struct pvringd_worker *w)
 		event_free(w->evtchn_ev);
 	if (w->push_ev)
 		event_free(w->push_ev);
-	w->evtchn_ev = w->push_ev = NULL;
+	if (w->ready_ev)
+		event_free(w->ready_ev);
+	w->evtchn_ev = w->push_ev = w->ready_ev = NULL;
 	free(w->port_queues);
 	w->port_queues = NULL;
 	w->nr_port_queues = 0;

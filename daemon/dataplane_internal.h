@@ -108,6 +108,8 @@ struct pvringd_queue {
 	bool failed; /* the ring cannot be trusted: no more consuming */
 	bool push_pending; /* responses produced, not yet pushed */
 	struct pvringd_queue *next_push;
+	bool ready; /* on the worker's ready list: its pass ran out of budget */
+	struct pvringd_queue *next_ready;
 	uint32_t in_flight;
 	uint32_t max_segments; /* per request, direct or indirect */
 	struct pvringd_request *reqs; /* one per slot */
@@ -134,8 +136,10 @@ struct pvringd_worker {
 	struct pvring_evtchn *evtchn;
 	struct event *evtchn_ev;
 	struct event *push_ev;
+	struct event *ready_ev;
 	struct pvringd_mailbox *mailbox; /* main -> worker */
 	struct pvringd_queue *push_list;
+	struct pvringd_queue *ready_head, **ready_tail; /* FIFO: round robin */
 	struct pvringd_queue **port_queues; /* by local port */
 	uint32_t nr_port_queues;
 	unsigned int nr_queues; /* main's count of the queues placed here */

@@ -332,8 +332,12 @@ static void queue_failed(void *owner, struct pvringd_queue *q, const char *reaso
 	struct pvringd_device *dev = owner;
 
 	(void)q;
-	/* A device already failed keeps its first reason; its queues are stopped already. */
-	if (dev->reason[0] && dev->state == PVRING_XENBUS_CLOSING)
+	/*
+	 * A disconnect already stopped every queue (the first failure, a Closing front end): the
+	 * device keeps the reason it has. Not so a detach, whose queues serve on until the front
+	 * end lets go: a ring that breaks meanwhile disconnects the device now.
+	 */
+	if (dev->queues_in_flight || dev->finish_pending)
 		return;
 	device_fail(dev, "%s", reason);
 }

@@ -189,7 +189,10 @@ static void on_hello(struct local_domain *d, const struct pvring_local_hello *he
 		refuse(d, err, why);
 		return;
 	}
+	/* Under the lock: a worker's map reads it (and the grant table it stands for). */
+	pthread_mutex_lock(&lp->lock);
 	d->welcomed = true;
+	pthread_mutex_unlock(&lp->lock);
 	err = make_home(lp, d->domid);
 	if (err) {
 		refuse(d, err, "the store refused the new domain");

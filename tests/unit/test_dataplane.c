@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -38,6 +39,12 @@
 #define DATA_REF 8u /* data pages: refs 8.., frames 8.. */
 #define NR_DATA 8u
 #define PORT 5u
+/* A second ring, of order 4 (512 slots), for what two rings on one worker do to each other. */
+#define RING2_REF 32u /* frames 32..47 */
+#define RING2_ORDER 4u
+#define PORT2 6u
+#define AGGRESSOR_SEGS 11u /* frames 16..26: its requests' pages */
+#define AGGRESSOR_FRAME 16u
 #define IMAGE_SECTORS 2048u
 
 static const struct pvring_layout blkif_layout =
@@ -56,13 +63,16 @@ struct fixture {
 	struct pvringd_dp *dp;
 	char registry[128];
 	struct pvring_local_guest guest;
-	struct pvring_local_guest_port port;
-	struct pvring_front front;
+	struct pvring_local_guest_port port, port2;
+	struct pvring_front front, front2;
 	char image_path[64];
 	int image_fd;
 	struct pvring_blkif_disk limits;
 	struct owner owner;
 };
+
+/* Workers of the next fixture. */
+static unsigned int nr_workers = 2;
 
 /* Set around every data-plane call: an owner callback seen while it is set broke rule 1. */
 static bool in_dp_call;
@@ -122,6 +132,10 @@ static void *register_guest(void *arg)
 		r->result = pvring_local_guest_port_alloc(&f->port, PORT);
 	if (!r->result)
 		r->result = pvring_local_guest_offer_port(&f->guest, &f->port);
+	if (!r->result)
+		r->result = pvring_local_guest_port_alloc(&f->port2, PORT2);
+	if (!r->result)
+		r->result = pvring_local_guest_offer_port(&f->guest, &f->port2);
 	atomic_store(&r->done, true);
 	return NULL;
 }
@@ -145,10 +159,11 @@ static int setup(void **state)
 		return -1;
 	}
 	main_thread = pthread_self();
-	f->dp = pvringd_dp_create(
-		&(struct pvringd_dp_params){
-			.base = f->base, .plat = f->plat, .workers = 2, .aio_entries = 64 },
-		&why);
+	f->dp = pvringd_dp_create(&(struct pvringd_dp_params){ .base = f->base,
+							       .plat = f->plat,
+							       .workers = nr_workers,
+							       .aio_entries = 64 },
+				  &why);
 	if (!f->dp) {
 		fprintf(stderr, "data plane: %s\n", why);
 		return -1;
@@ -170,6 +185,16 @@ static int setup(void **state)
 	for (i = 0; i < NR_DATA; i++)
 		if (pvring_local_grant(&f->guest.mem, DATA_REF + i, 0, DATA_REF + i, false))
 			return -1;
+	for (i = 0; i < 1u << RING2_ORDER; i++)
+		if (pvring_local_grant(&f->guest.mem, RING2_REF + i, 0, RING2_REF + i, false))
+			return -1;
+	if (!pvring_front_init(&f->front2, pvring_local_mem_frame(&f->guest.mem, RING2_REF),
+			       RING2_ORDER, &blkif_layout, 0))
+		return -1;
+	for (i = 0; i < AGGRESSOR_SEGS; i++)
+		if (pvring_local_grant(&f->guest.mem, AGGRESSOR_FRAME + i, 0, AGGRESSOR_FRAME + i,
+				       false))
+			return -1;
 	snprintf(f->image_path, sizeof(f->image_path), "/tmp/test_dataplane.XXXXXX");
 	f->image_fd = mkstemp(f->image_path);
 	if (f->image_fd < 0 || ftruncate(f->image_fd, IMAGE_SECTORS * 512ull))
@@ -185,6 +210,7 @@ static int teardown(void **state)
 
 	pvring_local_guest_leave(&f->guest);
 	pvring_local_guest_port_free(&f->port);
+	pvring_local_guest_port_free(&f->port2);
 	pvringd_dp_destroy(f->dp);
 	pvring_platform_destroy(f->plat);
 	event_base_free(f->base);
@@ -472,7 +498,141 @@ static void test_stop_serves_published(void **state)
 	assert_no_grant_mapped(f);
 }
 
+/* ---- fairness: a ring kept full against one request on another ring, on one worker ---- */
+
+struct aggressor {
+	pthread_t thread;
+	struct pvring_front *front;
+	struct pvring_local_guest_port *port;
+	atomic_bool stop;
+	atomic_ulong answered;
+	bool bad;
+};
+
+/* Keep every slot of the ring busy with 44 KiB reads: refill as soon as answers come. */
+static void *aggress(void *arg)
+{
+	struct aggressor *a = arg;
+	union pvring_blkif_request req = { .rw = { .op = PVRING_BLKIF_OP_READ,
+						   .nr_segments = AGGRESSOR_SEGS } };
+	struct pvring_blkif_response rsp;
+	uint32_t i;
+
+	for (i = 0; i < AGGRESSOR_SEGS; i++)
+		req.rw.seg[i] = (struct pvring_blkif_segment){ .gref = AGGRESSOR_FRAME + i,
+							       .last_sect = 7 };
+	while (!atomic_load(&a->stop)) {
+		while (pvring_front_consume(a->front, &rsp)) {
+			if (rsp.status)
+				a->bad = true;
+			atomic_fetch_add(&a->answered, 1);
+		}
+		while (pvring_front_free(a->front)) {
+			req.rw.id++;
+			req.rw.sector = (req.rw.id * 88) % (IMAGE_SECTORS - 88);
+			pvring_front_produce(a->front, &req);
+		}
+		if (pvring_front_push(a->front))
+			pvring_local_guest_port_notify(a->port);
+		/* Ask for a kick when answers come, then look once more before yielding. */
+		if (!pvring_front_final_check(a->front))
+			sched_yield();
+	}
+	return NULL;
+}
+
+/*
+ * A pass over a ring has a budget and busy rings take turns: while one ring is kept full,
+ * another ring's request is answered before the full one gets more than a few passes' worth
+ * of answers. The bound counts requests, not time: without the budget, one pass lasts as long
+ * as the aggressor keeps up.
+ */
+static void test_full_ring_cannot_starve_another(void **state)
+{
+	struct fixture *f = *state;
+	struct aggressor a = { .front = &f->front2, .port = &f->port2 };
+	uint32_t refs2[1u << RING2_ORDER];
+	struct pvringd_queue_params p2 = {
+		.name = "1/51728",
+		.domid = f->guest.domid,
+		.order = RING2_ORDER,
+		.refs = refs2,
+		.remote_port = PORT2,
+		.limits = &f->limits,
+		.image_fd = f->image_fd,
+	};
+	struct pvringd_queue_snapshot sa, sv;
+	struct pvringd_queue *victim, *aggressor;
+	struct owner aggressor_owner = { 0 };
+	unsigned long worst = 0;
+	char why[160];
+	unsigned int i;
+
+	for (i = 0; i < 1u << RING2_ORDER; i++)
+		refs2[i] = RING2_REF + i;
+	victim = connect_queue(f, f->image_fd, why, sizeof(why));
+	assert_non_null(victim);
+	aggressor =
+		pvringd_queue_connect(f->dp, &p2, &owner_ops, &aggressor_owner, why, sizeof(why));
+	assert_non_null(aggressor);
+	aggressor_owner.q = aggressor;
+	assert_int_equal(pthread_create(&a.thread, NULL, aggress, &a), 0);
+	/* Until the aggressor is going... */
+	while (atomic_load(&a.answered) < 1000)
+		sched_yield();
+	for (i = 0; i < 200; i++) {
+		struct pvring_blkif_response rsp;
+		unsigned long before = atomic_load(&a.answered), during;
+
+		submit(f, PVRING_BLKIF_OP_READ, 1000 + i, (i * 8) % IMAGE_SECTORS, 0, 1, true);
+		while (!pvring_front_consume(&f->front, &rsp))
+			sched_yield();
+		during = atomic_load(&a.answered) - before;
+		if (during > worst)
+			worst = during;
+		assert_int_equal(rsp.id, 1000 + i);
+		assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	}
+	atomic_store(&a.stop, true);
+	pthread_join(a.thread, NULL);
+	assert_false(a.bad);
+	pvringd_queue_snapshot(victim, &sv);
+	pvringd_queue_snapshot(aggressor, &sa);
+	assert_int_equal(sv.worker, sa.worker); /* one worker: they share it */
+	print_message("aggressor answered %lu, at most %lu while one victim request waited; "
+		      "aggressor passes %llu, largest %llu requests\n",
+		      atomic_load(&a.answered), worst, (unsigned long long)sa.counters.batches,
+		      (unsigned long long)sa.counters.batch_max);
+	/*
+	 * A few passes' worth (32 requests at most each) and what was in flight: without the
+	 * budget one pass takes the whole 512-slot ring.
+	 */
+	assert_true(worst <= 5 * 32);
+	assert_true(sa.counters.batch_max <= 32);
+	/* Stop both; the aggressor's ring still holds requests: idle comes once they are answered.
+	 */
+	assert_true(DP_CALL(pvringd_queue_stop(aggressor, false)));
+	stop_and_release(f, victim, 0);
+	for (i = 0; i < MAX_TURNS && !aggressor_owner.idle; i++)
+		turn(f);
+	assert_int_equal(aggressor_owner.idle, 1);
+	release_queue(aggressor);
+}
+
+static int setup_one_worker(void **state)
+{
+	nr_workers = 1;
+	return setup(state);
+}
+
+static int teardown_one_worker(void **state)
+{
+	nr_workers = 2;
+	return teardown(state);
+}
+
 int main(void)
+
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read_verified, setup, teardown),
@@ -480,6 +640,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_before_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_waits_for_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_serves_published, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_ring_cannot_starve_another,
+						setup_one_worker, teardown_one_worker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

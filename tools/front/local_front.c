@@ -584,18 +584,25 @@ int pvring_local_front_connect(struct pvring_local_front *front)
 	return 0;
 }
 
-/* Whether the back end's state may have changed since the last look (its watch fired). */
-static bool backend_changed(struct pvring_local_front *front)
+/* Whether the back end's state may have changed since q last looked (its watch fired). */
+static bool backend_changed(struct pvring_local_front *front, struct pvring_local_front_queue *q)
 {
-	bool fired = false;
+	unsigned int gen;
 	char **ev;
 
-	/* Never blocks: the library's reader thread queues what fired. */
+	/*
+	 * Never blocks: the library's reader thread queues what fired. Whichever queue's thread
+	 * takes the event, every queue sees the generation move.
+	 */
 	while ((ev = xs_check_watch(front->xs))) {
-		fired = true;
+		atomic_fetch_add(&front->backend_gen, 1);
 		free(ev);
 	}
-	return fired;
+	gen = atomic_load(&front->backend_gen);
+	if (gen == q->backend_seen)
+		return false;
+	q->backend_seen = gen;
+	return true;
 }
 
 /* ---- data path ---- */
@@ -844,7 +851,7 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 	err = pvring_local_front_flush(front, queue);
 	if (err)
 		return err;
-	if (backend_changed(front)) {
+	if (backend_changed(front, q)) {
 		err = check_backend(front, q);
 		if (err)
 			return err;

@@ -33,6 +33,7 @@
 #ifndef PVRING_LOCAL_FRONT_H
 #define PVRING_LOCAL_FRONT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <xenstore.h>
@@ -105,6 +106,7 @@ struct pvring_local_front_tag;
 
 struct pvring_local_front_queue {
 	unsigned int index;
+	unsigned int backend_seen; /* the front end's backend_gen when this queue last looked */
 	struct pvring_front ring;
 	struct pvring_local_guest_port port;
 	uint32_t ring_frame, data_frame, indirect_frame;
@@ -130,6 +132,7 @@ struct pvring_local_front {
 	struct pvring_local_front_backend backend;
 	unsigned int nr_queues, ring_order;
 	bool persistent, connected;
+	atomic_uint backend_gen; /* times the back end's state watch fired */
 	uint32_t max_segments; /* per request, after negotiation */
 	uint32_t frames_per_queue, indirect_per_tag, spare_frame;
 	struct pvring_local_front_queue queues[PVRING_LOCAL_FRONT_MAX_QUEUES];
