@@ -160,6 +160,41 @@ static void pgrants_release(struct pvringd_queue *q)
 	q->nr_pgrants = 0;
 }
 
+/* ---- room for indirect requests' segments ---- */
+
+/* Give an indirect request room for max_segments segments; false if out of memory. */
+static bool segbuf_get(struct pvringd_request *r)
+{
+	struct pvringd_queue *q = r->q;
+	struct pvringd_segbuf *b = q->free_segbufs;
+
+	if (b) {
+		q->free_segbufs = b->next;
+	} else {
+		b = malloc(sizeof(*b) + q->max_segments * (sizeof(b->iov[0]) + sizeof(*b->refs)));
+		if (!b)
+			return false;
+		b->refs = (uint32_t *)(b->iov + q->max_segments);
+	}
+	r->segbuf = b;
+	r->iov = b->iov;
+	r->map_refs = b->refs;
+	return true;
+}
+
+static void segbuf_put(struct pvringd_request *r)
+{
+	struct pvringd_queue *q = r->q;
+
+	if (!r->segbuf)
+		return;
+	r->segbuf->next = q->free_segbufs;
+	q->free_segbufs = r->segbuf;
+	r->segbuf = NULL;
+	r->iov = r->inline_iov;
+	r->map_refs = r->inline_refs;
+}
+
 /* ---- responses ---- */
 
 static void schedule_push(struct pvringd_queue *q)
@@ -202,22 +237,37 @@ static void push_ring(struct pvringd_queue *q)
  * us (the ring benchmark's doorbell+poll mode shows by how much). One window
  * per loop turn, however many rings share it, so the loop is never held up
  * longer than poll_us. Rings with I/O in flight do not poll: their
- * completions wake the loop anyway.
+ * completions wake the loop anyway. How long the window is, and whether there
+ * is one at all, the worker's spin policy says (common/ring/pvring_spin.h): it
+ * stops spinning while windows come back empty or the CPU is wanted elsewhere.
  */
 static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, unsigned int n)
 {
-	uint64_t deadline = pvring_now_ns() + w->dp->poll_us * 1000ull;
+	uint32_t window = pvring_spin_window(&w->spin);
+	uint64_t start, end;
+	bool preempted = false;
 	bool found = false;
 	unsigned int i;
 
+	if (!window)
+		return; /* every ring was re-armed at the end of its pass */
+	start = pvring_now_ns();
 	for (i = 0; i < n; i++)
 		pvring_back_poll_begin(&rings[i]->back);
-	while (!found && pvring_now_ns() < deadline) {
+	while (!found && (end = pvring_now_ns()) < start + window) {
 		for (i = 0; i < n && !found; i++)
 			found = pvring_back_unconsumed(&rings[i]->back) ||
 				pvring_back_fault(&rings[i]->back);
 		cpu_relax();
 	}
+	if (end - start >= PVRING_SPIN_QUICK_NS) {
+		/* Since the last look, not only in this window: close enough, and one call. */
+		long now_preempted = pvring_thread_preemptions();
+
+		preempted = now_preempted != w->preemptions;
+		w->preemptions = now_preempted;
+	}
+	pvring_spin_done(&w->spin, found, preempted);
 	/* Work found, or the window is over: either way ring_process re-arms the kicks. */
 	for (i = 0; i < n; i++)
 		ring_process(rings[i]);
@@ -262,6 +312,7 @@ static void respond(struct pvringd_request *r, int16_t status)
 	};
 
 	request_unmap(r);
+	segbuf_put(r);
 	q->counters.responses++;
 	if (status)
 		q->counters.errors++;
@@ -467,6 +518,11 @@ static void handle_request(struct pvringd_request *r)
 	case PVRING_BLKIF_OP_INDIRECT:
 		r->op = r->req.indirect.indirect_op;
 		nr_segs = r->req.indirect.nr_segments;
+		if (!segbuf_get(r)) {
+			ring_warn(q, "request %llu: out of memory",
+				  (unsigned long long)r->req.rw.id);
+			goto error;
+		}
 		if (!copy_indirect_segments(r))
 			goto error;
 		seg = q->indirect_segs;
@@ -695,23 +751,25 @@ static void clear_port_queue(struct pvringd_queue *q)
 		w->port_queues[q->port] = NULL;
 }
 
+/*
+ * One context per slot, with room for a direct request's segments inline: indirect requests
+ * (up to max_segments each) take theirs from a pool while in flight, so a ring of 512 slots
+ * does not hold 512 x 256 segments' worth whether or not anyone sends them.
+ */
 static int alloc_requests(struct pvringd_queue *q)
 {
 	uint32_t n = pvring_back_nr_slots(&q->back), i;
-	uint32_t segs = q->max_segments;
-	struct pvringd_request *r;
 
 	q->reqs = calloc(n, sizeof(*q->reqs));
-	q->indirect_segs = calloc(segs, sizeof(*q->indirect_segs));
+	q->indirect_segs = calloc(q->max_segments, sizeof(*q->indirect_segs));
 	if (!q->reqs || !q->indirect_segs)
 		return -1;
 	for (i = 0; i < n; i++) {
-		r = &q->reqs[i];
+		struct pvringd_request *r = &q->reqs[i];
+
 		r->q = q;
-		r->iov = calloc(segs, sizeof(*r->iov));
-		r->map_refs = calloc(segs, sizeof(*r->map_refs));
-		if (!r->iov || !r->map_refs)
-			return -1;
+		r->iov = r->inline_iov;
+		r->map_refs = r->inline_refs;
 		r->next_free = q->free_reqs;
 		q->free_reqs = r;
 	}
@@ -720,13 +778,11 @@ static int alloc_requests(struct pvringd_queue *q)
 
 static void free_requests(struct pvringd_queue *q)
 {
-	uint32_t i;
+	struct pvringd_segbuf *b;
 
-	if (q->reqs) {
-		for (i = 0; i < pvring_back_nr_slots(&q->back); i++) {
-			free(q->reqs[i].iov);
-			free(q->reqs[i].map_refs);
-		}
+	while ((b = q->free_segbufs)) {
+		q->free_segbufs = b->next;
+		free(b);
 	}
 	free(q->reqs);
 	free(q->indirect_segs);

@@ -23,6 +23,7 @@
 
 #include "common/proto/pvring_blkif.h"
 #include "common/ring/pvring_ring.h"
+#include "common/ring/pvring_spin.h"
 #include "daemon/dataplane.h"
 #include "daemon/mailbox.h"
 #include "daemon/platform/platform.h"
@@ -44,9 +45,20 @@ struct pvringd_request {
 	bool in_use;
 	bool flushed; /* flush/barrier: the sync part is done */
 	struct pvring_mapping map; /* grants mapped for this request alone (not persistent) */
-	struct iovec *iov; /* max_segments entries */
-	uint32_t *map_refs; /* max_segments entries: map's refs */
+	/* inline_* for a direct request; an indirect one's from the queue's pool while in flight */
+	struct iovec *iov;
+	uint32_t *map_refs; /* map's refs */
+	struct pvringd_segbuf *segbuf;
 	struct pvringd_request *next_free;
+	struct iovec inline_iov[PVRING_BLKIF_MAX_SEGMENTS];
+	uint32_t inline_refs[PVRING_BLKIF_MAX_SEGMENTS];
+};
+
+/* Room for an indirect request's segments (max_segments of each), pooled per queue. */
+struct pvringd_segbuf {
+	struct pvringd_segbuf *next;
+	uint32_t *refs;
+	struct iovec iov[];
 };
 
 /* A persistent grant: mapped once, kept until the ring disconnects. */
@@ -114,6 +126,7 @@ struct pvringd_queue {
 	uint32_t max_segments; /* per request, direct or indirect */
 	struct pvringd_request *reqs; /* one per slot */
 	struct pvringd_request *free_reqs;
+	struct pvringd_segbuf *free_segbufs; /* made on first need, kept for the next */
 	struct pvring_blkif_segment *indirect_segs; /* max_segments: an indirect request's copy */
 	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
 	uint32_t pgrant_slots, nr_pgrants;
@@ -143,6 +156,8 @@ struct pvringd_worker {
 	struct pvringd_queue **port_queues; /* by local port */
 	uint32_t nr_port_queues;
 	unsigned int nr_queues; /* main's count of the queues placed here */
+	struct pvring_spin spin; /* when to poll rings that just answered everything */
+	long preemptions; /* this thread's, at the spin policy's last look */
 	const char *start_why; /* set if the thread could not start */
 };
 

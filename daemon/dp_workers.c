@@ -138,6 +138,7 @@ static int worker_init(struct pvringd_dp *dp, struct pvringd_worker *w, unsigned
 {
 	w->dp = dp;
 	w->index = index;
+	pvring_spin_init(&w->spin, dp->poll_us * 1000u);
 	w->base = event_base_new();
 	if (!w->base) {
 		*why = "cannot create a worker's event loop";
@@ -299,7 +300,7 @@ static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvrin
 	q->ops = ops;
 	q->owner = owner;
 	if (p->persistent)
-		q->pgrant_slots = 2 * 2048u; /* a power of two, over twice the limit */
+		q->pgrant_slots = 2048u; /* a power of two: about half full at PGRANT_LIMIT */
 	q->add_mail = (struct dp_mail){ .kind = MAIL_ADD, .q = q };
 	q->stop_mail = (struct dp_mail){ .kind = MAIL_STOP, .q = q };
 	q->failed_mail = (struct dp_mail){ .kind = MAIL_FAILED, .q = q };

@@ -132,9 +132,12 @@ static int parse_args(int argc, char **argv, struct job *job)
 	job->queues = 1;
 	job->persistent = true;
 	/*
-	 * Poll 50 us for responses before sleeping, as pvringd polls for requests:
-	 * measured with make bench-io, a sleep and a kick per batch cost more than
-	 * the spin (4 KiB reads at QD1 went from 59k to 253k IOPS on 2 CPUs).
+	 * Poll up to 50 us for responses before sleeping, as pvringd polls for requests:
+	 * measured with make bench-io, a sleep and a kick per batch cost more than the spin
+	 * (4 KiB reads at QD1 went from 59k to 253k IOPS on 2 CPUs). The window adapts
+	 * (common/ring/pvring_spin.h): it shrinks and stops while it comes back empty, and
+	 * stops for longer when this thread is preempted (pvringd wants the CPU), so a run
+	 * that shares pvringd's CPU is not slowed by the spin.
 	 */
 	job->spin_us = 50;
 	job->seed = 1;

@@ -391,6 +391,7 @@ static int setup_queue(struct pvring_local_front *front, unsigned int qi)
 
 	q->index = qi;
 	q->port.kick_back = q->port.kick_front = -1;
+	pvring_spin_init(&q->spin, front->opts.spin_us * 1000u);
 	q->ring_frame = front->guest.mem.table_frames + qi * front->frames_per_queue;
 	q->data_frame = q->ring_frame + (1u << front->opts.ring_order);
 	q->indirect_frame = q->data_frame + front->opts.data_pages;
@@ -845,6 +846,7 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 {
 	struct pvring_local_front_queue *q = &front->queues[queue];
 	uint64_t start = 0, spin_end;
+	uint32_t window;
 	uint32_t n, i;
 	int err;
 
@@ -881,11 +883,28 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 		now = pvring_now_ns();
 		if (!start)
 			start = now;
-		/* A short spin saves the sleep and the back end's kick when it is fast. */
-		spin_end = now + (uint64_t)front->opts.spin_us * 1000u;
-		while (front->opts.spin_us && !pvring_front_unconsumed(&q->ring) &&
-		       pvring_now_ns() < spin_end)
-			cpu_relax();
+		/*
+		 * A short spin saves the sleep and the back end's kick when it is fast; the
+		 * queue's spin policy (common/ring/pvring_spin.h) stops it while it does not pay
+		 * or while the back end needs this CPU.
+		 */
+		window = pvring_spin_window(&q->spin);
+		if (window) {
+			bool found = false, preempted = false;
+
+			spin_end = now + window;
+			while (!(found = pvring_front_unconsumed(&q->ring) != 0) &&
+			       pvring_now_ns() < spin_end)
+				cpu_relax();
+			if (pvring_now_ns() - now >= PVRING_SPIN_QUICK_NS) {
+				/* Since the last look, not only in this window: close enough. */
+				long seen = pvring_thread_preemptions();
+
+				preempted = seen != q->preemptions;
+				q->preemptions = seen;
+			}
+			pvring_spin_done(&q->spin, found, preempted);
+		}
 		if (pvring_front_final_check(&q->ring))
 			continue;
 		if (pvring_front_fault(&q->ring))

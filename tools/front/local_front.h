@@ -40,6 +40,7 @@
 
 #include "common/proto/pvring_blkif.h"
 #include "common/ring/pvring_ring.h"
+#include "common/ring/pvring_spin.h"
 #include "daemon/platform/local_registry.h"
 
 /* Xen reserves the first 8 grant refs (GNTTAB_NR_RESERVED_ENTRIES). */
@@ -107,6 +108,8 @@ struct pvring_local_front_tag;
 struct pvring_local_front_queue {
 	unsigned int index;
 	unsigned int backend_seen; /* the front end's backend_gen when this queue last looked */
+	struct pvring_spin spin; /* when poll busy-waits for responses (opts.spin_us at most) */
+	long preemptions; /* the polling thread's, at the spin policy's last look */
 	struct pvring_front ring;
 	struct pvring_local_guest_port port;
 	uint32_t ring_frame, data_frame, indirect_frame;

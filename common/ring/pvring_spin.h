@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * When to busy-poll a ring instead of sleeping on its doorbell: an adaptive window, shared by
+ * pvringd (looking for the next requests after it answered) and front ends (looking for
+ * responses after they submitted).
+ *
+ * Spinning pays when the peer runs on another CPU and answers within the window: the wake-up
+ * and the kick are saved. It costs when nothing comes (a CPU burnt for the window) and it
+ * hurts when the peer needs this very CPU to make progress: then the spin only delays it. So:
+ *  - a window that found work keeps (or doubles back to) the full window;
+ *  - an empty window halves the next one; below max/16 spinning stops, and is tried again,
+ *    at max/4, only after PVRING_SPIN_REST chances to spin were passed up;
+ *  - a window during which this thread was preempted (another task wanted the CPU: likely
+ *    the peer, on the same CPU) stops spinning the same way, for PVRING_SPIN_REST_CONTENDED
+ *    chances: sleeping lets the peer run at once. (Preemption, not CPU time against the wall
+ *    clock: on a virtual machine the host's steal would read as contention.)
+ * In the worst case (a peer on the same CPU), one window in PVRING_SPIN_REST_CONTENDED is
+ * spent, so a contended run costs next to nothing over never spinning.
+ *
+ * Pure arithmetic on what the caller measures (whether the window found work, whether the
+ * thread was preempted during it), so it builds in the kernel too.
+ */
+#ifndef PVRING_SPIN_H
+#define PVRING_SPIN_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stdint.h>
+#endif
+
+#define PVRING_SPIN_REST 64u
+#define PVRING_SPIN_REST_CONTENDED 256u
+/*
+ * Windows shorter than this found their work at once: the caller need not ask whether it
+ * was preempted (a system call, as dear as the window). A peer on the same CPU never answers
+ * that fast: it has to get the CPU first.
+ */
+#define PVRING_SPIN_QUICK_NS 20000u
+
+struct pvring_spin {
+	uint32_t max_ns; /* the configured window; 0: never spin */
+	uint32_t window_ns; /* the next window; 0 while resting */
+	uint32_t rest; /* chances to pass up before trying again */
+	uint32_t probe_ns; /* the window to try again with */
+	/* what happened, for counters */
+	uint64_t windows, hits, contended;
+};
+
+static inline void pvring_spin_init(struct pvring_spin *s, uint32_t max_ns)
+{
+	*s = (struct pvring_spin){ .max_ns = max_ns, .window_ns = max_ns };
+}
+
+/* How long to spin at this chance; 0: sleep now (resting, or spinning is off). */
+static inline uint32_t pvring_spin_window(struct pvring_spin *s)
+{
+	if (s->window_ns)
+		return s->window_ns;
+	if (!s->max_ns)
+		return 0;
+	if (s->rest) {
+		s->rest--;
+		return 0;
+	}
+	s->window_ns = s->probe_ns;
+	return s->window_ns;
+}
+
+static inline void pvring__spin_stop(struct pvring_spin *s, uint32_t rest, uint32_t probe_ns)
+{
+	s->window_ns = 0;
+	s->rest = rest;
+	s->probe_ns = probe_ns ? probe_ns : 1;
+}
+
+/* After a window: whether it found work, and whether this thread was preempted during it. */
+static inline void pvring_spin_done(struct pvring_spin *s, bool found, bool preempted)
+{
+	s->windows++;
+	if (preempted) {
+		/* Someone else needs this CPU. */
+		s->contended++;
+		pvring__spin_stop(s, PVRING_SPIN_REST_CONTENDED, s->max_ns / 4);
+		return;
+	}
+	if (found) {
+		s->hits++;
+		s->window_ns = s->window_ns * 2 > s->max_ns ? s->max_ns : s->window_ns * 2;
+		return;
+	}
+	s->window_ns /= 2;
+	if (s->window_ns < s->max_ns / 16)
+		pvring__spin_stop(s, PVRING_SPIN_REST, s->max_ns / 4);
+}
+
+#endif /* PVRING_SPIN_H */

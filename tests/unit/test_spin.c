@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+/* The adaptive spin policy (common/ring/pvring_spin.h), driven with made-up windows. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/ring/pvring_spin.h"
+
+#define MAX_NS 50000u
+
+/* A window that ran its length on the CPU, found or not. */
+static void spin_alone(struct pvring_spin *s, bool found)
+{
+	uint32_t w = pvring_spin_window(s);
+
+	assert_true(w > 0);
+	pvring_spin_done(s, found, false);
+}
+
+static unsigned int chances_passed_up(struct pvring_spin *s)
+{
+	unsigned int n = 0;
+
+	while (!pvring_spin_window(s))
+		n++;
+	return n;
+}
+
+static void test_hits_keep_the_window(void **state)
+{
+	struct pvring_spin s;
+	int i;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	for (i = 0; i < 1000; i++)
+		spin_alone(&s, true);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS);
+	assert_int_equal(s.hits, 1000);
+}
+
+static void test_empty_windows_back_off(void **state)
+{
+	struct pvring_spin s;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	spin_alone(&s, false);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 2);
+	spin_alone(&s, false);
+	spin_alone(&s, false);
+	spin_alone(&s, false);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 16);
+	/* Below max/16: stop, pass up PVRING_SPIN_REST chances, then try a quarter window. */
+	spin_alone(&s, false);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 4);
+	/* A hit grows it back. */
+	spin_alone(&s, true);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 2);
+	spin_alone(&s, true);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS);
+}
+
+/*
+ * A window in which this thread was preempted: the CPU is wanted elsewhere (a peer on the
+ * same CPU). Spinning stops for longer, found or not, then is tried again.
+ */
+static void test_contended_cpu_stops_spinning(void **state)
+{
+	struct pvring_spin s;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS);
+	pvring_spin_done(&s, true, true);
+	assert_int_equal(s.contended, 1);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 4);
+	spin_alone(&s, true);
+	assert_int_equal(pvring_spin_window(&s), MAX_NS / 2);
+	assert_int_equal(s.contended, 1);
+}
+
+static void test_off_never_spins(void **state)
+{
+	struct pvring_spin s;
+	int i;
+
+	(void)state;
+	pvring_spin_init(&s, 0);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(pvring_spin_window(&s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hits_keep_the_window),
+		cmocka_unit_test(test_empty_windows_back_off),
+		cmocka_unit_test(test_contended_cpu_stops_spinning),
+		cmocka_unit_test(test_off_never_spins),
+	};
+
+	return cmocka_run_group_tests_name("spin policy", tests, NULL, NULL);
+}
