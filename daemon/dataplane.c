@@ -282,7 +282,6 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* Rings answered while this runs (poll_rings) wait for the next loop turn: no starving. */
 	w->push_list = NULL;
 	while ((q = list)) {
 		list = q->next_push;
@@ -290,11 +289,20 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 		if (q->stopped)
 			continue;
 		push_ring(q);
-		if (w->dp->poll_us && !q->in_flight && nr_idle < POLL_RINGS_MAX)
+		/* A ring out of budget is not polled: the ready list brings it back in turn. */
+		if (w->dp->poll_us && !q->in_flight && !q->ready && nr_idle < POLL_RINGS_MAX)
 			idle[nr_idle++] = q;
 	}
-	if (nr_idle)
-		poll_rings(w, idle, nr_idle);
+	if (!nr_idle)
+		return;
+	poll_rings(w, idle, nr_idle);
+	/*
+	 * What the rings answered while they were polled waits for the loop's next look at the
+	 * descriptors: push_ev made active again from here would otherwise run again in this
+	 * same turn, and a guest that keeps up would keep the worker from every other ring's
+	 * kicks, its timers and its mail.
+	 */
+	event_base_loopcontinue(w->base);
 }
 
 static void request_unmap(struct pvringd_request *r)
@@ -606,6 +614,9 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 			}
 			if (pvring_back_final_check(&q->back))
 				continue;
+			/* The final check's own look may find the ring broken. */
+			if (pvring_back_fault(&q->back))
+				continue;
 			break;
 		}
 		if (!r) {
@@ -652,8 +663,8 @@ static void ready_add(struct pvringd_queue *q)
 	 * A timer, not event_active: it fires after the loop's next look at the descriptors, so
 	 * the kicks of other rings are seen between two passes over a busy one.
 	 */
-	if (!evtimer_pending(w->ready_ev, NULL))
-		evtimer_add(w->ready_ev, &now);
+	if (!evtimer_pending(w->ready_ev, NULL) && evtimer_add(w->ready_ev, &now))
+		event_active(w->ready_ev, EV_TIMEOUT, 0); /* out of memory: at least not lost */
 }
 
 static void ready_remove(struct pvringd_queue *q)
@@ -690,6 +701,11 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 
 /* Ports one call of on_evtchn serves at most. */
 #define EVTCHN_BATCH 64u
+/* Kicks in a row that find nothing before a port rests, and for how long. */
+#define EMPTY_KICKS_MAX 16u
+#define KICK_REST_US 1000
+
+static void kick_rest(struct pvringd_queue *q);
 
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
@@ -708,17 +724,77 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		struct pvringd_queue *q =
 			(uint32_t)port < w->nr_port_queues ? w->port_queues[port] : NULL;
 
+		uint32_t consumed;
+
 		/*
-		 * Unmasked first: a kick during the pass below is not lost. A port with no queue
-		 * (bound, its ADD not here yet; or stopped) is unmasked and left: ADD's own pass
-		 * finds what was published.
+		 * A port with no queue (bound, its ADD not here yet; or stopped) is unmasked and
+		 * left: ADD's own pass finds what was published.
 		 */
-		pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
-		if (!q)
+		if (!q) {
+			pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 			continue;
+		}
 		q->counters.kicks_in++;
+		consumed = q->back.req_cons;
+		ring_process(q);
+		/*
+		 * Unmasked after the pass: a kick that came meanwhile is held, not lost, and
+		 * delivered by the unmask (on both platforms). A front end whose kicks keep
+		 * finding nothing is a kick storm: its port stays masked for KICK_REST_US, so
+		 * the worker spends its time on the other rings.
+		 */
+		if (q->back.req_cons != consumed || q->ready || q->failed)
+			q->empty_kicks = 0;
+		else if (++q->empty_kicks >= EMPTY_KICKS_MAX) {
+			kick_rest(q);
+			continue;
+		}
+		pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
+	}
+}
+
+/* Rest a storming front end's port; on_kick_rest unmasks it and serves what came. */
+static void kick_rest(struct pvringd_queue *q)
+{
+	struct pvringd_worker *w = q->w;
+	static const struct timeval rest = { .tv_usec = KICK_REST_US };
+
+	q->resting = true;
+	q->counters.kick_rests++;
+	q->next_resting = w->resting;
+	w->resting = q;
+	if (!evtimer_pending(w->rest_ev, NULL) && evtimer_add(w->rest_ev, &rest))
+		event_active(w->rest_ev, EV_TIMEOUT, 0);
+}
+
+static void on_kick_rest(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_worker *w = arg;
+	struct pvringd_queue *q, *list = w->resting;
+
+	(void)fd;
+	(void)what;
+	w->resting = NULL;
+	while ((q = list)) {
+		list = q->next_resting;
+		q->resting = false;
+		/* Half the allowance back: a storm that goes on rests again soon. */
+		q->empty_kicks = EMPTY_KICKS_MAX / 2;
+		pvring_evtchn_unmask(w->evtchn, (uint32_t)q->port);
 		ring_process(q);
 	}
+}
+
+static void kick_rest_cancel(struct pvringd_queue *q)
+{
+	struct pvringd_queue **link;
+
+	if (!q->resting)
+		return;
+	for (link = &q->w->resting; *link != q; link = &(*link)->next_resting)
+		;
+	*link = q->next_resting;
+	q->resting = false;
 }
 
 /* ---- queue life ---- */
@@ -856,6 +932,7 @@ void dp_queue_halt(struct pvringd_queue *q, bool serve_published)
 		ring_pass(q, true); /* consumes nothing from a failed or faulted ring */
 	q->stopped = true;
 	ready_remove(q);
+	kick_rest_cancel(q);
 	clear_port_queue(q);
 	/* Pushed at once from now on: off the push list, which main never sees. */
 	for (link = &q->w->push_list; *link; link = &(*link)->next_push) {
@@ -904,8 +981,10 @@ int dp_worker_events_new(struct pvringd_worker *w, const char **why)
 		event_new(w->base, pvring_evtchn_fd(w->evtchn), EV_READ | EV_PERSIST, on_evtchn, w);
 	w->push_ev = event_new(w->base, -1, 0, on_push, w);
 	w->ready_ev = evtimer_new(w->base, on_ready, w);
+	w->rest_ev = evtimer_new(w->base, on_kick_rest, w);
 	w->ready_tail = &w->ready_head;
-	if (!w->evtchn_ev || !w->push_ev || !w->ready_ev || event_add(w->evtchn_ev, NULL)) {
+	if (!w->evtchn_ev || !w->push_ev || !w->ready_ev || !w->rest_ev ||
+	    event_add(w->evtchn_ev, NULL)) {
 		*why = "cannot watch the event channels";
 		return -1;
 	}
@@ -920,7 +999,9 @@ void dp_worker_events_free(struct pvringd_worker *w)
 		event_free(w->push_ev);
 	if (w->ready_ev)
 		event_free(w->ready_ev);
-	w->evtchn_ev = w->push_ev = w->ready_ev = NULL;
+	if (w->rest_ev)
+		event_free(w->rest_ev);
+	w->evtchn_ev = w->push_ev = w->ready_ev = w->rest_ev = NULL;
 	free(w->port_queues);
 	w->port_queues = NULL;
 	w->nr_port_queues = 0;

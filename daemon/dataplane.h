@@ -41,6 +41,7 @@ struct pvringd_counters {
 	uint64_t requests, by_op[8]; /* by_op indexed by the blkif op code (0..6) */
 	uint64_t responses, errors;
 	uint64_t kicks_in, kicks_out;
+	uint64_t kick_rests; /* times the front end's kicks kept finding nothing: port rested */
 	uint64_t batches, batch_max;
 	uint64_t bytes_read, bytes_written;
 };

@@ -122,6 +122,9 @@ struct pvringd_queue {
 	struct pvringd_queue *next_push;
 	bool ready; /* on the worker's ready list: its pass ran out of budget */
 	struct pvringd_queue *next_ready;
+	uint32_t empty_kicks; /* kicks in a row that found nothing */
+	bool resting; /* a kick storm: its port stays masked for a while */
+	struct pvringd_queue *next_resting;
 	uint32_t in_flight;
 	uint32_t max_segments; /* per request, direct or indirect */
 	struct pvringd_request *reqs; /* one per slot */
@@ -150,6 +153,8 @@ struct pvringd_worker {
 	struct event *evtchn_ev;
 	struct event *push_ev;
 	struct event *ready_ev;
+	struct event *rest_ev;
+	struct pvringd_queue *resting; /* ports masked for a kick storm */
 	struct pvringd_mailbox *mailbox; /* main -> worker */
 	struct pvringd_queue *push_list;
 	struct pvringd_queue *ready_head, **ready_tail; /* FIFO: round robin */

@@ -498,6 +498,42 @@ static void test_stop_serves_published(void **state)
 	assert_no_grant_mapped(f);
 }
 
+/*
+ * A front end that only kicks: its port rests (stays masked a while) once its kicks keep
+ * finding nothing, and a request it publishes afterwards is still answered.
+ */
+static void test_kick_storm_rests_the_port(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_blkif_response rsp;
+	struct pvringd_queue_snapshot s;
+	struct pvringd_queue *q;
+	char why[160];
+	unsigned int i;
+
+	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	assert_non_null(q);
+	/* Kicks coalesce: wait for each to be taken before the next, until the port rests. */
+	for (i = 0; i < 100000; i++) {
+		assert_int_equal(pvring_local_guest_port_notify(&f->port), 0);
+		pvringd_queue_snapshot(q, &s);
+		if (s.counters.kick_rests)
+			break;
+	}
+	assert_true(s.counters.kick_rests >= 1);
+	assert_int_equal(s.counters.requests, 0);
+	/* While it rests, and after: a real request is answered. */
+	submit(f, PVRING_BLKIF_OP_READ, 5, 0, 0, 1, true);
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 5);
+	assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+	submit(f, PVRING_BLKIF_OP_READ, 6, 8, 0, 1, true);
+	rsp = wait_response(f);
+	assert_int_equal(rsp.id, 6);
+	stop_and_release(f, q, 0);
+	assert_no_grant_mapped(f);
+}
+
 /* ---- fairness: a ring kept full against one request on another ring, on one worker ---- */
 
 struct aggressor {
@@ -640,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_before_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_waits_for_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_serves_published, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kick_storm_rests_the_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_ring_cannot_starve_another,
 						setup_one_worker, teardown_one_worker),
 	};
