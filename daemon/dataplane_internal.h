@@ -163,6 +163,7 @@ struct pvringd_worker {
 	unsigned int nr_queues; /* main's count of the queues placed here */
 	struct pvring_spin spin; /* when to poll rings that just answered everything */
 	long preemptions; /* this thread's, at the spin policy's last look */
+	unsigned int polls_since_look; /* on_push's polls since the loop last looked at its fds */
 	const char *start_why; /* set if the thread could not start */
 };
 
