@@ -262,7 +262,7 @@ static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, u
 				pvring_back_fault(&rings[i]->back);
 		cpu_relax();
 	}
-	if (end - start >= PVRING_SPIN_QUICK_NS) {
+	if (pvring_spin_look(&w->spin, end - start)) {
 		/* Since the last look, not only in this window: close enough, and one call. */
 		long now_preempted = pvring_thread_preemptions();
 

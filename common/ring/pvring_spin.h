@@ -33,20 +33,30 @@
 #define PVRING_SPIN_REST 64u
 #define PVRING_SPIN_REST_CONTENDED 256u
 /*
- * Windows shorter than this found their work at once: the caller need not ask whether it
- * was preempted (a system call, as dear as the window). A peer on the same CPU never answers
- * that fast: it has to get the CPU first.
+ * Windows shorter than this found their work at once: the caller asks whether it was
+ * preempted (a system call, as dear as a short window) only every PVRING_SPIN_SAMPLE-th
+ * time. A peer on the same CPU can answer that fast too (it preempts the spinner, produces,
+ * and the spinner finds the work when it runs again): the sampled look catches it, the
+ * preemption count being kept since the last look.
  */
 #define PVRING_SPIN_QUICK_NS 20000u
+#define PVRING_SPIN_SAMPLE 8u
 
 struct pvring_spin {
 	uint32_t max_ns; /* the configured window; 0: never spin */
 	uint32_t window_ns; /* the next window; 0 while resting */
 	uint32_t rest; /* chances to pass up before trying again */
 	uint32_t probe_ns; /* the window to try again with */
+	uint32_t quick; /* quick windows, for sampling */
 	/* what happened, for counters */
 	uint64_t windows, hits, contended;
 };
+
+/* Whether the caller should ask if it was preempted, after a window of wall_ns. */
+static inline bool pvring_spin_look(struct pvring_spin *s, uint64_t wall_ns)
+{
+	return wall_ns >= PVRING_SPIN_QUICK_NS || ++s->quick % PVRING_SPIN_SAMPLE == 0;
+}
 
 static inline void pvring_spin_init(struct pvring_spin *s, uint32_t max_ns)
 {

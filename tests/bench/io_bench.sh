@@ -50,30 +50,29 @@ median() { python3 -c 'import statistics,sys; print(statistics.median(map(float,
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print('%.2f' % (a / b) if b else '-')" "$@"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
 
-# Each side prints "IOPS P50 P99" (microseconds).
-pvring() { # [taskset CPUS | -] pvring-io options...
+on_cpus() { # CPUS|- COMMAND...: run COMMAND on CPUS (- : wherever the scheduler likes)
 	local cpus=$1
 	shift
-	local t=()
-	[ "$cpus" = - ] || t=(taskset -c "$cpus")
-	"${t[@]}" "$build/tools/pvring-io" --rundir "$dir" --time "$secs" --json "$@" |
+	if [ "$cpus" = - ]; then "$@"; else taskset -c "$cpus" "$@"; fi
+}
+# Each side prints "IOPS P50 P99" (microseconds).
+pvring() { # CPUS|- pvring-io options...
+	local cpus=$1
+	shift
+	on_cpus "$cpus" "$build/tools/pvring-io" --rundir "$dir" --time "$secs" --json "$@" |
 		python3 -c 'import json,sys; o=json.load(sys.stdin); l=o["latency_us"]
 print(o["iops"], l["p50"], l["p99"], o["ops"])'
 }
-direct() { # [CPUS | -] uring_direct options...
+direct() { # CPUS|- uring_direct options...
 	local cpus=$1
 	shift
-	local t=()
-	[ "$cpus" = - ] || t=(taskset -c "$cpus")
-	"${t[@]}" "$build/tests/bench/uring_direct" --file "$img" --time "$secs" --json "$@" |
+	on_cpus "$cpus" "$build/tests/bench/uring_direct" --file "$img" --time "$secs" --json "$@" |
 		python3 -c 'import json,sys; o=json.load(sys.stdin); l=o["latency_us"]
 print(o["iops"], l["p50"], l["p99"])'
 }
-fio_tuned() { # [CPUS | -] FILE RW BS QD JOBS
+fio_tuned() { # CPUS|- FILE RW BS QD JOBS
 	local cpus=$1 file=$2 rw=$3 bs=$4 qd=$5 jobs=$6
-	local t=()
-	[ "$cpus" = - ] || t=(taskset -c "$cpus")
-	"${t[@]}" fio --name=peer --filename="$file" --ioengine=io_uring --rw="$rw" --bs="$bs" \
+	on_cpus "$cpus" fio --name=peer --filename="$file" --ioengine=io_uring --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --iodepth_batch_submit="$qd" --iodepth_batch_complete_min=1 \
 		--fixedbufs --registerfiles --invalidate=0 --numjobs="$jobs" --group_reporting \
 		--time_based --runtime="$secs" --output-format=json 2>/dev/null |

@@ -86,6 +86,21 @@ static void test_contended_cpu_stops_spinning(void **state)
 	assert_int_equal(s.contended, 1);
 }
 
+/* Long windows are always asked about; quick hits one in PVRING_SPIN_SAMPLE. */
+static void test_preemption_looks_are_sampled(void **state)
+{
+	struct pvring_spin s;
+	unsigned int i, looks = 0;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	for (i = 0; i < 10; i++)
+		assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+	for (i = 0; i < 8 * PVRING_SPIN_SAMPLE; i++)
+		looks += pvring_spin_look(&s, 1000);
+	assert_int_equal(looks, 8);
+}
+
 static void test_off_never_spins(void **state)
 {
 	struct pvring_spin s;
@@ -103,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_hits_keep_the_window),
 		cmocka_unit_test(test_empty_windows_back_off),
 		cmocka_unit_test(test_contended_cpu_stops_spinning),
+		cmocka_unit_test(test_preemption_looks_are_sampled),
 		cmocka_unit_test(test_off_never_spins),
 	};
 

@@ -896,7 +896,7 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 			while (!(found = pvring_front_unconsumed(&q->ring) != 0) &&
 			       pvring_now_ns() < spin_end)
 				cpu_relax();
-			if (pvring_now_ns() - now >= PVRING_SPIN_QUICK_NS) {
+			if (pvring_spin_look(&q->spin, pvring_now_ns() - now)) {
 				/* Since the last look, not only in this window: close enough. */
 				long seen = pvring_thread_preemptions();
 
