@@ -18,7 +18,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,14 +287,13 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 	while ((q = list)) {
 		list = q->next_push;
 		q->push_pending = false;
-		if (q->stopped)
-			continue;
 		push_ring(q);
 		/* A ring out of budget is not polled: the ready list brings it back in turn. */
 		if (w->dp->poll_us && !q->in_flight && !q->ready && nr_idle < POLL_RINGS_MAX)
 			idle[nr_idle++] = q;
 	}
-	if (!nr_idle)
+	/* Rings waiting for their budgeted turn come first: no busy-poll ahead of them. */
+	if (!nr_idle || w->ready_head)
 		return;
 	poll_rings(w, idle, nr_idle);
 	/*
@@ -400,8 +398,10 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
-	if (pvring_map(plat_of(q), q->domid, n, r->map_refs, writable, &r->map, &why))
+	if (pvring_map(plat_of(q), q->domid, n, r->map_refs, writable, &r->map, &why)) {
+		i = 0; /* the map is all or nothing: name its first grant, not one past the last */
 		goto refused;
+	}
 	base = r->map.addr;
 	for (i = 0; i < n; i++)
 		add_iov(r, base + (size_t)i * PVRING_PAGE_SIZE + seg[i].first_sect * 512u,
@@ -732,14 +732,20 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		uint32_t consumed;
 
 		/*
-		 * A port with no queue (bound, its ADD not here yet; or stopped) is unmasked and
-		 * left: ADD's own pass finds what was published.
+		 * A port with no queue (bound, its ADD not here yet; or stopped) stays masked:
+		 * ADD unmasks it and its own pass finds what was published; a stopped queue's
+		 * guest gets nothing more from its kicks.
 		 */
-		if (!q) {
+		if (!q)
+			continue;
+		q->counters.kicks_in++;
+		/* Its turn comes from the ready list; a failed ring takes nothing: left masked. */
+		if (q->failed)
+			continue;
+		if (q->ready) {
 			pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 			continue;
 		}
-		q->counters.kicks_in++;
 		consumed = q->back.req_cons;
 		ring_process(q);
 		/*
@@ -748,7 +754,7 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		 * finding nothing is a kick storm: its port stays masked for KICK_REST_US, so
 		 * the worker spends its time on the other rings.
 		 */
-		if (q->back.req_cons != consumed || q->ready || q->failed)
+		if (q->back.req_cons != consumed || q->ready)
 			q->empty_kicks = 0;
 		else if (++q->empty_kicks >= EMPTY_KICKS_MAX) {
 			kick_rest(q);
@@ -925,6 +931,8 @@ void dp_queue_add(struct pvringd_queue *q)
 		queue_fail(q, "ring %u: out of memory", q->queue);
 		return;
 	}
+	/* A kick before this found no queue and left the port masked. */
+	pvring_evtchn_unmask(q->w->evtchn, (uint32_t)q->port);
 	/* Requests published before we attached get served now, not on the next kick. */
 	ring_process(q);
 }

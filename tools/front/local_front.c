@@ -32,6 +32,8 @@ struct pvring_local_front_tag {
 #define POLL_SLICE_MS 100
 /* The watch on the back end's state while connected: its token. */
 #define BACKEND_WATCH "pvring-be"
+/* How often a busy queue looks whether that watch fired. */
+#define BACKEND_LOOK_NS 100000000ull
 
 static int fail(struct pvring_local_front *front, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -853,10 +855,14 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 	err = pvring_local_front_flush(front, queue);
 	if (err)
 		return err;
-	if (backend_changed(front, q)) {
-		err = check_backend(front, q);
-		if (err)
-			return err;
+	/* At most every BACKEND_LOOK_NS: the watch check takes libxenstore's lock. */
+	if (pvring_now_ns() >= q->next_backend_look) {
+		q->next_backend_look = pvring_now_ns() + BACKEND_LOOK_NS;
+		if (backend_changed(front, q)) {
+			err = check_backend(front, q);
+			if (err)
+				return err;
+		}
 	}
 	for (;;) {
 		struct pollfd pfd[2];

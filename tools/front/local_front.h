@@ -110,6 +110,7 @@ struct pvring_local_front_queue {
 	unsigned int backend_seen; /* the front end's backend_gen when this queue last looked */
 	struct pvring_spin spin; /* when poll busy-waits for responses (opts.spin_us at most) */
 	long preemptions; /* the polling thread's, at the spin policy's last look */
+	uint64_t next_backend_look; /* ns: when this queue next looks at the back end's watch */
 	struct pvring_front ring;
 	struct pvring_local_guest_port port;
 	uint32_t ring_frame, data_frame, indirect_frame;
