@@ -32,7 +32,7 @@
 #include "daemon/dataplane.h"
 #include "daemon/platform/local_registry.h"
 #include "daemon/platform/platform_local.h"
-#include "tests/lib/store_process.h"
+#include "tests/lib/local_platform_env.h"
 
 #define GUEST_FRAMES 64u
 #define RING_REF 1u /* the ring page: frame 1 */
@@ -57,11 +57,8 @@ struct owner {
 };
 
 struct fixture {
-	struct store_process store;
-	struct event_base *base;
-	struct pvring_platform *plat;
+	struct local_platform_env env;
 	struct pvringd_dp *dp;
-	char registry[128];
 	struct pvring_local_guest guest;
 	struct pvring_local_guest_port port, port2;
 	struct pvring_front front, front2;
@@ -127,7 +124,8 @@ static void *register_guest(void *arg)
 	struct registration *r = arg;
 	struct fixture *f = r->f;
 
-	r->result = pvring_local_guest_register(&f->guest, f->registry, GUEST_FRAMES, 1, &r->why);
+	r->result =
+		pvring_local_guest_register(&f->guest, f->env.registry, GUEST_FRAMES, 1, &r->why);
 	if (!r->result)
 		r->result = pvring_local_guest_port_alloc(&f->port, PORT);
 	if (!r->result)
@@ -149,18 +147,11 @@ static int setup(void **state)
 	uint32_t i;
 
 	*state = f;
-	if (store_process_start(&f->store))
+	if (local_platform_env_start(&f->env))
 		return -1;
-	snprintf(f->registry, sizeof(f->registry), "%s/registry", f->store.dir);
-	f->base = event_base_new();
-	f->plat = pvring_platform_local_open(f->base, f->registry, f->store.rundir, &why);
-	if (!f->plat) {
-		fprintf(stderr, "local platform: %s\n", why);
-		return -1;
-	}
 	main_thread = pthread_self();
-	f->dp = pvringd_dp_create(&(struct pvringd_dp_params){ .base = f->base,
-							       .plat = f->plat,
+	f->dp = pvringd_dp_create(&(struct pvringd_dp_params){ .base = f->env.base,
+							       .plat = f->env.plat,
 							       .workers = nr_workers,
 							       .aio_entries = 64 },
 				  &why);
@@ -171,7 +162,7 @@ static int setup(void **state)
 	if (pthread_create(&thread, NULL, register_guest, &r))
 		return -1;
 	while (!atomic_load(&r.done))
-		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		event_base_loop(f->env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	pthread_join(thread, NULL);
 	if (r.result) {
 		fprintf(stderr, "guest: %d (%s)\n", r.result, r.why ? r.why : "");
@@ -212,11 +203,9 @@ static int teardown(void **state)
 	pvring_local_guest_port_free(&f->port);
 	pvring_local_guest_port_free(&f->port2);
 	pvringd_dp_destroy(f->dp);
-	pvring_platform_destroy(f->plat);
-	event_base_free(f->base);
 	close(f->image_fd);
 	unlink(f->image_path);
-	ret = store_process_stop(&f->store);
+	ret = local_platform_env_stop(&f->env);
 	test_free(f);
 	return ret;
 }
@@ -267,7 +256,7 @@ static void submit(struct fixture *f, uint8_t op, uint64_t id, uint64_t sector, 
 
 static void turn(struct fixture *f)
 {
-	event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	event_base_loop(f->env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
 /* Run the loop until a response comes; returns it. */

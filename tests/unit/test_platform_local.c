@@ -32,13 +32,10 @@
 
 #include "daemon/platform/local_registry.h"
 #include "daemon/platform/platform_local.h"
-#include "tests/lib/store_process.h"
+#include "tests/lib/local_platform_env.h"
 
 struct fixture {
-	struct store_process store;
-	struct event_base *base;
-	struct pvring_platform *plat;
-	char registry[128];
+	struct local_platform_env env;
 };
 
 struct guest_thread {
@@ -55,19 +52,9 @@ struct guest_thread {
 static int setup(void **state)
 {
 	struct fixture *f = test_calloc(1, sizeof(*f));
-	const char *why = NULL;
 
 	*state = f;
-	if (store_process_start(&f->store))
-		return -1;
-	snprintf(f->registry, sizeof(f->registry), "%s/registry", f->store.dir);
-	f->base = event_base_new();
-	f->plat = pvring_platform_local_open(f->base, f->registry, f->store.rundir, &why);
-	if (!f->plat) {
-		fprintf(stderr, "local platform: %s\n", why);
-		return -1;
-	}
-	return 0;
+	return local_platform_env_start(&f->env);
 }
 
 static int teardown(void **state)
@@ -75,9 +62,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	int ret;
 
-	pvring_platform_destroy(f->plat);
-	event_base_free(f->base);
-	ret = store_process_stop(&f->store);
+	ret = local_platform_env_stop(&f->env);
 	test_free(f);
 	return ret;
 }
@@ -105,10 +90,10 @@ static void *guest_main(void *arg)
 /* Run pvringd's side (the event loop) until the guest thread is through. */
 static void run_guest(struct fixture *f, struct guest_thread *g)
 {
-	g->registry = f->registry;
+	g->registry = f->env.registry;
 	assert_int_equal(pthread_create(&g->thread, NULL, guest_main, g), 0);
 	while (!atomic_load(&g->done))
-		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		event_base_loop(f->env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	pthread_join(g->thread, NULL);
 }
 
@@ -123,7 +108,7 @@ static void test_guest_lifecycle(void **state)
 {
 	struct fixture *f = *state;
 	struct guest_thread g = { .frames = 64, .table_frames = 1 };
-	struct xs_handle *xs = pvring_platform_store(f->plat);
+	struct xs_handle *xs = pvring_platform_store(f->env.plat);
 	const uint32_t rw_ref = 8, ro_ref = 9;
 	struct pvring_mapping m, two, refused;
 	const uint32_t both[2] = { rw_ref, ro_ref };
@@ -137,7 +122,7 @@ static void test_guest_lifecycle(void **state)
 	if (g.result)
 		fail_msg("guest: %d (%s)", g.result, g.why ? g.why : "");
 	assert_true(g.guest.domid >= 1);
-	assert_string_equal(pvring_platform_name(f->plat), "local");
+	assert_string_equal(pvring_platform_name(f->env.plat), "local");
 	assert_true(xs_is_domain_introduced(xs, g.guest.domid));
 	/* Its home in the store exists. */
 	snprintf(home, sizeof(home), "/local/domain/%u", g.guest.domid);
@@ -146,27 +131,28 @@ static void test_guest_lifecycle(void **state)
 	free(page);
 
 	/* Grants: what the guest allowed, and nothing more. */
-	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &rw_ref, true, &m, &why), 0);
+	assert_int_equal(pvring_map(f->env.plat, g.guest.domid, 1, &rw_ref, true, &m, &why), 0);
 	page = m.addr;
 	assert_int_equal(m.count, 1);
 	assert_true(m.writable);
 	assert_string_equal(page, "hello from the guest");
-	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &ro_ref, true, &refused, &why),
+	assert_int_equal(pvring_map(f->env.plat, g.guest.domid, 1, &ro_ref, true, &refused, &why),
 			 -EACCES);
 	assert_string_equal(why, "read-only grant cannot be mapped writable");
-	assert_int_equal(pvring_map(f->plat, g.guest.domid + 1, 1, &rw_ref, false, &refused, &why),
-			 -ENOENT);
+	assert_int_equal(
+		pvring_map(f->env.plat, g.guest.domid + 1, 1, &rw_ref, false, &refused, &why),
+		-ENOENT);
 	assert_string_equal(why, "no such domain");
 	/* Two pages at consecutive addresses, one mapping; undone by the mapping alone. */
-	assert_int_equal(pvring_map(f->plat, g.guest.domid, 2, both, false, &two, &why), 0);
+	assert_int_equal(pvring_map(f->env.plat, g.guest.domid, 2, both, false, &two, &why), 0);
 	assert_string_equal(two.addr, "hello from the guest");
 	assert_int_equal(two.count, 2);
-	pvring_unmap(f->plat, &two);
+	pvring_unmap(f->env.plat, &two);
 	assert_null(two.addr);
-	pvring_unmap(f->plat, &two); /* a zeroed mapping: nothing */
+	pvring_unmap(f->env.plat, &two); /* a zeroed mapping: nothing */
 
 	/* The doorbells, both ways. */
-	e = pvring_evtchn_open(f->plat, &why);
+	e = pvring_evtchn_open(f->env.plat, &why);
 	assert_non_null(e);
 	port = pvring_evtchn_bind(e, g.guest.domid, 5);
 	assert_true(port > 0);
@@ -180,13 +166,13 @@ static void test_guest_lifecycle(void **state)
 	/* The guest leaves (as if its process died): released from the store... */
 	pvring_local_guest_leave(&g.guest);
 	while (xs_is_domain_introduced(xs, g.guest.domid))
-		event_base_loop(f->base, EVLOOP_ONCE);
+		event_base_loop(f->env.base, EVLOOP_ONCE);
 	assert_null(xs_read(xs, XBT_NULL, home, &len));
-	assert_int_equal(pvring_map(f->plat, g.guest.domid, 1, &rw_ref, false, &refused, &why),
+	assert_int_equal(pvring_map(f->env.plat, g.guest.domid, 1, &rw_ref, false, &refused, &why),
 			 -ENOENT);
 	/* ...while what pvringd still has mapped stays valid until it lets go. */
 	assert_string_equal(page, "hello from the guest");
-	pvring_unmap(f->plat, &m);
+	pvring_unmap(f->env.plat, &m);
 	pvring_evtchn_unbind(e, (uint32_t)port);
 	pvring_evtchn_close(e);
 	pvring_local_guest_port_free(&g.port);
@@ -206,8 +192,8 @@ static void test_evtchn_handles(void **state)
 	run_guest(f, &g2);
 	assert_int_equal(g1.result, 0);
 	assert_int_equal(g2.result, 0);
-	a = pvring_evtchn_open(f->plat, &why);
-	b = pvring_evtchn_open(f->plat, &why);
+	a = pvring_evtchn_open(f->env.plat, &why);
+	b = pvring_evtchn_open(f->env.plat, &why);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_not_equal(pvring_evtchn_fd(a), pvring_evtchn_fd(b));
@@ -282,7 +268,7 @@ static void test_map_from_threads(void **state)
 {
 	struct fixture *f = *state;
 	struct guest_thread g = { .frames = 64, .table_frames = 1 };
-	struct xs_handle *xs = pvring_platform_store(f->plat);
+	struct xs_handle *xs = pvring_platform_store(f->env.plat);
 	struct mapper mappers[4];
 	atomic_bool stop = false;
 	unsigned int i;
@@ -290,8 +276,9 @@ static void test_map_from_threads(void **state)
 	run_guest(f, &g);
 	assert_int_equal(g.result, 0);
 	for (i = 0; i < 4; i++) {
-		mappers[i] =
-			(struct mapper){ .plat = f->plat, .domid = g.guest.domid, .stop = &stop };
+		mappers[i] = (struct mapper){ .plat = f->env.plat,
+					      .domid = g.guest.domid,
+					      .stop = &stop };
 		assert_int_equal(pthread_create(&mappers[i].thread, NULL, map_loop, &mappers[i]),
 				 0);
 	}
@@ -302,7 +289,7 @@ static void test_map_from_threads(void **state)
 	/* ...then the guest goes while they keep at it: their maps start failing, not crashing. */
 	pvring_local_guest_leave(&g.guest);
 	while (xs_is_domain_introduced(xs, g.guest.domid))
-		event_base_loop(f->base, EVLOOP_ONCE);
+		event_base_loop(f->env.base, EVLOOP_ONCE);
 	atomic_store(&stop, true);
 	for (i = 0; i < 4; i++) {
 		pthread_join(mappers[i].thread, NULL);
@@ -332,12 +319,12 @@ static void test_bad_registrations(void **state)
 	assert_string_equal(too_big.why, "guest memory or grant table larger than pvringd accepts");
 
 	/* A hello that is not one: refused, connection closed. */
-	strcpy(sun.sun_path, f->registry);
+	strcpy(sun.sun_path, f->env.registry);
 	sock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	assert_int_equal(connect(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(pvring_local_send(sock, garbage, sizeof(garbage), NULL, 0), 0);
 	while (!readable(sock))
-		event_base_loop(f->base, EVLOOP_ONCE);
+		event_base_loop(f->env.base, EVLOOP_ONCE);
 	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
 			 sizeof(welcome));
 	assert_int_equal(welcome.status, -EPROTO);
@@ -355,7 +342,7 @@ static void test_bad_registrations(void **state)
 		assert_int_equal(pvring_local_send(sock, big, sizeof(big), NULL, 0), 0);
 	}
 	while (!readable(sock))
-		event_base_loop(f->base, EVLOOP_ONCE);
+		event_base_loop(f->env.base, EVLOOP_ONCE);
 	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
 			 sizeof(welcome));
 	assert_int_equal(welcome.status, -EMSGSIZE);
