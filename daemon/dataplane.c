@@ -170,14 +170,17 @@ static bool segbuf_get(struct pvringd_request *r)
 	if (b) {
 		q->free_segbufs = b->next;
 	} else {
-		b = malloc(sizeof(*b) + q->max_segments * (sizeof(b->iov[0]) + sizeof(*b->refs)));
+		b = malloc(sizeof(*b) + q->max_segments * (sizeof(b->iov[0]) + sizeof(*b->pages) +
+							   sizeof(*b->refs)));
 		if (!b)
 			return false;
-		b->refs = (uint32_t *)(b->iov + q->max_segments);
+		b->pages = (void **)(b->iov + q->max_segments);
+		b->refs = (uint32_t *)(b->pages + q->max_segments);
 	}
 	r->segbuf = b;
 	r->iov = b->iov;
 	r->map_refs = b->refs;
+	r->map_pages = b->pages;
 	return true;
 }
 
@@ -192,6 +195,7 @@ static void segbuf_put(struct pvringd_request *r)
 	r->segbuf = NULL;
 	r->iov = r->inline_iov;
 	r->map_refs = r->inline_refs;
+	r->map_pages = r->inline_pages;
 }
 
 /* ---- responses ---- */
@@ -374,7 +378,6 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 {
 	struct pvringd_queue *q = r->q;
 	const char *why = NULL;
-	uint8_t *base = NULL;
 	uint32_t i;
 
 	r->nr_iov = 0;
@@ -398,13 +401,13 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
-	if (pvring_map(plat_of(q), q->domid, n, r->map_refs, writable, &r->map, &why)) {
+	if (pvring_map_pages(plat_of(q), q->domid, n, r->map_refs, writable, r->map_pages, &r->map,
+			     &why)) {
 		i = 0; /* the map is all or nothing: name its first grant, not one past the last */
 		goto refused;
 	}
-	base = r->map.addr;
 	for (i = 0; i < n; i++)
-		add_iov(r, base + (size_t)i * PVRING_PAGE_SIZE + seg[i].first_sect * 512u,
+		add_iov(r, (uint8_t *)r->map_pages[i] + seg[i].first_sect * 512u,
 			(seg[i].last_sect - seg[i].first_sect + 1u) * 512u);
 	return true;
 refused:
@@ -857,6 +860,7 @@ static int alloc_requests(struct pvringd_queue *q)
 		r->q = q;
 		r->iov = r->inline_iov;
 		r->map_refs = r->inline_refs;
+		r->map_pages = r->inline_pages;
 		r->next_free = q->free_reqs;
 		q->free_reqs = r;
 	}

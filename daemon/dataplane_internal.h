@@ -48,16 +48,19 @@ struct pvringd_request {
 	/* inline_* for a direct request; an indirect one's from the queue's pool while in flight */
 	struct iovec *iov;
 	uint32_t *map_refs; /* map's refs */
+	void **map_pages; /* map's pages */
 	struct pvringd_segbuf *segbuf;
 	struct pvringd_request *next_free;
 	struct iovec inline_iov[PVRING_BLKIF_MAX_SEGMENTS];
 	uint32_t inline_refs[PVRING_BLKIF_MAX_SEGMENTS];
+	void *inline_pages[PVRING_BLKIF_MAX_SEGMENTS];
 };
 
 /* Room for an indirect request's segments (max_segments of each), pooled per queue. */
 struct pvringd_segbuf {
 	struct pvringd_segbuf *next;
 	uint32_t *refs;
+	void **pages;
 	struct iovec iov[];
 };
 

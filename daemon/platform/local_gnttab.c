@@ -252,6 +252,37 @@ void pvring_local_gnttab_unmap(struct pvring_local_gnttab *gt, uint32_t ref, boo
 	unpin(gt, ref, writable);
 }
 
+int pvring_local_gnttab_map_pages(struct pvring_local_gnttab *gt, uint32_t count,
+				  const uint32_t *refs, bool writable, void **pages,
+				  const char **why)
+{
+	uint32_t i;
+
+	if (count == 0) {
+		*why = "no grant references";
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		pages[i] = pvring_local_gnttab_map(gt, refs[i], writable, why);
+		if (!pages[i])
+			goto undo;
+	}
+	return 0;
+undo:
+	while (i--)
+		unpin(gt, refs[i], writable);
+	return -1;
+}
+
+void pvring_local_gnttab_unmap_pages(struct pvring_local_gnttab *gt, uint32_t count,
+				     const uint32_t *refs, bool writable)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		unpin(gt, refs[i], writable);
+}
+
 void *pvring_local_gnttab_map_many(struct pvring_local_gnttab *gt, uint32_t count,
 				   const uint32_t *refs, bool writable, const char **why)
 {

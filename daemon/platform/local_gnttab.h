@@ -110,6 +110,17 @@ void *pvring_local_gnttab_map(struct pvring_local_gnttab *gt, uint32_t ref, bool
 void pvring_local_gnttab_unmap(struct pvring_local_gnttab *gt, uint32_t ref, bool writable);
 
 /*
+ * Pin count refs and put page i's address (in the views, as pvring_local_gnttab_map())
+ * in pages[i]: no mmap. -1 with *why set if any grant refuses; then nothing stays pinned.
+ */
+int pvring_local_gnttab_map_pages(struct pvring_local_gnttab *gt, uint32_t count,
+				  const uint32_t *refs, bool writable, void **pages,
+				  const char **why);
+/* Undo pvring_local_gnttab_map_pages(). */
+void pvring_local_gnttab_unmap_pages(struct pvring_local_gnttab *gt, uint32_t count,
+				     const uint32_t *refs, bool writable);
+
+/*
  * Map count granted frames at consecutive addresses (a multi-page ring), each
  * with its own mmap of the frame. NULL with *why set if any grant refuses;
  * then nothing stays mapped or pinned.

@@ -9,7 +9,8 @@
  * Semantics are Xen's throughout:
  *  - pvring_map() maps count refs granted by domid at consecutive addresses,
  *    all or nothing; a writable map of a read-only or absent grant fails. The
- *    mapping it fills is what pvring_unmap() takes back;
+ *    mapping it fills is what pvring_unmap() takes back. pvring_map_pages()
+ *    is the same for users that take the pages one by one (I/O vectors);
  *  - an event-channel handle is one user's: its own descriptor, readable when
  *    a port bound on it fired; pvring_evtchn_pending() names one and leaves it
  *    masked until pvring_evtchn_unmask(). Local port numbers are unique across
@@ -25,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/ring/pvring_ring.h" /* PVRING_PAGE_SIZE */
+
 struct xs_handle;
 struct pvring_platform;
 struct pvring_evtchn;
@@ -39,6 +42,7 @@ struct pvring_mapping {
 	void *addr; /* count pages at consecutive addresses; NULL: nothing mapped */
 	uint32_t count;
 	bool writable;
+	void **pages; /* a platform's own pvring_map_pages(): page i at pages[i]; else NULL */
 	void *owner; /* local: the domain the pages belong to */
 	const uint32_t *refs;
 };
@@ -48,6 +52,10 @@ struct pvring_platform_ops {
 	void (*destroy)(struct pvring_platform *p);
 	int (*map)(struct pvring_platform *p, uint32_t domid, uint32_t count, const uint32_t *refs,
 		   bool writable, struct pvring_mapping *m, const char **why);
+	/* Optional: pvring_map_pages() without consecutive addresses (pvring_unmap() undoes it). */
+	int (*map_pages)(struct pvring_platform *p, uint32_t domid, uint32_t count,
+			 const uint32_t *refs, bool writable, void **pages,
+			 struct pvring_mapping *m, const char **why);
 	void (*unmap)(struct pvring_platform *p, struct pvring_mapping *m);
 	struct pvring_evtchn *(*evtchn_open)(struct pvring_platform *p, const char **why);
 };
@@ -99,6 +107,30 @@ static inline int pvring_map(struct pvring_platform *p, uint32_t domid, uint32_t
 			     const char **why)
 {
 	return p->ops->map(p, domid, count, refs, writable, m, why);
+}
+
+/*
+ * pvring_map() for a user that takes the pages one by one: page i is at pages[i] (count
+ * entries of the caller's, unchanged until the unmap), not necessarily next to page i - 1.
+ * The local platform then only pins the grants and points into its view of the guest's
+ * memory: no mmap, no page faults, and no TLB shootdown of every thread at the unmap. Other
+ * platforms map the pages side by side. m->addr is then pages[0]; pvring_unmap() undoes it.
+ */
+static inline int pvring_map_pages(struct pvring_platform *p, uint32_t domid, uint32_t count,
+				   const uint32_t *refs, bool writable, void **pages,
+				   struct pvring_mapping *m, const char **why)
+{
+	uint32_t i;
+	int err;
+
+	if (p->ops->map_pages)
+		return p->ops->map_pages(p, domid, count, refs, writable, pages, m, why);
+	err = pvring_map(p, domid, count, refs, writable, m, why);
+	if (err)
+		return err;
+	for (i = 0; i < count; i++)
+		pages[i] = (uint8_t *)m->addr + (size_t)i * PVRING_PAGE_SIZE;
+	return 0;
 }
 
 /* Undo a mapping; m is zeroed. Nothing happens for a zeroed mapping. */

@@ -356,6 +356,23 @@ static void local_destroy(struct pvring_platform *p)
 	free(lp);
 }
 
+/* The domain to map from, under lp->lock; NULL with *why set. */
+static struct local_domain *mappable_domain(struct local_platform *lp, uint32_t domid,
+					    const char **why)
+{
+	struct local_domain *d = find_domain(lp, domid);
+
+	if (!d || !d->welcomed) {
+		*why = "no such domain";
+		return NULL;
+	}
+	if (d->gone) {
+		*why = "the domain is gone";
+		return NULL;
+	}
+	return d;
+}
+
 static int local_map(struct pvring_platform *p, uint32_t domid, uint32_t count,
 		     const uint32_t *refs, bool writable, struct pvring_mapping *m,
 		     const char **why)
@@ -363,29 +380,50 @@ static int local_map(struct pvring_platform *p, uint32_t domid, uint32_t count,
 	struct local_platform *lp = local_of(p);
 	struct local_domain *d;
 	void *addr = NULL;
+
+	pthread_mutex_lock(&lp->lock);
+	d = mappable_domain(lp, domid, why);
+	if (d && count == 1)
+		addr = pvring_local_gnttab_map(&d->gt, refs[0], writable, why);
+	else if (d)
+		addr = pvring_local_gnttab_map_many(&d->gt, count, refs, writable, why);
+	if (addr)
+		d->mappings++;
+	pthread_mutex_unlock(&lp->lock);
+	if (!addr)
+		return d ? -EACCES : -ENOENT;
+	*m = (struct pvring_mapping){
+		.addr = addr, .count = count, .writable = writable, .owner = d, .refs = refs
+	};
+	return 0;
+}
+
+static int local_map_pages(struct pvring_platform *p, uint32_t domid, uint32_t count,
+			   const uint32_t *refs, bool writable, void **pages,
+			   struct pvring_mapping *m, const char **why)
+{
+	struct local_platform *lp = local_of(p);
+	struct local_domain *d;
 	int err = -ENOENT;
 
 	pthread_mutex_lock(&lp->lock);
-	d = find_domain(lp, domid);
-	if (!d || !d->welcomed) {
-		*why = "no such domain";
-	} else if (d->gone) {
-		*why = "the domain is gone";
-	} else {
-		if (count == 1)
-			addr = pvring_local_gnttab_map(&d->gt, refs[0], writable, why);
-		else
-			addr = pvring_local_gnttab_map_many(&d->gt, count, refs, writable, why);
-		err = addr ? 0 : -EACCES;
-		if (addr)
+	d = mappable_domain(lp, domid, why);
+	if (d) {
+		err = pvring_local_gnttab_map_pages(&d->gt, count, refs, writable, pages, why)
+			      ? -EACCES
+			      : 0;
+		if (!err)
 			d->mappings++;
 	}
 	pthread_mutex_unlock(&lp->lock);
 	if (err)
 		return err;
-	*m = (struct pvring_mapping){
-		.addr = addr, .count = count, .writable = writable, .owner = d, .refs = refs
-	};
+	*m = (struct pvring_mapping){ .addr = pages[0],
+				      .count = count,
+				      .writable = writable,
+				      .pages = pages,
+				      .owner = d,
+				      .refs = refs };
 	return 0;
 }
 
@@ -396,7 +434,9 @@ static void local_unmap(struct pvring_platform *p, struct pvring_mapping *m)
 	struct local_domain *d = m->owner;
 
 	pthread_mutex_lock(&lp->lock);
-	if (m->count == 1)
+	if (m->pages)
+		pvring_local_gnttab_unmap_pages(&d->gt, m->count, m->refs, m->writable);
+	else if (m->count == 1)
 		pvring_local_gnttab_unmap(&d->gt, m->refs[0], m->writable);
 	else
 		pvring_local_gnttab_unmap_many(&d->gt, m->addr, m->count, m->refs, m->writable);
@@ -474,6 +514,7 @@ static const struct pvring_platform_ops local_ops = {
 	.name = "local",
 	.destroy = local_destroy,
 	.map = local_map,
+	.map_pages = local_map_pages,
 	.unmap = local_unmap,
 	.evtchn_open = local_evtchn_open,
 };

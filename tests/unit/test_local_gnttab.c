@@ -197,6 +197,48 @@ static void test_map_many(void **state)
 	}
 }
 
+static void test_map_pages(void **state)
+{
+	struct setup *s = *state;
+	struct pvring_local_grant_entry *table = pvring_local_mem_frame(&s->mem, 0);
+	const uint32_t frames[3] = { 9, 2, 14 };
+	const uint32_t refs[3] = { 50, 51, 52 };
+	const uint32_t bad_refs[3] = { 50, 51, 99 };
+	const char *why = NULL;
+	void *pages[3];
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		memset(pvring_local_mem_frame(&s->mem, frames[i]), 'a' + i,
+		       PVRING_LOCAL_FRAME_SIZE);
+		/* The last one read-only. */
+		assert_int_equal(pvring_local_grant(&s->mem, refs[i], BACKEND, frames[i], i == 2),
+				 0);
+	}
+	assert_int_equal(pvring_local_gnttab_map_pages(&s->gt, 3, refs, false, pages, &why), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(((uint8_t *)pages[i])[0], 'a' + i);
+		assert_int_equal(((uint8_t *)pages[i])[4095], 'a' + i);
+		/* Pinned while mapped: the guest cannot take the page back. */
+		assert_int_equal(table[refs[i]].flags & PVRING_GTF_READING, PVRING_GTF_READING);
+		assert_int_equal(pvring_local_end_grant(&s->mem, refs[i]), -EBUSY);
+	}
+	pvring_local_gnttab_unmap_pages(&s->gt, 3, refs, false);
+
+	/* Refused (a read-only grant written, or one not granted): nothing left pinned. */
+	assert_int_equal(pvring_local_gnttab_map_pages(&s->gt, 3, refs, true, pages, &why), -1);
+	assert_string_equal(why, "read-only grant cannot be mapped writable");
+	assert_int_equal(pvring_local_gnttab_map_pages(&s->gt, 3, bad_refs, false, pages, &why),
+			 -1);
+	assert_string_equal(why, "grant reference not granted");
+	assert_int_equal(pvring_local_gnttab_map_pages(&s->gt, 0, refs, false, pages, &why), -1);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(table[refs[i]].flags & ~PVRING_GTF_READONLY,
+				 PVRING_GTF_PERMIT_ACCESS);
+		assert_int_equal(pvring_local_end_grant(&s->mem, refs[i]), 0);
+	}
+}
+
 /* A creation that fails leaves nothing to undo, and undoing it anyway is harmless. */
 static void test_failed_create_leaves_nothing(void **state)
 {
@@ -251,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mapped_grant_cannot_be_revoked, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_map_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_pages, setup, teardown),
 		cmocka_unit_test(test_failed_create_leaves_nothing),
 		cmocka_unit_test(test_open_checks_memory),
 	};
