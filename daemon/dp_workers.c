@@ -100,7 +100,12 @@ static void *worker_main(void *arg)
 	struct pvringd_worker *w = arg;
 	struct pvringd_dp *dp = w->dp;
 	const char *why = NULL;
+	char name[16];
 
+	/* Named for top -H, perf and gdb: "pvringd-w0" serves the queues pvringctl puts on worker
+	 * 0. */
+	snprintf(name, sizeof(name), "pvringd-w%u", w->index);
+	pthread_setname_np(pthread_self(), name);
 	/* Made here: an io_uring set up for a single issuer takes submissions from this thread. */
 	w->aio = pvring_aio_create(w->base, dp->aio_entries, &why);
 	pthread_mutex_lock(&dp->sync_lock);
