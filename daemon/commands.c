@@ -74,6 +74,7 @@ static const struct {
 	{ PVRING_CTR_ERRORS, offsetof(struct pvringd_counters, errors) },
 	{ PVRING_CTR_KICKS_IN, offsetof(struct pvringd_counters, kicks_in) },
 	{ PVRING_CTR_KICKS_OUT, offsetof(struct pvringd_counters, kicks_out) },
+	{ PVRING_CTR_KICK_RESTS, offsetof(struct pvringd_counters, kick_rests) },
 	{ PVRING_CTR_BATCHES, offsetof(struct pvringd_counters, batches) },
 	{ PVRING_CTR_BATCH_MAX, offsetof(struct pvringd_counters, batch_max) },
 	{ PVRING_CTR_BYTES_READ, offsetof(struct pvringd_counters, bytes_read) },

@@ -302,17 +302,12 @@ struct ring_col {
 	}
 
 static const struct ring_col ring_state[] = {
-	RING_FIELD("RING", "queue"),
-	RING_FIELD("ORDER", "order"),
-	RING_FIELD("SLOTS", "slots"),
-	RING_FIELD("REQ-PROD", "req_prod"),
-	RING_FIELD("REQ-CONS", "req_cons"),
-	RING_FIELD("REQ-EVENT", "req_event"),
-	RING_FIELD("RSP-PROD", "rsp_prod"),
-	RING_FIELD("RSP-PVT", "rsp_prod_pvt"),
-	RING_FIELD("RSP-EVENT", "rsp_event"),
-	RING_FIELD("IN-FLIGHT", "in_flight"),
-	RING_FIELD("PGRANTS", "persistent_grants"),
+	RING_FIELD("RING", "queue"),	       RING_FIELD("ORDER", "order"),
+	RING_FIELD("WORKER", "worker"),	       RING_FIELD("SLOTS", "slots"),
+	RING_FIELD("REQ-PROD", "req_prod"),    RING_FIELD("REQ-CONS", "req_cons"),
+	RING_FIELD("REQ-EVENT", "req_event"),  RING_FIELD("RSP-PROD", "rsp_prod"),
+	RING_FIELD("RSP-PVT", "rsp_prod_pvt"), RING_FIELD("RSP-EVENT", "rsp_event"),
+	RING_FIELD("IN-FLIGHT", "in_flight"),  RING_FIELD("PGRANTS", "persistent_grants"),
 	RING_FIELD("FAULT", "fault"),
 };
 
@@ -335,6 +330,7 @@ static const struct ring_col ring_kicks[] = {
 	COUNTER("KICKS-OUT", PVRING_CTR_KICKS_OUT),
 	RATIO("IN/REQ", PVRING_CTR_KICKS_IN, PVRING_CTR_REQUESTS),
 	RATIO("OUT/RSP", PVRING_CTR_KICKS_OUT, PVRING_CTR_RESPONSES),
+	COUNTER("RESTS", PVRING_CTR_KICK_RESTS),
 	COUNTER("BATCHES", PVRING_CTR_BATCHES),
 	RATIO("MEAN-BATCH", PVRING_CTR_REQUESTS, PVRING_CTR_BATCHES),
 	COUNTER("MAX-BATCH", PVRING_CTR_BATCH_MAX),

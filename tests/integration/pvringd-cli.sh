@@ -112,8 +112,8 @@ check "  ... saying why" has "$err" "already attached read-write"
 check "show by disk name" run 0 "$ctl" show disk0
 check "  ... the device" has "$out" "sectors     131072 (64.0 MiB)"
 check "  ... the ring state header" has "$out" \
-	"RING  ORDER  SLOTS  REQ-PROD  REQ-CONS  REQ-EVENT  RSP-PROD  RSP-PVT  RSP-EVENT  IN-FLIGHT  PGRANTS  FAULT"
-check "  ... two rings of 64 slots" bash -c "grep -cE '^[01] +1 +64 ' <<<'$out' | grep -qx 2"
+	"RING  ORDER  WORKER  SLOTS  REQ-PROD  REQ-CONS  REQ-EVENT  RSP-PROD  RSP-PVT  RSP-EVENT  IN-FLIGHT  PGRANTS  FAULT"
+check "  ... two rings of 64 slots" bash -c "grep -cE '^[01] +1 +[0-9]+ +64 ' <<<'$out' | grep -qx 2"
 check "--json show carries write counters" run 0 "$ctl" --json show disk0
 check "  ... that grow" python3 -c '
 import json, sys
