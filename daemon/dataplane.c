@@ -732,8 +732,6 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		struct pvringd_queue *q =
 			(uint32_t)port < w->nr_port_queues ? w->port_queues[port] : NULL;
 
-		uint32_t consumed;
-
 		/*
 		 * A port with no queue (bound, its ADD not here yet; or stopped) stays masked:
 		 * ADD unmasks it and its own pass finds what was published; a stopped queue's
@@ -749,17 +747,21 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 			pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 			continue;
 		}
-		consumed = q->back.req_cons;
 		ring_process(q);
 		/*
 		 * Unmasked after the pass: a kick that came meanwhile is held, not lost, and
 		 * delivered by the unmask (on both platforms). A front end whose kicks keep
-		 * finding nothing is a kick storm: its port stays masked for KICK_REST_US, so
-		 * the worker spends its time on the other rings.
+		 * coming with no new request at all is a kick storm: its port stays masked for
+		 * KICK_REST_US, so the worker spends its time on the other rings. A kick is
+		 * empty only if nothing was consumed since the one before: a request the
+		 * worker's polling took before its kick was read still counts for that kick.
 		 */
-		if (q->back.req_cons != consumed || q->ready)
+		if (q->back.req_cons != q->kick_cons || q->ready)
 			q->empty_kicks = 0;
-		else if (++q->empty_kicks >= EMPTY_KICKS_MAX) {
+		else
+			q->empty_kicks++;
+		q->kick_cons = q->back.req_cons;
+		if (q->empty_kicks >= EMPTY_KICKS_MAX) {
 			kick_rest(q);
 			continue;
 		}
@@ -939,6 +941,7 @@ void dp_queue_add(struct pvringd_queue *q)
 	pvring_evtchn_unmask(q->w->evtchn, (uint32_t)q->port);
 	/* Requests published before we attached get served now, not on the next kick. */
 	ring_process(q);
+	q->kick_cons = q->back.req_cons;
 }
 
 void dp_queue_halt(struct pvringd_queue *q, bool serve_published)

@@ -125,7 +125,8 @@ struct pvringd_queue {
 	struct pvringd_queue *next_push;
 	bool ready; /* on the worker's ready list: its pass ran out of budget */
 	struct pvringd_queue *next_ready;
-	uint32_t empty_kicks; /* kicks in a row that found nothing */
+	uint32_t empty_kicks; /* kicks in a row with nothing consumed since the one before */
+	uint32_t kick_cons; /* req_cons when the last kick was served */
 	bool resting; /* a kick storm: its port stays masked for a while */
 	struct pvringd_queue *next_resting;
 	uint32_t in_flight;

@@ -572,6 +572,15 @@ static void *aggress(void *arg)
  * of answers. The bound counts requests, not time: without the budget, one pass lasts as long
  * as the aggressor keeps up.
  */
+#define VICTIM_READS 201
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
 static void test_full_ring_cannot_starve_another(void **state)
 {
 	struct fixture *f = *state;
@@ -589,7 +598,7 @@ static void test_full_ring_cannot_starve_another(void **state)
 	struct pvringd_queue_snapshot sa, sv;
 	struct pvringd_queue *victim, *aggressor;
 	struct owner aggressor_owner = { 0 };
-	unsigned long worst = 0;
+	unsigned long during[VICTIM_READS];
 	char why[160];
 	unsigned int i;
 
@@ -605,16 +614,14 @@ static void test_full_ring_cannot_starve_another(void **state)
 	/* Until the aggressor is going... */
 	while (atomic_load(&a.answered) < 1000)
 		sched_yield();
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < VICTIM_READS; i++) {
 		struct pvring_blkif_response rsp;
-		unsigned long before = atomic_load(&a.answered), during;
+		unsigned long before = atomic_load(&a.answered);
 
 		submit(f, PVRING_BLKIF_OP_READ, 1000 + i, (i * 8) % IMAGE_SECTORS, 0, 1, true);
 		while (!pvring_front_consume(&f->front, &rsp))
 			sched_yield();
-		during = atomic_load(&a.answered) - before;
-		if (during > worst)
-			worst = during;
+		during[i] = atomic_load(&a.answered) - before;
 		assert_int_equal(rsp.id, 1000 + i);
 		assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
 	}
@@ -624,16 +631,22 @@ static void test_full_ring_cannot_starve_another(void **state)
 	pvringd_queue_snapshot(victim, &sv);
 	pvringd_queue_snapshot(aggressor, &sa);
 	assert_int_equal(sv.worker, sa.worker); /* one worker: they share it */
-	print_message("aggressor answered %lu, at most %lu while one victim request waited; "
-		      "aggressor passes %llu, largest %llu requests\n",
-		      atomic_load(&a.answered), worst, (unsigned long long)sa.counters.batches,
+	qsort(during, VICTIM_READS, sizeof(during[0]), cmp_ulong);
+	print_message("aggressor answered %lu; while one victim request waited: median %lu, "
+		      "most %lu; aggressor passes %llu, largest %llu requests\n",
+		      atomic_load(&a.answered), during[VICTIM_READS / 2], during[VICTIM_READS - 1],
+		      (unsigned long long)sa.counters.batches,
 		      (unsigned long long)sa.counters.batch_max);
 	/*
-	 * A few passes' worth (32 requests at most each) and what was in flight: without the
-	 * budget one pass takes the whole 512-slot ring.
+	 * A couple of passes' worth (32 requests at most each) and what was in flight; without
+	 * the budget one pass takes the whole 512-slot ring. The median, not the worst: what is
+	 * counted includes the time this thread waits for a CPU to see its answer, and three
+	 * threads spin on two CPUs here.
 	 */
-	assert_true(worst <= 5 * 32);
+	assert_true(during[VICTIM_READS / 2] <= 2 * 32);
 	assert_true(sa.counters.batch_max <= 32);
+	/* The victim kicks once per request: no kick storm, its port never rests. */
+	assert_int_equal(sv.counters.kick_rests, 0);
 	/* Stop both; the aggressor's ring still holds requests: idle comes once they are answered.
 	 */
 	assert_true(DP_CALL(pvringd_queue_stop(aggressor, false)));
