@@ -115,6 +115,9 @@ static struct json_object *ring_json(const struct pvringd_queue *q)
 	add_int(o, "rsp_prod_pvt", s.ring.rsp_prod_pvt);
 	add_int(o, "in_flight", s.in_flight);
 	add_int(o, "persistent_grants", s.persistent_grants);
+	add_u64(o, "guest_bytes_in_flight", s.guest_bytes_in_flight);
+	json_object_object_add(o, "waiting_for_guest_cap",
+			       json_object_new_boolean(s.waiting_for_guest_cap));
 	json_object_object_add(o, "fault",
 			       s.ring.fault ? json_object_new_string(pvring_fault_str(s.ring.fault))
 					    : NULL);

@@ -33,6 +33,12 @@
 /* Data-plane threads: more than the CPUs only adds switching. */
 #define MAX_WORKERS 64
 #define DEFAULT_POLL_US 50
+/*
+ * A guest's bytes in flight: 16 MiB keeps a fast device's queue deep (512 x 32 KiB) while one
+ * guest's 1 MiB requests cannot take all of it, nor pin that much of its memory in pvringd.
+ */
+#define DEFAULT_GUEST_INFLIGHT_KIB (16u << 10)
+#define MAX_GUEST_INFLIGHT_KIB (4u << 20)
 #define DISK_NAME_MAX 32
 /* A config file is a few hundred bytes: a huge one is a mistake, not a config. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -65,6 +71,8 @@ static const struct number_setting numbers[] = {
 	{ "poll-us", MAX_POLL_US, DEFAULT_POLL_US, CONFIG_U32_OFFSET(poll_us) },
 	/* 0: one per CPU pvringd may run on, resolved by derive(). */
 	{ "workers", MAX_WORKERS, 0, CONFIG_U32_OFFSET(workers) },
+	{ "guest-inflight-kib", MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB,
+	  CONFIG_U32_OFFSET(guest_inflight_kib) },
 };
 
 #define NR_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
@@ -119,6 +127,8 @@ static void usage(FILE *out)
 		"                                before sleeping (default %d; 0: never poll)\n"
 		"  --workers N                   0..%d data-plane threads, 0: one per CPU pvringd\n"
 		"                                may run on (default 0)\n"
+		"  --guest-inflight-kib N        0..%u: a guest's bytes in flight, at most\n"
+		"                                (KiB, across its devices; default %u; 0: no cap)\n"
 		"  --disk NAME=PATH[,ro][,direct]\n"
 		"                                serve an image (repeatable; replaces the file's "
 		"disk "
@@ -128,7 +138,8 @@ static void usage(FILE *out)
 		"  --help                        show this and exit\n"
 		"  --version                     show the version and exit\n",
 		MAX_RING_ORDER, MAX_RING_ORDER, MAX_QUEUES, MAX_INDIRECT_SEGMENTS,
-		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US, MAX_WORKERS);
+		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US, MAX_WORKERS,
+		MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB);
 }
 
 static bool valid_disk_name(const char *name)

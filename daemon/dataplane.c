@@ -312,6 +312,22 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void ready_add(struct pvringd_queue *q);
+
+/*
+ * The queue's guest has its cap of bytes in flight (across its queues, on any worker). A
+ * queue with nothing in flight still takes one request: it cannot wait on completions of its
+ * own, and no worker waits for another. Relaxed: the count bounds memory and the device's
+ * queue, it orders no data; another worker's update is seen at this queue's next completion.
+ */
+static bool guest_at_cap(const struct pvringd_queue *q)
+{
+	uint64_t max = q->dp->guest_inflight_max;
+
+	return max && q->in_flight &&
+	       atomic_load_explicit(&q->guest->bytes_in_flight, memory_order_relaxed) >= max;
+}
+
 static void request_unmap(struct pvringd_request *r)
 {
 	pvring_unmap(plat_of(r->q), &r->map);
@@ -328,6 +344,11 @@ static void respond(struct pvringd_request *r, int16_t status)
 
 	request_unmap(r);
 	segbuf_put(r);
+	if (r->charged) {
+		atomic_fetch_sub_explicit(&q->guest->bytes_in_flight, r->charged,
+					  memory_order_relaxed);
+		r->charged = 0;
+	}
 	q->counters.responses++;
 	if (status)
 		q->counters.errors++;
@@ -349,6 +370,11 @@ static void respond(struct pvringd_request *r, int16_t status)
 	q->in_flight--;
 	if (q->stopped && !q->in_flight)
 		dp_post_to_main(&q->idle_mail);
+	/* Under the cap again, or nothing of its own left in flight: its turn comes round. */
+	if (q->capped && !q->stopped && !q->failed && !guest_at_cap(q)) {
+		q->capped = false;
+		ready_add(q);
+	}
 }
 
 /* ---- segments ---- */
@@ -564,8 +590,14 @@ static void handle_request(struct pvringd_request *r)
 	else
 		err = submit_transfer(r);
 queued:
-	if (!err)
+	if (!err) {
+		/* Data moved counts against the cap; a discard's range moves none. */
+		r->charged = r->op == PVRING_BLKIF_OP_DISCARD ? 0 : r->bytes;
+		if (r->charged)
+			atomic_fetch_add_explicit(&q->guest->bytes_in_flight, r->charged,
+						  memory_order_relaxed);
 		return;
+	}
 	ring_warn(q, "cannot queue I/O: %s", strerror(-err));
 	goto error;
 invalid:
@@ -585,8 +617,6 @@ error:
  */
 #define PASS_REQUESTS 32u
 #define PASS_BYTES (512u << 10)
-
-static void ready_add(struct pvringd_queue *q);
 
 /*
  * Consume and start what the front end published, up to the pass budget (everything, with
@@ -610,6 +640,11 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 		if (!unlimited && (batch >= PASS_REQUESTS || bytes >= PASS_BYTES)) {
 			/* Not re-armed: the ready list brings it back, no kick needed. */
 			ready_add(q);
+			break;
+		}
+		if (!unlimited && guest_at_cap(q)) {
+			/* Not re-armed either: its next completion brings it back. */
+			q->capped = true;
 			break;
 		}
 		if (!pvring_back_consume(&q->back, into)) {
@@ -743,7 +778,8 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		/* Its turn comes from the ready list; a failed ring takes nothing: left masked. */
 		if (q->failed)
 			continue;
-		if (q->ready) {
+		if (q->ready || q->capped) {
+			/* Its pass comes anyway, and sees what this kick announced. */
 			pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 			continue;
 		}
@@ -977,6 +1013,9 @@ void dp_queue_fill_snapshot(const struct pvringd_queue *q, struct pvringd_queue_
 	pvring_back_state(&q->back, &s->ring);
 	s->in_flight = q->in_flight;
 	s->persistent_grants = q->nr_pgrants;
+	s->guest_bytes_in_flight =
+		atomic_load_explicit(&q->guest->bytes_in_flight, memory_order_relaxed);
+	s->waiting_for_guest_cap = q->capped;
 	s->counters = q->counters;
 }
 

@@ -52,6 +52,11 @@ struct pvringd_dp_params {
 	uint32_t poll_us; /* busy-poll window after a ring answered everything; 0: none */
 	unsigned int workers; /* data-plane threads, at least 1 */
 	unsigned int aio_entries; /* io_uring submission queue size, per worker */
+	/*
+	 * A guest's bytes in flight, across all its queues: past this a queue consumes no more
+	 * until its own requests complete (one request is always let through). 0: no cap.
+	 */
+	uint64_t guest_inflight_max;
 };
 
 /* NULL with why on failure. */
@@ -110,6 +115,8 @@ struct pvringd_queue_snapshot {
 	struct pvring_back_state ring;
 	uint32_t in_flight;
 	uint32_t persistent_grants;
+	uint64_t guest_bytes_in_flight; /* its guest's, across the guest's queues */
+	bool waiting_for_guest_cap; /* stopped consuming: its guest is at the cap */
 	struct pvringd_counters counters;
 };
 

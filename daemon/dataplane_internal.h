@@ -17,6 +17,7 @@
 #define PVRINGD_DATAPLANE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -41,6 +42,7 @@ struct pvringd_request {
 	uint32_t nr_iov;
 	uint64_t sector;
 	uint64_t bytes;
+	uint64_t charged; /* bytes counted in its guest's bytes in flight */
 	uint8_t op; /* the effective op: READ/WRITE for indirect */
 	bool in_use;
 	bool flushed; /* flush/barrier: the sync part is done */
@@ -62,6 +64,17 @@ struct pvringd_segbuf {
 	uint32_t *refs;
 	void **pages;
 	struct iovec iov[];
+};
+
+/*
+ * What the queues of one guest (domid) share: its bytes in flight, for the cap. Made and freed
+ * by the main thread (connect, release), counted by the workers serving its queues.
+ */
+struct pvringd_guest {
+	struct pvringd_guest *next; /* main's list */
+	uint32_t domid;
+	unsigned int nr_queues; /* main's */
+	_Atomic uint64_t bytes_in_flight;
 };
 
 /* A persistent grant: mapped once, kept until the ring disconnects. */
@@ -112,6 +125,7 @@ struct pvringd_queue {
 	int image_fd;
 	const struct pvringd_queue_owner_ops *ops;
 	void *owner;
+	struct pvringd_guest *guest;
 	/* main's: stop asked, and how */
 	bool stop_posted;
 	bool serve_published;
@@ -128,6 +142,7 @@ struct pvringd_queue {
 	uint32_t empty_kicks; /* kicks in a row with nothing consumed since the one before */
 	uint32_t kick_cons; /* req_cons when the last kick was served */
 	bool resting; /* a kick storm: its port stays masked for a while */
+	bool capped; /* its guest is at the cap: consumes again when its own I/O completes */
 	struct pvringd_queue *next_resting;
 	uint32_t in_flight;
 	uint32_t max_segments; /* per request, direct or indirect */
@@ -176,6 +191,8 @@ struct pvringd_dp {
 	struct pvring_platform *plat;
 	uint32_t poll_us;
 	unsigned int aio_entries;
+	uint64_t guest_inflight_max; /* 0: none */
+	struct pvringd_guest *guests; /* main's: those with a queue connected */
 	struct pvringd_mailbox *mailbox; /* workers -> main */
 	unsigned int nr_workers;
 	struct pvringd_worker *workers;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,7 @@ struct pvringd_dp *pvringd_dp_create(const struct pvringd_dp_params *params, con
 	dp->plat = params->plat;
 	dp->poll_us = params->poll_us;
 	dp->aio_entries = params->aio_entries;
+	dp->guest_inflight_max = params->guest_inflight_max;
 	dp->nr_workers = params->workers ? params->workers : 1;
 	pthread_mutex_init(&dp->sync_lock, NULL);
 	pthread_cond_init(&dp->sync_cond, NULL);
@@ -283,6 +285,42 @@ static struct pvringd_worker *place(struct pvringd_dp *dp)
 	return best;
 }
 
+/* ---- guests: what their queues share ---- */
+
+/* Main: the guest's shared part, made with its first queue; NULL if out of memory. */
+static struct pvringd_guest *guest_get(struct pvringd_dp *dp, uint32_t domid)
+{
+	struct pvringd_guest *g;
+
+	for (g = dp->guests; g; g = g->next)
+		if (g->domid == domid)
+			break;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return NULL;
+		g->domid = domid;
+		atomic_init(&g->bytes_in_flight, 0);
+		g->next = dp->guests;
+		dp->guests = g;
+	}
+	g->nr_queues++;
+	return g;
+}
+
+/* Main: a queue of the guest is released (no worker serves it): the last one frees it. */
+static void guest_put(struct pvringd_dp *dp, struct pvringd_guest *g)
+{
+	struct pvringd_guest **link;
+
+	if (!g || --g->nr_queues)
+		return;
+	for (link = &dp->guests; *link != g; link = &(*link)->next)
+		;
+	*link = g->next;
+	free(g);
+}
+
 /* ---- queues ---- */
 
 static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvringd_queue_params *p,
@@ -319,6 +357,7 @@ static void queue_free(struct pvringd_queue *q)
 	if (q->port >= 0)
 		pvring_evtchn_unbind(q->w->evtchn, (uint32_t)q->port);
 	dp_queue_unprepare(q);
+	guest_put(q->dp, q->guest);
 	free(q);
 }
 
@@ -336,6 +375,12 @@ struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
 	}
 	q = queue_new(dp, p, ops, owner);
 	if (!q) {
+		snprintf(why, why_len, "queue %u: out of memory", p->queue);
+		return NULL;
+	}
+	q->guest = guest_get(dp, p->domid);
+	if (!q->guest) {
+		free(q);
 		snprintf(why, why_len, "queue %u: out of memory", p->queue);
 		return NULL;
 	}

@@ -154,7 +154,9 @@ int main(int argc, char **argv)
 					     .plat = d.plat,
 					     .poll_us = cfg.poll_us,
 					     .workers = cfg.workers,
-					     .aio_entries = aio_entries(cfg.workers) },
+					     .aio_entries = aio_entries(cfg.workers),
+					     .guest_inflight_max = (uint64_t)cfg.guest_inflight_kib
+								   << 10 },
 		&why);
 	if (!d.dp) {
 		pvring_err("data plane: %s", why);

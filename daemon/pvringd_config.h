@@ -56,6 +56,7 @@ struct pvringd_config {
 	uint32_t max_indirect_segments;
 	uint32_t poll_us;
 	uint32_t workers; /* data-plane threads; resolved: never 0 after parsing */
+	uint32_t guest_inflight_kib; /* a guest's bytes in flight, in KiB; 0: no cap */
 	struct pvringd_disk_config *disks;
 	unsigned int nr_disks;
 	/* Resolved by realpath, no two alike; the options' list replaces the file's. */

@@ -147,6 +147,7 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg.workers, usable_cpus());
 	assert_int_equal(f->cfg.max_indirect_segments, 256);
 	assert_int_equal(f->cfg.poll_us, 50);
+	assert_int_equal(f->cfg.guest_inflight_kib, 16384);
 	assert_int_equal(f->cfg.nr_disks, 0);
 	assert_null(f->cfg.disks);
 	assert_int_equal(f->cfg.nr_image_dirs, 0);
@@ -181,6 +182,7 @@ static void test_full_file(void **state)
 			"  \"max-queues\": 3,\n"
 			"  \"max-indirect-segments\": 0,\n"
 			"  \"poll-us\": 1000,\n"
+			"  \"guest-inflight-kib\": 0,\n"
 			"  \"disks\": [\n"
 			"    { \"name\": \"disk0\", \"path\": \"/img/0\" },\n"
 			"    { \"name\": \"d_1.x-y\", \"path\": \"/img/1\", \"read-only\": true,\n"
@@ -200,6 +202,7 @@ static void test_full_file(void **state)
 	assert_int_equal(f->cfg.max_queues, 3);
 	assert_int_equal(f->cfg.max_indirect_segments, 0);
 	assert_int_equal(f->cfg.poll_us, 1000);
+	assert_int_equal(f->cfg.guest_inflight_kib, 0);
 	assert_int_equal(f->cfg.nr_disks, 2);
 	assert_disk(f, 0, "disk0", "/img/0", false, false);
 	assert_disk(f, 1, "d_1.x-y", "/img/1", true, true);
@@ -414,6 +417,8 @@ static void test_file_value_errors(void **state)
 		{ "{ \"max-indirect-segments\": 99999999999999999999 }",
 		  "\"max-indirect-segments\" must be an integer 0..4096" },
 		{ "{ \"poll-us\": 1001 }", "\"poll-us\" must be an integer 0..1000" },
+		{ "{ \"guest-inflight-kib\": 4194305 }",
+		  "\"guest-inflight-kib\" must be an integer 0..4194304" },
 		{ "{ \"poll-us\": -1 }", "\"poll-us\" must be an integer 0..1000" },
 		{ "{ \"poll-us\": true }", "\"poll-us\" must be an integer 0..1000" },
 		{ "{ \"platform\": \"kvm\" }", "\"platform\" must be \"local\" or \"xen\"" },
