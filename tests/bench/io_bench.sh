@@ -11,7 +11,8 @@
 # one CPU; each with pvring's spin on and off) and QD32 (1 and 4 queues, one and two
 # guests); 4 KiB random writes and 128 KiB sequential writes; pvringd's CPU time per
 # request; and fairness: a victim's QD1 reads alone, beside a guest keeping 64 1 MiB reads
-# in flight on an order-4 ring, and beside a guest that only rings its doorbell.
+# in flight on an order-4 ring, beside a guest that only rings its doorbell, and beside a
+# process that only burns a CPU (the machine's part), with the spin and without.
 #
 # The machines are shared and noisy: read the ratios, not the absolute figures.
 set -euo pipefail
@@ -191,8 +192,10 @@ printf '%-44s | %s %s %s\n' "pvringd" "$(cost --disk ro --rw randread --bs 4k --
 	"$(cost --disk ro --rw randread --bs 4k --qd 32)" \
 	"$(cost --disk rw --rw randwrite --bs 4k --qd 32)"
 
-header "fairness: a victim's 4 KiB random reads, QD1" "victim IOPS p50 p99 | IOPS, p99 vs alone"
-victim() { pvring - --disk ro --rw randread --bs 4k --qd 1; }
+header "fairness: a victim's 4 KiB random reads, QD1" \
+	"victim IOPS p50 p99 | IOPS, p99 vs alone"
+victim_args=()
+victim() { pvring - --disk ro --rw randread --bs 4k --qd 1 "${victim_args[@]}"; }
 beside() { # the noisy guest's command...
 	"$@" >/dev/null 2>&1 &
 	bg=($!)
@@ -208,6 +211,14 @@ side_2() {
 		--order 4 --time 600
 }
 side_3() { beside "$build/tests/bench/kick_storm" --rundir "$dir" --disk ro --time 600; }
-row "alone | beside 64 x 1 MiB reads (order 4) | beside a kick storm" 3
+# The machine's own share: a process that only burns a CPU, no I/O, nothing of pvringd's.
+side_4() { beside bash -c 'while :; do :; done'; }
+fair_label="alone | beside 64 x 1 MiB reads (order 4) | beside a kick storm | beside a busy loop (no I/O)"
+row "$fair_label" 4
+stop_pvringd
+start_pvringd --poll-us 0
+victim_args=(--spin-us 0)
+row "no spin on either side (--poll-us 0): $fair_label" 4
 echo
-echo "xN.NN in the fairness row: alone over beside (at most 2.00 is the target)."
+echo "xN.NN in the fairness rows: alone over beside (at most 2.00 is the target). The busy loop"
+echo "does no I/O: what the victim loses beside it is the CPU, which pvringd does not hand out."
