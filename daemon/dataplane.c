@@ -368,13 +368,14 @@ static void respond(struct pvringd_request *r, int16_t status)
 	r->next_free = q->free_reqs;
 	q->free_reqs = r;
 	q->in_flight--;
-	if (q->stopped && !q->in_flight)
-		dp_post_to_main(&q->idle_mail);
 	/* Under the cap again, or nothing of its own left in flight: its turn comes round. */
 	if (q->capped && !q->stopped && !q->failed && !guest_at_cap(q)) {
 		q->capped = false;
 		ready_add(q);
 	}
+	/* Last: once main has IDLE it may free the queue. */
+	if (q->stopped && !q->in_flight)
+		dp_post_to_main(&q->idle_mail);
 }
 
 /* ---- segments ---- */
