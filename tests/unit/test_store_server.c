@@ -281,7 +281,10 @@ static void test_garbage_client(void **state)
 	xs_close(h);
 }
 
-/* A guest holds at most 8 connections; the quota reaches it as ENOSPC. */
+/*
+ * A guest holds at most 8 connections, 1000 nodes and 128 watches a connection; the quotas
+ * reach it as ENOSPC. dom0 has none of them: pvringd watches one path per device it serves.
+ */
 static void test_guest_limits(void **state)
 {
 	struct store_process *s = *state;
@@ -311,6 +314,17 @@ static void test_guest_limits(void **state)
 	assert_false(ok);
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(i, 1000); /* the home, then 999 more: the 1000th write failed */
+	for (i = 0, ok = true; ok && i < 200; i++) {
+		snprintf(path, sizeof(path), "w%u", i);
+		ok = xs_watch(guest[1], path, path);
+	}
+	assert_false(ok);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(i, 129); /* the 129th watch failed */
+	for (i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/51712/state", i + 1);
+		assert_true(xs_watch(dom0, path, path));
+	}
 	for (i = 0; i < 9; i++)
 		xs_close(guest[i]);
 	xs_close(dom0);
