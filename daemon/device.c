@@ -760,14 +760,22 @@ static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint
 }
 
 /* Offered and waiting: follow the front end. Its first event (fired at once) runs the machine. */
-static void follow_frontend(struct pvringd_device *dev)
+/* 0, or -errno with the device on its way out (said in the log). */
+static int follow_frontend(struct pvringd_device *dev)
 {
+	int err;
+
 	pvring_info("%s: %s (%s%s) -> InitWait", dev->name, dev->disk->image.path,
 		    dev->limits.read_only ? "read-only" : "read-write",
 		    dev->disk->image.direct ? ", O_DIRECT" : "");
 	dev->state = PVRING_XENBUS_INIT_WAIT;
-	if (!xs_watch(xs_of(dev->d), dev->fe_state_path, dev->fe_state_path))
-		device_remove(dev, "cannot watch the front end's state");
+	if (xs_watch(xs_of(dev->d), dev->fe_state_path, dev->fe_state_path))
+		return 0;
+	err = errno ? -errno : -EIO;
+	/* Not only at info level: the guest waits for a back end that will never come. */
+	pvring_err("%s: cannot watch %s: %s", dev->name, dev->fe_state_path, strerror(-err));
+	device_remove(dev, "cannot watch the front end's state");
+	return err;
 }
 
 /*
@@ -1033,6 +1041,7 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 	struct pvringd_disk *disk, *own;
 	struct pvringd_device *dev;
 	char be[128], fe[128];
+	int ret;
 
 	if (!xs_is_domain_introduced(xs_of(d), domid)) {
 		snprintf(err, err_len, "no domain %u", domid);
@@ -1078,11 +1087,12 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 		device_free(dev);
 		return NULL;
 	}
-	follow_frontend(dev);
-	/* Watching can fail and remove it: look again before naming it. */
-	dev = find_by_id(d, domid, devid);
-	if (!dev)
-		snprintf(err, err_len, "the device could not be set up (see pvringd's log)");
+	ret = follow_frontend(dev);
+	if (ret) {
+		/* On its way out: not attached, whatever find_by_id() still sees for a while. */
+		snprintf(err, err_len, "cannot watch the front end's state: %s", strerror(-ret));
+		return NULL;
+	}
 	return dev;
 }
 
