@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2, and what .ci/run calls: install dependencies, then build
 # and run the whole test suite twice: a plain -Werror build (which also builds
-# common/ring as a kernel module) and an AddressSanitizer + UBSan build; then
+# common/ring as a kernel module) and an AddressSanitizer + UBSan build; the
+# threaded tests a third time in a ThreadSanitizer build; then
 # the libFuzzer targets for 20 s each, once, in the plain tree; then the
 # real-Xen end-to-end suite (tests/e2e), once. Prints every test's result line,
 # then the summary; exits non-zero on any failure.
@@ -10,7 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh" || exit 1
 
 status=0
-trees=("build/check:" "build/sanitize:--enable-sanitizers")
+# The ThreadSanitizer tree runs the tests that run threads (Makefile.am says which).
+trees=("build/check:" "build/sanitize:--enable-sanitizers" "build/tsan:--enable-sanitizers=thread")
 for entry in "${trees[@]}"; do
 	dir=$top/${entry%%:*}
 	opts=${entry#*:}
@@ -59,9 +61,9 @@ if [ -f "$top/build/check/Makefile" ]; then
 	done
 fi
 
-# One closing line over both trees: every CMocka test and every script test.
+# One closing line over the three trees: every CMocka test and every script test.
 pass=0 fail=0 skip=0
-for dir in "$top/build/check" "$top/build/sanitize"; do
+for dir in "$top/build/check" "$top/build/sanitize" "$top/build/tsan"; do
 	log=$dir/test-suite.log
 	[ -f "$log" ] || { status=1; continue; }
 	n() { sed -n "s/^# $1: *\([0-9]*\)/\1/p" "$log" | head -n 1; }
