@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,10 +492,13 @@ static void on_io_done(void *arg, int64_t result);
 
 static int submit_transfer(struct pvringd_request *r)
 {
-	struct pvring_aio *aio = r->q->w->aio;
-	int fd = r->q->image_fd;
+	struct pvringd_queue *q = r->q;
+	struct pvring_aio *aio = q->w->aio;
+	int fd = q->image_fd;
 	uint64_t offset = r->sector << PVRING_BLKIF_SECTOR_SHIFT;
 
+	if (r->op == PVRING_BLKIF_OP_READ && q->image_cached)
+		return pvring_aio_readv_cached(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
 	if (r->op == PVRING_BLKIF_OP_READ)
 		return pvring_aio_readv(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
 	return pvring_aio_writev(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
@@ -925,7 +929,11 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 {
 	uint32_t pages = 1u << q->order;
 	const char *reason = NULL;
+	int flags;
 
+	/* Reads from the page cache are copied at once; never so with O_DIRECT (it would wait). */
+	flags = fcntl(q->image_fd, F_GETFL);
+	q->image_cached = flags >= 0 && !(flags & O_DIRECT);
 	q->max_segments = q->limits.max_indirect_segments > PVRING_BLKIF_MAX_SEGMENTS
 				  ? q->limits.max_indirect_segments
 				  : PVRING_BLKIF_MAX_SEGMENTS;

@@ -123,6 +123,7 @@ struct pvringd_queue {
 	uint32_t remote_port;
 	struct pvring_blkif_disk limits;
 	int image_fd;
+	bool image_cached; /* not O_DIRECT: reads try the page cache first */
 	const struct pvringd_queue_owner_ops *ops;
 	void *owner;
 	struct pvringd_guest *guest;

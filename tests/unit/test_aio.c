@@ -308,6 +308,58 @@ static void test_read_past_eof_is_eio(void **state)
 }
 
 /*
+ * pvring_aio_readv_cached(): a page-cached read is copied during the call and called back from
+ * the loop (here: the reap), never from inside the call; one that runs off the end of the file
+ * copies what is there and fails with -EIO, as io_uring's would; a descriptor with no offsets
+ * (a pipe: preadv2 refuses it) goes through io_uring whole.
+ */
+static void test_cached_read(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t buf[2][8192], piped[300], out[300];
+	struct iovec v[3] = { { buf[0], 4096 }, { buf[0] + 4096, 4096 }, { buf[1], 8192 } };
+	struct iovec pv = { piped, sizeof(piped) };
+	struct outcome o[3];
+	int p[2], i;
+
+	memset(o, 0, sizeof(o));
+	assert_int_equal(pread(f->fd, buf[1], 8192, 4096), 8192); /* now it is cached */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(pvring_aio_readv_cached(f->aio, f->fd, v, 2, 4096, record, &o[0]), 0);
+	assert_int_equal(o[0].calls, 0);
+	assert_int_equal(pvring_aio_in_flight(f->aio), 1);
+	pvring_aio_reap(f->aio);
+	assert_int_equal(o[0].calls, 1);
+	assert_int_equal(o[0].result, 8192);
+	for (i = 0; i < 8192; i++)
+		assert_int_equal(buf[0][i], pattern(4096 + (unsigned int)i));
+	assert_int_equal(pvring_aio_in_flight(f->aio), 0);
+
+	/* Past the end: 4096 bytes copied, the rest is end of file. */
+	assert_int_equal(
+		pvring_aio_readv_cached(f->aio, f->fd, &v[2], 1, FILE_SIZE - 4096, record, &o[1]),
+		0);
+	pvring_aio_submit(f->aio);
+	run_until(f, &o[1].calls, 1);
+	assert_int_equal(o[1].result, -EIO);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(buf[1][i], pattern(FILE_SIZE - 4096 + (unsigned int)i));
+
+	for (i = 0; i < 300; i++)
+		out[i] = (uint8_t)(i * 5 + 1);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(write(p[1], out, 100), 100);
+	assert_int_equal(pvring_aio_readv_cached(f->aio, p[0], &pv, 1, 0, record, &o[2]), 0);
+	pvring_aio_submit(f->aio);
+	assert_int_equal(write(p[1], out + 100, 200), 200);
+	run_until(f, &o[2].calls, 1);
+	assert_int_equal(o[2].result, 300);
+	assert_memory_equal(piped, out, sizeof(out));
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
  * A pipe hands out what it has: a short read that is not the end. aio must
  * read on, into the rest of the right iovec, until the whole request is in.
  */
@@ -622,6 +674,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_then_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fdatasync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cached_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_through_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_at_queueing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_past_eof_is_eio, setup, teardown),
