@@ -4,9 +4,9 @@
  *
  * An operation lives on exactly one list at a time: free, pending (queued,
  * not yet in an SQE), in the kernel (no list; its address is the CQE's
- * user_data), or ready (finished without the kernel: BLKDISCARD, or failed
- * before reaching it). Callbacks run only from on_completion(), on_ready()
- * and pvring_aio_drain().
+ * user_data), or ready (finished without the kernel: BLKDISCARD, a read the
+ * page cache answered, or failed before reaching it). Callbacks run only from
+ * on_completion(), on_ready(), pvring_aio_reap() and pvring_aio_drain().
  */
 #include "config.h"
 
@@ -50,6 +50,7 @@ struct aio_op {
 	uint64_t len;
 	uint64_t done; /* bytes moved so far */
 	int64_t result; /* for the ready list */
+	bool try_cached; /* pvring_aio_readv_cached(): alone, try the page cache first */
 	pvring_aio_done_fn fn;
 	void *arg;
 };
@@ -132,6 +133,7 @@ static struct aio_op *op_get(struct pvring_aio *aio)
 	op->rest = NULL;
 	op->done = 0;
 	op->result = 0;
+	op->try_cached = false;
 	return op;
 }
 
@@ -200,8 +202,45 @@ static void flush(struct pvring_aio *aio)
 	aio->unsubmitted = io_uring_sq_ready(&aio->ring);
 }
 
+static int advance(struct aio_op *op);
+
+/*
+ * A lone read that may be in the page cache: copy what the cache holds now, with no wait
+ * (RWF_NOWAIT), one system call and no SQE, CQE or eventfd signal; true if that was all of
+ * it (then it is on the ready list). Only alone: many reads go to the kernel in one call,
+ * cheaper than one each. Anything else (not cached, an error, no RWF_NOWAIT here) goes to
+ * io_uring, which says its own error; a part already copied is not read again.
+ */
+static bool read_lone_cached(struct pvring_aio *aio)
+{
+	struct aio_op *op = aio->pending.head;
+	ssize_t n;
+	int err;
+
+	if (!op || op->next || !op->try_cached)
+		return false;
+	op->try_cached = false;
+	n = preadv2(op->fd, op->iov, (int)op->iovcnt, (off_t)(op->offset + op->done), RWF_NOWAIT);
+	if (n <= 0)
+		return false;
+	op->done += (uint64_t)n;
+	if (op->done < op->len) {
+		err = advance(op);
+		if (!err)
+			return false;
+		list_pop(&aio->pending);
+		defer(aio, op, err);
+		return true;
+	}
+	list_pop(&aio->pending);
+	defer(aio, op, (int64_t)op->len);
+	return true;
+}
+
 static void submit(struct pvring_aio *aio)
 {
+	if (read_lone_cached(aio))
+		return;
 	while (aio->pending.head && aio->in_kernel < aio->kernel_cap) {
 		struct aio_op *op = aio->pending.head;
 		struct io_uring_sqe *sqe;
@@ -527,7 +566,6 @@ int pvring_aio_readv_cached(struct pvring_aio *aio, int fd, const struct iovec *
 {
 	struct aio_op *op;
 	uint64_t len;
-	ssize_t n;
 	int err = rw_length(iov, iovcnt, offset, &len);
 
 	if (err)
@@ -535,25 +573,7 @@ int pvring_aio_readv_cached(struct pvring_aio *aio, int fd, const struct iovec *
 	op = new_op(aio, AIO_READ, fd, iov, iovcnt, offset, len, done, arg);
 	if (!op)
 		return -ENOMEM;
-	/*
-	 * What the page cache holds is copied now, with no wait (RWF_NOWAIT): one system call,
-	 * no SQE, CQE or eventfd signal. Its callback still comes from the loop, at the next
-	 * reap. Anything else (not cached, an error, no RWF_NOWAIT here) goes to io_uring, which
-	 * says its own error; a part already copied is not read again.
-	 */
-	n = preadv2(fd, iov, (int)iovcnt, (off_t)offset, RWF_NOWAIT);
-	if (n > 0 && (uint64_t)n == len) {
-		defer(aio, op, n);
-		return 0;
-	}
-	if (n > 0) {
-		op->done = (uint64_t)n;
-		err = advance(op);
-		if (err) {
-			defer(aio, op, err);
-			return 0;
-		}
-	}
+	op->try_cached = true;
 	list_append(&aio->pending, op);
 	return 0;
 }

@@ -35,11 +35,12 @@ void pvring_aio_destroy(struct pvring_aio *aio);
 int pvring_aio_readv(struct pvring_aio *aio, int fd, const struct iovec *iov, unsigned int iovcnt,
 		     uint64_t offset, pvring_aio_done_fn done, void *arg);
 /*
- * pvring_aio_readv() for a file or block device opened without O_DIRECT: what the page cache
- * holds is copied at once, without waiting (preadv2 RWF_NOWAIT), the rest through io_uring.
- * The callback comes from the loop all the same: at the next pvring_aio_reap(), or the loop's
- * next turn.
- * On an O_DIRECT fd the copy would wait for the device: use pvring_aio_readv() there.
+ * pvring_aio_readv() for a file or block device opened without O_DIRECT: a read submitted
+ * alone (a ring pass with one request) copies what the page cache holds at once, without
+ * waiting (preadv2 RWF_NOWAIT), the rest through io_uring; reads submitted together go to
+ * io_uring in one call. The callback comes from the loop all the same: at the next
+ * pvring_aio_reap(), or the loop's next turn. On an O_DIRECT fd the copy would wait for the
+ * device: use pvring_aio_readv() there.
  */
 int pvring_aio_readv_cached(struct pvring_aio *aio, int fd, const struct iovec *iov,
 			    unsigned int iovcnt, uint64_t offset, pvring_aio_done_fn done,
