@@ -369,9 +369,14 @@ static void respond(struct pvringd_request *r, int16_t status)
 	r->next_free = q->free_reqs;
 	q->free_reqs = r;
 	q->in_flight--;
-	/* Under the cap again, or nothing of its own left in flight: its turn comes round. */
+	/*
+	 * Under the cap again, or nothing of its own left in flight: its turn comes round, and
+	 * its kicks count again (its port stayed masked while capped, unless it rests).
+	 */
 	if (q->capped && !q->stopped && !q->failed && !guest_at_cap(q)) {
 		q->capped = false;
+		if (!q->resting)
+			pvring_evtchn_unmask(q->w->evtchn, (uint32_t)q->port);
 		ready_add(q);
 	}
 	/* Last: once main has IDLE it may free the queue. */
@@ -633,6 +638,7 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 	union pvring_blkif_request overflow;
 	uint64_t batch = 0, bytes = 0;
 
+	q->capped = false; /* this pass looks at the cap afresh */
 	while (!q->stopped && !q->failed) {
 		struct pvringd_request *r = q->free_reqs;
 		/*
@@ -783,12 +789,20 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		/* Its turn comes from the ready list; a failed ring takes nothing: left masked. */
 		if (q->failed)
 			continue;
-		if (q->ready || q->capped) {
+		/*
+		 * At its guest's cap: its port stays masked (so a kicking guest costs nothing
+		 * here) until its own completion brings it back, with a pass that sees all.
+		 */
+		if (q->capped)
+			continue;
+		if (q->ready) {
 			/* Its pass comes anyway, and sees what this kick announced. */
 			pvring_evtchn_unmask(w->evtchn, (uint32_t)port);
 			continue;
 		}
 		ring_process(q);
+		if (q->capped)
+			continue;
 		/*
 		 * Unmasked after the pass: a kick that came meanwhile is held, not lost, and
 		 * delivered by the unmask (on both platforms). A front end whose kicks keep

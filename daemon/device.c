@@ -769,6 +769,7 @@ static int follow_frontend(struct pvringd_device *dev)
 		    dev->limits.read_only ? "read-only" : "read-write",
 		    dev->disk->image.direct ? ", O_DIRECT" : "");
 	dev->state = PVRING_XENBUS_INIT_WAIT;
+	errno = 0; /* libxenstore sets it on failure; anything older is not its reason */
 	if (xs_watch(xs_of(dev->d), dev->fe_state_path, dev->fe_state_path))
 		return 0;
 	err = errno ? -errno : -EIO;
