@@ -171,17 +171,14 @@ static bool segbuf_get(struct pvringd_request *r)
 	if (b) {
 		q->free_segbufs = b->next;
 	} else {
-		b = malloc(sizeof(*b) + q->max_segments * (sizeof(b->iov[0]) + sizeof(*b->pages) +
-							   sizeof(*b->refs)));
+		b = malloc(sizeof(*b) + q->max_segments * (sizeof(b->iov[0]) + sizeof(*b->refs)));
 		if (!b)
 			return false;
-		b->pages = (void **)(b->iov + q->max_segments);
-		b->refs = (uint32_t *)(b->pages + q->max_segments);
+		b->refs = (uint32_t *)(b->iov + q->max_segments);
 	}
 	r->segbuf = b;
 	r->iov = b->iov;
 	r->map_refs = b->refs;
-	r->map_pages = b->pages;
 	return true;
 }
 
@@ -196,7 +193,6 @@ static void segbuf_put(struct pvringd_request *r)
 	r->segbuf = NULL;
 	r->iov = r->inline_iov;
 	r->map_refs = r->inline_refs;
-	r->map_pages = r->inline_pages;
 }
 
 /* ---- responses ---- */
@@ -434,13 +430,13 @@ static bool map_segments(struct pvringd_request *r, const struct pvring_blkif_se
 	}
 	for (i = 0; i < n; i++)
 		r->map_refs[i] = seg[i].gref;
-	if (pvring_map_pages(plat_of(q), q->domid, n, r->map_refs, writable, r->map_pages, &r->map,
-			     &why)) {
+	if (pvring_map_pages(plat_of(q), q->domid, n, r->map_refs, writable, q->mapped_pages,
+			     &r->map, &why)) {
 		i = 0; /* the map is all or nothing: name its first grant, not one past the last */
 		goto refused;
 	}
 	for (i = 0; i < n; i++)
-		add_iov(r, (uint8_t *)r->map_pages[i] + seg[i].first_sect * 512u,
+		add_iov(r, (uint8_t *)q->mapped_pages[i] + seg[i].first_sect * 512u,
 			(seg[i].last_sect - seg[i].first_sect + 1u) * 512u);
 	return true;
 refused:
@@ -909,7 +905,8 @@ static int alloc_requests(struct pvringd_queue *q)
 
 	q->reqs = calloc(n, sizeof(*q->reqs));
 	q->indirect_segs = calloc(q->max_segments, sizeof(*q->indirect_segs));
-	if (!q->reqs || !q->indirect_segs)
+	q->mapped_pages = calloc(q->max_segments, sizeof(*q->mapped_pages));
+	if (!q->reqs || !q->indirect_segs || !q->mapped_pages)
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct pvringd_request *r = &q->reqs[i];
@@ -917,7 +914,6 @@ static int alloc_requests(struct pvringd_queue *q)
 		r->q = q;
 		r->iov = r->inline_iov;
 		r->map_refs = r->inline_refs;
-		r->map_pages = r->inline_pages;
 		r->next_free = q->free_reqs;
 		q->free_reqs = r;
 	}
@@ -934,8 +930,10 @@ static void free_requests(struct pvringd_queue *q)
 	}
 	free(q->reqs);
 	free(q->indirect_segs);
+	free(q->mapped_pages);
 	q->reqs = NULL;
 	q->indirect_segs = NULL;
+	q->mapped_pages = NULL;
 	q->free_reqs = NULL;
 }
 

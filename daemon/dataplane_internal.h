@@ -50,19 +50,16 @@ struct pvringd_request {
 	/* inline_* for a direct request; an indirect one's from the queue's pool while in flight */
 	struct iovec *iov;
 	uint32_t *map_refs; /* map's refs */
-	void **map_pages; /* map's pages */
 	struct pvringd_segbuf *segbuf;
 	struct pvringd_request *next_free;
 	struct iovec inline_iov[PVRING_BLKIF_MAX_SEGMENTS];
 	uint32_t inline_refs[PVRING_BLKIF_MAX_SEGMENTS];
-	void *inline_pages[PVRING_BLKIF_MAX_SEGMENTS];
 };
 
 /* Room for an indirect request's segments (max_segments of each), pooled per queue. */
 struct pvringd_segbuf {
 	struct pvringd_segbuf *next;
 	uint32_t *refs;
-	void **pages;
 	struct iovec iov[];
 };
 
@@ -151,6 +148,8 @@ struct pvringd_queue {
 	struct pvringd_request *free_reqs;
 	struct pvringd_segbuf *free_segbufs; /* made on first need, kept for the next */
 	struct pvring_blkif_segment *indirect_segs; /* max_segments: an indirect request's copy */
+	void **mapped_pages; /* max_segments: where a request's pages were mapped, while it is set
+				up */
 	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
 	uint32_t pgrant_slots, nr_pgrants;
 	struct pvringd_counters counters;

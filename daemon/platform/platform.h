@@ -42,7 +42,7 @@ struct pvring_mapping {
 	void *addr; /* count pages at consecutive addresses; NULL: nothing mapped */
 	uint32_t count;
 	bool writable;
-	void **pages; /* a platform's own pvring_map_pages(): page i at pages[i]; else NULL */
+	bool paged; /* by a platform's own pvring_map_pages(): addr is page 0 only */
 	void *owner; /* local: the domain the pages belong to */
 	const uint32_t *refs;
 };
@@ -111,10 +111,10 @@ static inline int pvring_map(struct pvring_platform *p, uint32_t domid, uint32_t
 
 /*
  * pvring_map() for a user that takes the pages one by one: page i is at pages[i] (count
- * entries of the caller's, unchanged until the unmap), not necessarily next to page i - 1.
- * The local platform then only pins the grants and points into its view of the guest's
- * memory: no mmap, no page faults, and no TLB shootdown of every thread at the unmap. Other
- * platforms map the pages side by side. m->addr is then pages[0]; pvring_unmap() undoes it.
+ * entries, filled for the caller to read; the mapping does not keep them), not necessarily
+ * next to page i - 1. The local platform then only pins the grants and points into its view
+ * of the guest's memory: no mmap, no page faults, and no TLB shootdown of every thread at the
+ * unmap. Other platforms map the pages side by side. pvring_unmap() undoes it.
  */
 static inline int pvring_map_pages(struct pvring_platform *p, uint32_t domid, uint32_t count,
 				   const uint32_t *refs, bool writable, void **pages,

@@ -421,7 +421,7 @@ static int local_map_pages(struct pvring_platform *p, uint32_t domid, uint32_t c
 	*m = (struct pvring_mapping){ .addr = pages[0],
 				      .count = count,
 				      .writable = writable,
-				      .pages = pages,
+				      .paged = true,
 				      .owner = d,
 				      .refs = refs };
 	return 0;
@@ -434,7 +434,7 @@ static void local_unmap(struct pvring_platform *p, struct pvring_mapping *m)
 	struct local_domain *d = m->owner;
 
 	pthread_mutex_lock(&lp->lock);
-	if (m->pages)
+	if (m->paged)
 		pvring_local_gnttab_unmap_pages(&d->gt, m->count, m->refs, m->writable);
 	else if (m->count == 1)
 		pvring_local_gnttab_unmap(&d->gt, m->refs[0], m->writable);
