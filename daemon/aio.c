@@ -492,7 +492,6 @@ void pvring_aio_destroy(struct pvring_aio *aio)
 	free(aio);
 }
 
-/* One operation on the pending list; submit() hands it to the kernel. */
 /* A new op, counted in flight; NULL if out of memory. */
 static struct aio_op *new_op(struct pvring_aio *aio, enum aio_kind kind, int fd,
 			     const struct iovec *iov, unsigned int iovcnt, uint64_t offset,
@@ -514,6 +513,7 @@ static struct aio_op *new_op(struct pvring_aio *aio, enum aio_kind kind, int fd,
 	return op;
 }
 
+/* One operation on the pending list; submit() hands it to the kernel. */
 static int queue_op(struct pvring_aio *aio, enum aio_kind kind, int fd, const struct iovec *iov,
 		    unsigned int iovcnt, uint64_t offset, uint64_t len, pvring_aio_done_fn fn,
 		    void *arg)

@@ -759,8 +759,10 @@ static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint
 	return dev;
 }
 
-/* Offered and waiting: follow the front end. Its first event (fired at once) runs the machine. */
-/* 0, or -errno with the device on its way out (said in the log). */
+/*
+ * Offered and waiting: follow the front end. Its first event (fired at once) runs the machine.
+ * 0, or -errno with the device on its way out (said in the log).
+ */
 static int follow_frontend(struct pvringd_device *dev)
 {
 	int err;

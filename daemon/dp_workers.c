@@ -103,8 +103,7 @@ static void *worker_main(void *arg)
 	const char *why = NULL;
 	char name[16];
 
-	/* Named for top -H, perf and gdb: "pvringd-w0" serves the queues pvringctl puts on worker
-	 * 0. */
+	/* For top -H, perf and gdb: pvringd-wN serves the rings pvringctl shows on worker N. */
 	snprintf(name, sizeof(name), "pvringd-w%u", w->index);
 	pthread_setname_np(pthread_self(), name);
 	/* Made here: an io_uring set up for a single issuer takes submissions from this thread. */
