@@ -11,9 +11,13 @@
  *  - an empty window halves the next one; below max/16 spinning stops, and is tried again,
  *    at max/4, only after PVRING_SPIN_REST chances to spin were passed up;
  *  - a window during which this thread was preempted (another task wanted the CPU: likely
- *    the peer, on the same CPU) stops spinning the same way, for PVRING_SPIN_REST_CONTENDED
- *    chances: sleeping lets the peer run at once. (Preemption, not CPU time against the wall
- *    clock: on a virtual machine the host's steal would read as contention.)
+ *    the peer, on the same CPU) stops spinning the same way: sleeping lets the peer run at
+ *    once. (Preemption, not CPU time against the wall clock: on a virtual machine the host's
+ *    steal would read as contention.) How many chances it rests for doubles with every
+ *    preempted window, from PVRING_SPIN_REST_CONTENDED_MIN to PVRING_SPIN_REST_CONTENDED,
+ *    and halves back with every look that finds this thread was not preempted. A peer on the
+ *    same CPU preempts nearly every window, so the rest soon stays at its longest; a stray
+ *    preemption on an idle machine (a kernel thread, a timer) costs only a short rest.
  * In the worst case (a peer on the same CPU), one window in PVRING_SPIN_REST_CONTENDED is
  * spent, so a contended run costs next to nothing over never spinning.
  *
@@ -31,6 +35,7 @@
 #endif
 
 #define PVRING_SPIN_REST 64u
+#define PVRING_SPIN_REST_CONTENDED_MIN 8u
 #define PVRING_SPIN_REST_CONTENDED 256u
 /*
  * Windows shorter than this found their work at once: the caller asks whether it was
@@ -48,6 +53,8 @@ struct pvring_spin {
 	uint32_t rest; /* chances to pass up before trying again */
 	uint32_t probe_ns; /* the window to try again with */
 	uint32_t quick; /* quick windows, for sampling */
+	uint32_t contended_rest; /* the rest after the next preempted window */
+	bool looked; /* pvring_spin_look said to ask, for the window being done */
 	/* what happened, for counters */
 	uint64_t windows, hits, contended;
 };
@@ -55,12 +62,17 @@ struct pvring_spin {
 /* Whether the caller should ask if it was preempted, after a window of wall_ns. */
 static inline bool pvring_spin_look(struct pvring_spin *s, uint64_t wall_ns)
 {
-	return wall_ns >= PVRING_SPIN_QUICK_NS || ++s->quick % PVRING_SPIN_SAMPLE == 0;
+	s->looked = wall_ns >= PVRING_SPIN_QUICK_NS || ++s->quick % PVRING_SPIN_SAMPLE == 0;
+	return s->looked;
 }
 
 static inline void pvring_spin_init(struct pvring_spin *s, uint32_t max_ns)
 {
-	*s = (struct pvring_spin){ .max_ns = max_ns, .window_ns = max_ns };
+	*s = (struct pvring_spin){
+		.max_ns = max_ns,
+		.window_ns = max_ns,
+		.contended_rest = PVRING_SPIN_REST_CONTENDED_MIN,
+	};
 }
 
 /* How long to spin at this chance; 0: sleep now (resting, or spinning is off). */
@@ -85,16 +97,27 @@ static inline void pvring__spin_stop(struct pvring_spin *s, uint32_t rest, uint3
 	s->probe_ns = probe_ns ? probe_ns : 1;
 }
 
-/* After a window: whether it found work, and whether this thread was preempted during it. */
+/*
+ * After a window: whether it found work, and whether this thread was preempted during it
+ * (known only when pvring_spin_look said to ask; false otherwise).
+ */
 static inline void pvring_spin_done(struct pvring_spin *s, bool found, bool preempted)
 {
+	bool looked = s->looked;
+
+	s->looked = false;
 	s->windows++;
 	if (preempted) {
 		/* Someone else needs this CPU. */
 		s->contended++;
-		pvring__spin_stop(s, PVRING_SPIN_REST_CONTENDED, s->max_ns / 4);
+		pvring__spin_stop(s, s->contended_rest, s->max_ns / 4);
+		if (s->contended_rest < PVRING_SPIN_REST_CONTENDED)
+			s->contended_rest *= 2;
 		return;
 	}
+	/* Asked, and not preempted since the last look: the CPU is this thread's again. */
+	if (looked && s->contended_rest > PVRING_SPIN_REST_CONTENDED_MIN)
+		s->contended_rest /= 2;
 	if (found) {
 		s->hits++;
 		s->window_ns = s->window_ns * 2 > s->max_ns ? s->max_ns : s->window_ns * 2;

@@ -68,7 +68,8 @@ static void test_empty_windows_back_off(void **state)
 
 /*
  * A window in which this thread was preempted: the CPU is wanted elsewhere (a peer on the
- * same CPU). Spinning stops for longer, found or not, then is tried again.
+ * same CPU). Spinning stops, found or not, then is tried again; a first preemption rests
+ * only a little.
  */
 static void test_contended_cpu_stops_spinning(void **state)
 {
@@ -77,13 +78,67 @@ static void test_contended_cpu_stops_spinning(void **state)
 	(void)state;
 	pvring_spin_init(&s, MAX_NS);
 	assert_int_equal(pvring_spin_window(&s), MAX_NS);
+	assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
 	pvring_spin_done(&s, true, true);
 	assert_int_equal(s.contended, 1);
-	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED_MIN);
 	assert_int_equal(pvring_spin_window(&s), MAX_NS / 4);
 	spin_alone(&s, true);
 	assert_int_equal(pvring_spin_window(&s), MAX_NS / 2);
 	assert_int_equal(s.contended, 1);
+}
+
+/* One preempted window after another: the rest doubles up to its longest, and stays there. */
+static void test_a_peer_on_this_cpu_keeps_the_rest_long(void **state)
+{
+	unsigned int rest = PVRING_SPIN_REST_CONTENDED_MIN;
+	struct pvring_spin s;
+	int i;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	for (i = 0; i < 10; i++) {
+		assert_true(pvring_spin_window(&s) > 0);
+		assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+		pvring_spin_done(&s, true, true);
+		assert_int_equal(chances_passed_up(&s), rest);
+		if (rest < PVRING_SPIN_REST_CONTENDED)
+			rest *= 2;
+	}
+	assert_int_equal(rest, PVRING_SPIN_REST_CONTENDED);
+	/* Windows not asked about (quick hits between samples) do not shorten it. */
+	for (i = 0; i < 100; i++)
+		spin_alone(&s, true);
+	assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+	pvring_spin_done(&s, true, true);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED);
+}
+
+/* Looks that find the thread was not preempted halve the rest back to its shortest. */
+static void test_the_rest_shortens_once_the_cpu_is_free(void **state)
+{
+	struct pvring_spin s;
+	int i;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	for (i = 0; i < 10; i++) {
+		assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+		pvring_spin_done(&s, true, true);
+		chances_passed_up(&s);
+	}
+	assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+	pvring_spin_done(&s, true, false);
+	assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+	pvring_spin_done(&s, true, true);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED / 2);
+	for (i = 0; i < 10; i++) {
+		assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+		pvring_spin_done(&s, true, false);
+	}
+	assert_true(pvring_spin_look(&s, PVRING_SPIN_QUICK_NS));
+	pvring_spin_done(&s, true, true);
+	assert_int_equal(chances_passed_up(&s), PVRING_SPIN_REST_CONTENDED_MIN);
 }
 
 /* Long windows are always asked about; quick hits one in PVRING_SPIN_SAMPLE. */
@@ -118,6 +173,8 @@ int main(void)
 		cmocka_unit_test(test_hits_keep_the_window),
 		cmocka_unit_test(test_empty_windows_back_off),
 		cmocka_unit_test(test_contended_cpu_stops_spinning),
+		cmocka_unit_test(test_a_peer_on_this_cpu_keeps_the_rest_long),
+		cmocka_unit_test(test_the_rest_shortens_once_the_cpu_is_free),
 		cmocka_unit_test(test_preemption_looks_are_sampled),
 		cmocka_unit_test(test_off_never_spins),
 	};
