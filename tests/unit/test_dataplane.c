@@ -245,6 +245,18 @@ static void *data_page(struct fixture *f, uint32_t i)
 	return pvring_local_mem_frame(&f->guest.mem, DATA_REF + i);
 }
 
+/*
+ * Put req on a ring; with push, publish what was put there and kick if the back end wants it.
+ * (Whether it wants one is said once per push: requests published together are pushed once.)
+ */
+static void publish(struct pvring_front *front, struct pvring_local_guest_port *port,
+		    const union pvring_blkif_request *req, bool push)
+{
+	assert_true(pvring_front_produce(front, req));
+	if (push && pvring_front_push(front))
+		assert_int_equal(pvring_local_guest_port_notify(port), 0);
+}
+
 /* One whole page per segment, pages first..first+n-1. */
 static void submit(struct fixture *f, uint8_t op, uint64_t id, uint64_t sector, uint32_t first,
 		   uint32_t n, bool kick)
@@ -270,19 +282,24 @@ static void turn(struct fixture *f)
 	event_base_loop(f->env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
-/* Run the loop until a response comes; returns it. */
-static struct pvring_blkif_response wait_response(struct fixture *f)
+/* Run the loop until a response comes on front; returns it. */
+static struct pvring_blkif_response wait_response_on(struct fixture *f, struct pvring_front *front)
 {
 	struct pvring_blkif_response rsp;
 	unsigned int i;
 
 	for (i = 0; i < MAX_TURNS; i++) {
-		if (pvring_front_consume(&f->front, &rsp))
+		if (pvring_front_consume(front, &rsp))
 			return rsp;
 		turn(f);
 	}
 	fail_msg("no response after %u loop turns", MAX_TURNS);
 	return rsp;
+}
+
+static struct pvring_blkif_response wait_response(struct fixture *f)
+{
+	return wait_response_on(f, &f->front);
 }
 
 static void wait_callbacks(struct fixture *f, unsigned int failed, unsigned int idle)
@@ -538,6 +555,20 @@ static void test_kick_storm_rests_the_port(void **state)
 
 /* ---- fairness: a ring kept full against one request on another ring, on one worker ---- */
 
+/* A 44 KiB request on the aggressor's pages. */
+static union pvring_blkif_request aggressor_pages_request(uint8_t op, uint64_t id, uint64_t sector)
+{
+	union pvring_blkif_request req = {
+		.rw = { .op = op, .nr_segments = AGGRESSOR_SEGS, .id = id, .sector = sector }
+	};
+	uint32_t i;
+
+	for (i = 0; i < AGGRESSOR_SEGS; i++)
+		req.rw.seg[i] = (struct pvring_blkif_segment){ .gref = AGGRESSOR_FRAME + i,
+							       .last_sect = 7 };
+	return req;
+}
+
 struct aggressor {
 	pthread_t thread;
 	struct pvring_front *front;
@@ -556,14 +587,8 @@ struct aggressor {
 static void *aggress(void *arg)
 {
 	struct aggressor *a = arg;
-	union pvring_blkif_request req = { .rw = { .op = PVRING_BLKIF_OP_READ,
-						   .nr_segments = AGGRESSOR_SEGS } };
+	union pvring_blkif_request req = aggressor_pages_request(PVRING_BLKIF_OP_READ, 0, 0);
 	struct pvring_blkif_response rsp;
-	uint32_t i;
-
-	for (i = 0; i < AGGRESSOR_SEGS; i++)
-		req.rw.seg[i] = (struct pvring_blkif_segment){ .gref = AGGRESSOR_FRAME + i,
-							       .last_sect = 7 };
 	while (!atomic_load(&a->stop)) {
 		if (atomic_load(&a->pause)) {
 			atomic_store(&a->paused, true);
@@ -758,6 +783,99 @@ static void test_guest_cap_bounds_bytes_in_flight(void **state)
 	assert_no_grant_mapped(f);
 }
 
+/*
+ * Whatever a guest's requests end in, what it has in flight comes back to nothing: writes
+ * that fail (to an image opened read-only), flushes and discards (which move no data), and
+ * reads and writes on two queues of the guest, served by two workers.
+ */
+static void test_guest_bytes_return_to_zero(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t refs2[1u << RING2_ORDER];
+	struct pvringd_queue_params p2 = {
+		.name = "1/51712",
+		.domid = f->guest.domid,
+		.queue = 1,
+		.order = RING2_ORDER,
+		.refs = refs2,
+		.remote_port = PORT2,
+		.limits = &f->limits,
+		.image_fd = f->image_fd,
+	};
+	union pvring_blkif_request req;
+	struct pvringd_queue_snapshot s0, s1;
+	struct pvringd_queue *q0, *q1;
+	struct owner owner1 = { 0 };
+	char why[160];
+	unsigned int i, round;
+	int ro_fd;
+
+	f->limits.discard = true;
+	for (i = 0; i < 1u << RING2_ORDER; i++)
+		refs2[i] = RING2_REF + i;
+	ro_fd = open(f->image_path, O_RDONLY);
+	assert_true(ro_fd >= 0);
+	q0 = connect_queue(f, ro_fd, why, sizeof(why));
+	if (!q0)
+		fail_msg("connect queue 0: %s", why);
+	q1 = DP_CALL(pvringd_queue_connect(f->dp, &p2, &owner_ops, &owner1, why, sizeof(why)));
+	if (!q1)
+		fail_msg("connect queue 1: %s", why);
+	owner1.q = q1;
+	pvringd_queue_snapshot(q0, &s0);
+	pvringd_queue_snapshot(q1, &s1);
+	assert_int_not_equal(s0.worker, s1.worker);
+	for (round = 0; round < 20; round++) {
+		uint64_t id = round * 10;
+
+		/* Queue 0: a write the image refuses, then a read it serves. */
+		submit(f, PVRING_BLKIF_OP_WRITE, id, 0, 0, 2, true);
+		submit(f, PVRING_BLKIF_OP_READ, id + 1, 8, 2, 2, true);
+		/* Queue 1: a 44 KiB write, a flush, a discard and a read, all published at once. */
+		req = aggressor_pages_request(PVRING_BLKIF_OP_WRITE, id + 2, 64);
+		publish(&f->front2, &f->port2, &req, false);
+		memset(&req, 0, sizeof(req));
+		req.rw = (struct pvring_blkif_rw){ .op = PVRING_BLKIF_OP_FLUSH_DISKCACHE,
+						   .id = id + 3 };
+		publish(&f->front2, &f->port2, &req, false);
+		memset(&req, 0, sizeof(req));
+		req.discard = (struct pvring_blkif_discard){ .op = PVRING_BLKIF_OP_DISCARD,
+							     .id = id + 4,
+							     .sector = 512,
+							     .nr_sectors = 256 };
+		publish(&f->front2, &f->port2, &req, false);
+		req = aggressor_pages_request(PVRING_BLKIF_OP_READ, id + 5, 64);
+		publish(&f->front2, &f->port2, &req, true);
+		for (i = 0; i < 2; i++) {
+			struct pvring_blkif_response rsp = wait_response(f);
+
+			assert_int_equal(rsp.id, id + i);
+			assert_int_equal(rsp.status,
+					 i ? PVRING_BLKIF_RSP_OKAY : PVRING_BLKIF_RSP_ERROR);
+		}
+		for (i = 0; i < 4; i++) {
+			struct pvring_blkif_response rsp = wait_response_on(f, &f->front2);
+
+			assert_true(rsp.id >= id + 2 && rsp.id <= id + 5);
+			assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+		}
+	}
+	pvringd_queue_snapshot(q0, &s0);
+	pvringd_queue_snapshot(q1, &s1);
+	assert_int_equal(s0.counters.errors, 20);
+	assert_int_equal(s1.counters.errors, 0);
+	assert_int_equal(s0.in_flight + s1.in_flight, 0);
+	assert_int_equal(s0.guest_bytes_in_flight, 0);
+	assert_int_equal(s1.guest_bytes_in_flight, 0);
+	assert_true(DP_CALL(pvringd_queue_stop(q1, false)));
+	stop_and_release(f, q0, 0);
+	for (i = 0; i < MAX_TURNS && !owner1.idle; i++)
+		turn(f);
+	assert_int_equal(owner1.idle, 1);
+	release_queue(q1);
+	close(ro_fd);
+}
+
 static int setup_capped(void **state)
 {
 	guest_inflight_max = 8192;
@@ -795,6 +913,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_ring_cannot_starve_another,
 						setup_one_worker, teardown_one_worker),
 		cmocka_unit_test_setup_teardown(test_guest_cap_bounds_bytes_in_flight, setup_capped,
+						teardown_capped),
+		cmocka_unit_test_setup_teardown(test_guest_bytes_return_to_zero, setup_capped,
 						teardown_capped),
 	};
 
