@@ -67,6 +67,33 @@ static void test_empty_windows_back_off(void **state)
 }
 
 /*
+ * Windows that come back empty round after round (a peer that cannot run while this thread
+ * spins): each rest is twice the last, up to PVRING_SPIN_REST_MAX; one hit ends that.
+ */
+static void test_empty_rounds_rest_longer(void **state)
+{
+	unsigned int rest = PVRING_SPIN_REST;
+	struct pvring_spin s;
+	int round;
+
+	(void)state;
+	pvring_spin_init(&s, MAX_NS);
+	for (round = 0; round < 8; round++) {
+		while (pvring_spin_window(&s))
+			pvring_spin_done(&s, false, false);
+		/* The call that said no was the first chance passed up. */
+		assert_int_equal(1 + chances_passed_up(&s), rest);
+		if (rest < PVRING_SPIN_REST_MAX)
+			rest *= 2;
+	}
+	assert_int_equal(rest, PVRING_SPIN_REST_MAX);
+	spin_alone(&s, true);
+	while (pvring_spin_window(&s))
+		pvring_spin_done(&s, false, false);
+	assert_int_equal(1 + chances_passed_up(&s), PVRING_SPIN_REST);
+}
+
+/*
  * A window in which this thread was preempted: the CPU is wanted elsewhere (a peer on the
  * same CPU). Spinning stops, found or not, then is tried again; a first preemption rests
  * only a little.
@@ -172,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hits_keep_the_window),
 		cmocka_unit_test(test_empty_windows_back_off),
+		cmocka_unit_test(test_empty_rounds_rest_longer),
 		cmocka_unit_test(test_contended_cpu_stops_spinning),
 		cmocka_unit_test(test_a_peer_on_this_cpu_keeps_the_rest_long),
 		cmocka_unit_test(test_the_rest_shortens_once_the_cpu_is_free),
