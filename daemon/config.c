@@ -628,6 +628,8 @@ static int load_file(struct pvringd_config *cfg, const char *file, char *err, si
 		file_fail(&ctx, "line %u: unexpected data after the top-level object",
 			  line_of(buf, jerr.offset));
 		goto out;
+	case PVRING_JSON_DUPLICATE:
+	case PVRING_JSON_NUL:
 	case PVRING_JSON_SYNTAX:
 	default:
 		file_fail(&ctx, "line %u: %s", line_of(buf, jerr.offset), jerr.desc);

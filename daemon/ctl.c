@@ -232,6 +232,16 @@ static bool handle_line(struct client *c, const char *line, size_t len)
 		reject(c, "out of memory");
 		return false;
 	}
+	if (jerr.status == PVRING_JSON_DUPLICATE || jerr.status == PVRING_JSON_NUL) {
+		size_t shown = len - jerr.offset < 32 ? len - jerr.offset : 32;
+		char msg[ERR_LEN];
+
+		/* Which string, in the client's own words: the offset is its opening quote. */
+		snprintf(msg, sizeof(msg), "malformed request: %s at byte %zu: %.*s", jerr.desc,
+			 jerr.offset, (int)shown, line + jerr.offset);
+		reject(c, msg);
+		return false;
+	}
 	if (!req || !json_object_is_type(req, json_type_object)) {
 		json_object_put(req);
 		reject(c, "malformed request: not a JSON object");

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -36,6 +37,140 @@ static bool stray_quote(const char *text, size_t len, size_t *offset)
 		}
 	}
 	return false;
+}
+
+/*
+ * A second look at text json-c has already parsed, so it is valid JSON: what json-c takes
+ * without a word is refused here. A key given twice in one object (json-c keeps the last,
+ * so "cmd" could say one thing to a reader of the line and another to pvringd), and a NUL
+ * escaped in a string (\u0000: the C string every caller reads stops there).
+ */
+struct strict_walk {
+	const char *text;
+	size_t end;
+	struct pvring_json_error *err;
+};
+
+static size_t skip_blanks(const struct strict_walk *w, size_t i)
+{
+	while (i < w->end && strchr(" \t\r\n", w->text[i]) && w->text[i])
+		i++;
+	return i;
+}
+
+static bool is_nul_escape(const char *p)
+{
+	return p[0] == 'u' && p[1] == '0' && p[2] == '0' && p[3] == '0' && p[4] == '0';
+}
+
+/* The string starting at the quote text[i]: where it ends (just past its quote). */
+static bool walk_string(struct strict_walk *w, size_t i, size_t *after)
+{
+	size_t start = i;
+
+	for (i++; i < w->end && w->text[i] != '"'; i++) {
+		if (w->text[i] != '\\')
+			continue;
+		/* Valid JSON: an escape is whole, and \uXXXX has its four digits. */
+		if (is_nul_escape(w->text + i + 1)) {
+			fail(w->err, PVRING_JSON_NUL, "NUL (\\u0000) in a string", start);
+			return false;
+		}
+		i++;
+	}
+	*after = i + 1;
+	return true;
+}
+
+/* A key's text as json-c decodes it (escapes and all), to compare keys as json-c does. */
+static char *decode_key(const char *text, size_t start, size_t after)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	char *key = NULL;
+
+	if (!tok)
+		return NULL;
+	o = json_tokener_parse_ex(tok, text + start, (int)(after - start));
+	if (o && json_object_is_type(o, json_type_string))
+		key = strdup(json_object_get_string(o));
+	json_object_put(o);
+	json_tokener_free(tok);
+	return key;
+}
+
+static bool walk_value(struct strict_walk *w, size_t i, size_t *after);
+
+static bool walk_object(struct strict_walk *w, size_t i, size_t *after)
+{
+	char **keys = NULL;
+	size_t nr_keys = 0, k, key_start;
+	bool ok = false;
+
+	i = skip_blanks(w, i + 1);
+	while (w->text[i] != '}') {
+		char **more, *key;
+
+		key_start = i;
+		if (!walk_string(w, i, &i))
+			goto out;
+		key = decode_key(w->text, key_start, i);
+		more = key ? realloc(keys, (nr_keys + 1) * sizeof(*keys)) : NULL;
+		if (!more) {
+			free(key);
+			fail(w->err, PVRING_JSON_NOMEM, "out of memory", key_start);
+			goto out;
+		}
+		keys = more;
+		for (k = 0; k < nr_keys; k++) {
+			if (!strcmp(keys[k], key)) {
+				free(key);
+				fail(w->err, PVRING_JSON_DUPLICATE, "duplicate key", key_start);
+				goto out;
+			}
+		}
+		keys[nr_keys++] = key;
+		i = skip_blanks(w, i); /* the colon */
+		if (!walk_value(w, skip_blanks(w, i + 1), &i))
+			goto out;
+		i = skip_blanks(w, i);
+		if (w->text[i] == ',')
+			i = skip_blanks(w, i + 1);
+	}
+	*after = i + 1;
+	ok = true;
+out:
+	for (k = 0; k < nr_keys; k++)
+		free(keys[k]);
+	free(keys);
+	return ok;
+}
+
+static bool walk_value(struct strict_walk *w, size_t i, size_t *after)
+{
+	switch (w->text[i]) {
+	case '{':
+		return walk_object(w, i, after);
+	case '"':
+		return walk_string(w, i, after);
+	case '[':
+		i = skip_blanks(w, i + 1);
+		while (w->text[i] != ']') {
+			if (!walk_value(w, i, &i))
+				return false;
+			i = skip_blanks(w, i);
+			if (w->text[i] == ',')
+				i = skip_blanks(w, i + 1);
+		}
+		*after = i + 1;
+		return true;
+	default:
+		/* A number, true, false or null: up to what follows it. */
+		while (i < w->end && !strchr(",]} \t\r\n", w->text[i]))
+			i++;
+		*after = i;
+		return true;
+	}
 }
 
 struct json_object *pvring_json_parse_one(const char *text, size_t len, int depth,
@@ -84,11 +219,21 @@ struct json_object *pvring_json_parse_one(const char *text, size_t len, int dept
 		return fail(err, PVRING_JSON_SYNTAX,
 			    json_tokener_error_desc(json_tokener_error_parse_unexpected), quote);
 	}
-	for (; end < len; end++) {
-		if (!strchr(" \t\r\n", text[end]) || !text[end]) {
+	for (quote = end; quote < len; quote++) {
+		if (!strchr(" \t\r\n", text[quote]) || !text[quote]) {
 			json_object_put(obj);
 			return fail(err, PVRING_JSON_TRAILING, "unexpected data after the value",
-				    end);
+				    quote);
+		}
+	}
+	{
+		struct strict_walk w = { .text = text, .end = end, .err = err };
+		size_t after;
+
+		/* The depth json-c allowed bounds the recursion. */
+		if (!walk_value(&w, skip_blanks(&w, 0), &after)) {
+			json_object_put(obj);
+			return NULL;
 		}
 	}
 	err->status = PVRING_JSON_OK;

@@ -19,6 +19,8 @@ enum pvring_json_status {
 	PVRING_JSON_SYNTAX, /* a bad character (desc says which problem) */
 	PVRING_JSON_END, /* the text ends inside the value, or holds none */
 	PVRING_JSON_TRAILING, /* something other than blanks after the value */
+	PVRING_JSON_DUPLICATE, /* a key given twice in one object (offset: the second) */
+	PVRING_JSON_NUL, /* \u0000 in a string, key or value (offset: the string) */
 };
 
 struct pvring_json_error {
@@ -30,7 +32,9 @@ struct pvring_json_error {
 /*
  * Parse text[0, len) (no NUL needed) as one JSON value, nested at most depth
  * levels (0: json-c's default), followed by nothing but spaces, tabs, CRs and
- * newlines. The value for the caller to put, or NULL with *err filled in.
+ * newlines, with no key twice in an object and no \u0000 in a string (json-c
+ * takes both, keeping the last key and a string that C reads short). The value
+ * for the caller to put, or NULL with *err filled in.
  */
 struct json_object *pvring_json_parse_one(const char *text, size_t len, int depth,
 					  struct pvring_json_error *err);

@@ -20,14 +20,7 @@
 #define DISK_BYTES 16u
 #define MAX_INDIRECT (PVRING_BLKIF_MAX_INDIRECT_PAGES * PVRING_BLKIF_SEGMENTS_PER_INDIRECT_PAGE)
 
-#define require(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_blkif: invariant broken: %s (line %d)\n", #cond,     \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 static struct pvring_blkif_segment indirect_segs[MAX_INDIRECT];
 

@@ -22,14 +22,7 @@
 #include "common/proto/pvring_blkif.h"
 #include "common/ring/pvring_ring.h"
 
-#define require(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_ring: invariant broken: %s (line %d)\n", #cond,      \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 /* Batches larger than the biggest ring used here (order 2, 20-byte slots: 512). */
 #define MAX_BATCH 600u

@@ -21,14 +21,7 @@
 
 #include "daemon/store/store_server.c"
 
-#define require(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_store_msg: invariant broken: %s (line %d)\n", #cond, \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 #define NR_CLIENTS 4
 #define NR_TXIDS 4

@@ -394,6 +394,13 @@ static void test_file_syntax_errors(void **state)
 	assert_file_error(f, "5\n", "the top level must be an object");
 	assert_file_error(f, "5 6", "line 1: unexpected data after the top-level object");
 	assert_file_error(f, "\n-", "line 2: unexpected end of file");
+	/* json-c alone would keep the second, silently. */
+	assert_file_error(f, "{\n \"workers\": 1,\n \"workers\": 2\n}", "line 3: duplicate key");
+	assert_file_error(
+		f, "{ \"disks\": [ { \"name\": \"a\", \"path\": \"/a\",\n\"path\": \"/b\" } ] }",
+		"line 2: duplicate key");
+	assert_file_error(f, "{ \"rundir\": \"/run/a\\u0000b\" }",
+			  "line 1: NUL (\\u0000) in a string");
 }
 
 static void test_file_value_errors(void **state)

@@ -365,6 +365,21 @@ static void test_malformed_lines_close(void **state)
 		  "{\"ok\":false,\"error\":\"malformed request: no string \\\"cmd\\\"\"}" },
 		{ "{\"cmd\":5}\n",
 		  "{\"ok\":false,\"error\":\"malformed request: no string \\\"cmd\\\"\"}" },
+		/* json-c alone keeps the last "cmd": the line says two things. */
+		{ "{\"cmd\":\"echo\",\"cmd\":\"list\"}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: duplicate key at byte 14: "
+		  "\\\"cmd\\\":\\\"list\\\"}\"}" },
+		/* The same key, spelt with an escape, in a nested object. */
+		{ "{\"cmd\":\"echo\",\"arg\":{\"a\":1,\"\\u0061\":2}}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: duplicate key at byte 27: "
+		  "\\\"\\\\u0061\\\":2}}\"}" },
+		/* A C string stops at the NUL: "list" here would be read as "li". */
+		{ "{\"cmd\":\"li\\u0000st\"}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: NUL (\\\\u0000) in a string at "
+		  "byte 7: \\\"li\\\\u0000st\\\"}\"}" },
+		{ "{\"c\\u0000x\":\"list\",\"cmd\":\"list\"}\n",
+		  "{\"ok\":false,\"error\":\"malformed request: NUL (\\\\u0000) in a string at "
+		  "byte 1: \\\"c\\\\u0000x\\\":\\\"list\\\",\\\"cmd\\\":\\\"list\\\"}\"}" },
 	};
 	struct fixture *f = *state;
 	size_t i;
