@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -35,6 +36,20 @@
 #define MAX_CLIENTS 64u
 /* A connection without a complete request for this long is closed (see ctl.h). */
 #define IDLE_TIMEOUT_MS 60000u
+/*
+ * With every slot taken, a new connection takes the slot of the client that has gone longest
+ * without a request, if that is at least this long: a full socket cannot lock pvringctl out
+ * for the idle timeout.
+ */
+#define EVICT_IDLE_MS 5000u
+/*
+ * And when every client asked something within EVICT_IDLE_MS, a few more connections are
+ * taken as spares: one request each, sent within SPARE_DEADLINE_MS, one reply, closed. A
+ * pvringctl command (one request) still gets in; a client that holds connections open does
+ * not get more that way.
+ */
+#define SPARE_CLIENTS 4u
+#define SPARE_DEADLINE_MS 2000u
 /* Requests nest a few levels at most: a deep one is an attack on the parser's stack. */
 #define JSON_DEPTH 32
 #define ERR_LEN 256u
@@ -48,11 +63,20 @@ struct command {
 	void *arg;
 };
 
+enum client_kind {
+	CLIENT_REGULAR, /* holds one of the MAX_CLIENTS slots */
+	CLIENT_SPARE, /* one request, then closed */
+	CLIENT_EVICTED, /* gave its slot up; its last words are being flushed */
+};
+
 struct client {
 	struct client *next;
 	struct pvringd_ctl *ctl;
 	struct bufferevent *bev;
 	struct event *idle; /* fires IDLE_TIMEOUT_MS after connecting or the last request */
+	struct event *more; /* another complete line is waiting: its turn, after the others' */
+	enum client_kind kind;
+	uint64_t last_request_ns; /* or when it connected */
 	bool closing; /* the last reply is being flushed; then the connection is closed */
 };
 
@@ -64,9 +88,24 @@ struct pvringd_ctl {
 	ino_t ino;
 	struct command *commands;
 	struct client *clients;
-	unsigned int nr_clients;
-	unsigned int idle_timeout_ms;
+	unsigned int nr_clients[CLIENT_EVICTED + 1];
+	struct pvringd_ctl_timeouts timeouts;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void set_kind(struct client *c, enum client_kind kind)
+{
+	c->ctl->nr_clients[c->kind]--;
+	c->kind = kind;
+	c->ctl->nr_clients[kind]++;
+}
 
 static void client_free(struct client *c)
 {
@@ -75,20 +114,27 @@ static void client_free(struct client *c)
 	for (link = &c->ctl->clients; *link != c; link = &(*link)->next)
 		;
 	*link = c->next;
-	c->ctl->nr_clients--;
-	if (c->idle)
-		event_free(c->idle);
+	c->ctl->nr_clients[c->kind]--;
+	event_free(c->idle);
+	event_free(c->more);
 	bufferevent_free(c->bev);
 	free(c);
 }
 
-/* (Re)start the client's idle timer. */
-static void client_touch(struct client *c)
+/* (Re)start the client's idle timer: ms from now. */
+static void client_timer(struct client *c, unsigned int ms)
 {
-	struct timeval tv = { .tv_sec = c->ctl->idle_timeout_ms / 1000u,
-			      .tv_usec = (c->ctl->idle_timeout_ms % 1000u) * 1000u };
+	struct timeval tv = { .tv_sec = ms / 1000u, .tv_usec = (ms % 1000u) * 1000u };
 
 	event_add(c->idle, &tv);
+}
+
+/* A request came (or the client connected): the idle timeout counts from now. */
+static void client_touch(struct client *c)
+{
+	c->last_request_ns = now_ns();
+	client_timer(c, c->kind == CLIENT_SPARE ? c->ctl->timeouts.spare_deadline_ms
+						: c->ctl->timeouts.idle_ms);
 }
 
 static bool send_error(struct client *c, const char *msg);
@@ -261,36 +307,58 @@ static bool handle_line(struct client *c, const char *line, size_t len)
 	return alive;
 }
 
+/*
+ * One request per turn: a client with more lines waiting goes to the back of the loop's
+ * queue, behind every other client (and every guest) with something ready. A client that
+ * pipelines many requests gets its answers as fast as any other, not ahead of them.
+ */
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr eol;
+	char *line;
 
-	while (!c->closing) {
-		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-		char *line;
-
-		if (eol.pos < 0) {
-			/* The read watermark stops reading just past the limit. */
-			if (evbuffer_get_length(in) > LINE_MAX_BYTES)
-				reject(c, "request line longer than 64 KiB");
-			return;
-		}
-		if ((size_t)eol.pos > LINE_MAX_BYTES) {
+	if (c->closing)
+		return;
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (eol.pos < 0) {
+		/* The read watermark stops reading just past the limit. */
+		if (evbuffer_get_length(in) > LINE_MAX_BYTES)
 			reject(c, "request line longer than 64 KiB");
-			return;
-		}
-		line = (char *)evbuffer_pullup(in, eol.pos + 1);
-		if (!line) {
-			reject(c, "out of memory");
-			return;
-		}
-		client_touch(c);
-		/* false: c may be freed, and its input buffer with it. */
-		if (!handle_line(c, line, (size_t)eol.pos))
-			return;
-		evbuffer_drain(in, (size_t)eol.pos + 1);
+		return;
 	}
+	if ((size_t)eol.pos > LINE_MAX_BYTES) {
+		reject(c, "request line longer than 64 KiB");
+		return;
+	}
+	line = (char *)evbuffer_pullup(in, eol.pos + 1);
+	if (!line) {
+		reject(c, "out of memory");
+		return;
+	}
+	client_touch(c);
+	/* false: c may be freed, and its input buffer with it. */
+	if (!handle_line(c, line, (size_t)eol.pos))
+		return;
+	evbuffer_drain(in, (size_t)eol.pos + 1);
+	if (c->kind == CLIENT_SPARE) {
+		/* Its one request is answered: close once the reply is out. */
+		c->closing = true;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	if (evbuffer_get_length(in))
+		event_active(c->more, EV_TIMEOUT, 0);
+}
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	on_read(c->bev, c);
 }
 
 static void on_idle(evutil_socket_t fd, short what, void *arg)
@@ -299,7 +367,11 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pvring_debug("ctl: closing a connection idle for %u ms", c->ctl->idle_timeout_ms);
+	if (c->kind == CLIENT_SPARE && !c->closing)
+		pvring_warn("ctl: a spare connection sent no request within %u ms; closing it",
+			    c->ctl->timeouts.spare_deadline_ms);
+	else
+		pvring_debug("ctl: closing a connection idle for %u ms", c->ctl->timeouts.idle_ms);
 	client_free(c);
 }
 
@@ -339,29 +411,78 @@ static void refuse(evutil_socket_t fd, const char *line)
 	close(fd);
 }
 
+/* The regular client that has gone longest without a request, if that is long enough. */
+static struct client *idlest(struct pvringd_ctl *ctl)
+{
+	uint64_t limit = (uint64_t)ctl->timeouts.evict_idle_ms * 1000000u, now = now_ns();
+	struct client *c, *oldest = NULL;
+
+	for (c = ctl->clients; c; c = c->next)
+		if (c->kind == CLIENT_REGULAR && !c->closing &&
+		    (!oldest || c->last_request_ns < oldest->last_request_ns))
+			oldest = c;
+	return oldest && now - oldest->last_request_ns >= limit ? oldest : NULL;
+}
+
+/* Its slot goes to a new connection: it is told why, and closed once that is written. */
+static void evict(struct client *c)
+{
+	pvring_info("ctl: %u connections; closing the one idle longest (%llu ms) for a new one",
+		    c->ctl->nr_clients[CLIENT_REGULAR],
+		    (unsigned long long)((now_ns() - c->last_request_ns) / 1000000u));
+	set_kind(c, CLIENT_EVICTED);
+	/* However it goes, within the spare deadline: a client that does not read is cut. */
+	client_timer(c, c->ctl->timeouts.spare_deadline_ms);
+	reject(c, "closed to make room: every control connection was taken and this one was "
+		  "the idlest");
+}
+
+/* What a new connection will be; false if it is refused (full, and no slot to take). */
+static bool admit(struct pvringd_ctl *ctl, enum client_kind *kind)
+{
+	struct client *victim;
+
+	*kind = CLIENT_REGULAR;
+	if (ctl->nr_clients[CLIENT_REGULAR] < MAX_CLIENTS)
+		return true;
+	victim = idlest(ctl);
+	if (victim) {
+		evict(victim);
+		return true;
+	}
+	*kind = CLIENT_SPARE;
+	return ctl->nr_clients[CLIENT_SPARE] < SPARE_CLIENTS;
+}
+
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *arg)
 {
 	struct pvringd_ctl *ctl = arg;
+	enum client_kind kind;
 	struct client *c;
 
 	(void)listener;
 	(void)sa;
 	(void)socklen;
-	if (ctl->nr_clients >= MAX_CLIENTS) {
-		pvring_warn("ctl: %u clients already connected; refusing another", ctl->nr_clients);
+	if (!admit(ctl, &kind)) {
+		pvring_warn("ctl: %u clients and %u spare connections, all busy; refusing another",
+			    ctl->nr_clients[CLIENT_REGULAR], ctl->nr_clients[CLIENT_SPARE]);
 		refuse(fd, "{\"ok\":false,\"error\":\"too many control connections\"}\n");
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (c)
+	if (c) {
 		c->idle = evtimer_new(ctl->base, on_idle, c);
-	if (c && c->idle)
+		c->more = event_new(ctl->base, -1, 0, on_more, c);
+	}
+	if (c && c->idle && c->more)
 		c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c || !c->idle || !c->bev) {
+	if (!c || !c->idle || !c->more || !c->bev) {
 		pvring_err("ctl: out of memory accepting a connection");
 		if (c && c->idle)
 			event_free(c->idle);
+		if (c && c->more)
+			event_free(c->more);
 		free(c);
 		refuse(fd, "{\"ok\":false,\"error\":\"out of memory\"}\n");
 		return;
@@ -369,7 +490,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	c->ctl = ctl;
 	c->next = ctl->clients;
 	ctl->clients = c;
-	ctl->nr_clients++;
+	c->kind = kind;
+	ctl->nr_clients[kind]++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	/* Read no further than one line over the limit: the input stays bounded too. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, LINE_MAX_BYTES + 2);
@@ -389,7 +511,11 @@ struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, 
 		return NULL;
 	}
 	ctl->base = base;
-	ctl->idle_timeout_ms = IDLE_TIMEOUT_MS;
+	ctl->timeouts = (struct pvringd_ctl_timeouts){
+		.idle_ms = IDLE_TIMEOUT_MS,
+		.evict_idle_ms = EVICT_IDLE_MS,
+		.spare_deadline_ms = SPARE_DEADLINE_MS,
+	};
 	fd = pvring_unix_listen(path, SOCK_STREAM, (int)MAX_CLIENTS, &st, why);
 	if (fd == -EADDRINUSE)
 		*why = "another pvringd is serving the control socket";
@@ -462,7 +588,7 @@ int pvringd_ctl_register(struct pvringd_ctl *ctl, const char *name, pvringd_ctl_
 	return 0;
 }
 
-void pvringd_ctl_set_idle_timeout(struct pvringd_ctl *ctl, unsigned int ms)
+void pvringd_ctl_set_timeouts(struct pvringd_ctl *ctl, const struct pvringd_ctl_timeouts *t)
 {
-	ctl->idle_timeout_ms = ms;
+	ctl->timeouts = *t;
 }

@@ -6,10 +6,15 @@
  * Framing: one JSON object per line each way. A request names a command and
  * its arguments; the reply is one object with "ok": true and the command's
  * fields, or "ok": false and "error": "one line". A client may send many
- * requests on one connection; a malformed line gets an error reply and the
+ * requests on one connection, answered one per turn of the loop, in turn with
+ * every other client's; a malformed line gets an error reply and the
  * connection is closed. A connection on which no complete request arrives
  * for 60 s (counted from connecting, then from each request) is closed, so
- * that idle clients cannot hold all 64 connection slots. A reply longer than
+ * that idle clients cannot hold all 64 connection slots. With all 64 taken, a
+ * new connection takes the slot of the client idle longest, if 5 s or more
+ * (that one is told why and closed); if every client asked something in the
+ * last 5 s, up to 4 more connections are spares: one request, sent within
+ * 2 s, one reply, closed. So a pvringctl command always gets in. A reply longer than
  * 4 MiB is replaced by the error "reply too large (...)"; a client with more
  * than 4 MiB of replies waiting unread is cut off. Commands (see
  * doc/pvringd-control.md for the fields):
@@ -41,12 +46,17 @@ typedef int (*pvringd_ctl_handler)(void *arg, struct json_object *request,
 
 /* Listen on path (created 0600, a stale socket replaced). NULL with *why set. */
 struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, const char **why);
+struct pvringd_ctl_timeouts {
+	unsigned int idle_ms; /* a connection with no request for this long is closed (60 s) */
+	unsigned int evict_idle_ms; /* full: the idlest gives way if idle this long (5 s) */
+	unsigned int spare_deadline_ms; /* a spare connection's one request comes within (2 s) */
+};
+
 /*
- * Close connections idle for ms instead of the default 60 s (for tests):
- * applies from each connection's next request or connection on. Only while
- * the loop is not running.
+ * Other timeouts than the defaults (for tests): each applies from a connection's next
+ * request or connection on. Only while the loop is not running.
  */
-void pvringd_ctl_set_idle_timeout(struct pvringd_ctl *ctl, unsigned int ms);
+void pvringd_ctl_set_timeouts(struct pvringd_ctl *ctl, const struct pvringd_ctl_timeouts *t);
 /* Closes every connection and removes the socket. */
 void pvringd_ctl_close(struct pvringd_ctl *ctl);
 /* 0, or -1 if out of memory. */

@@ -711,14 +711,24 @@ static void test_reply_too_large(void **state)
 	close(fd);
 }
 
+static void set_timeouts(struct fixture *f, unsigned int idle_ms, unsigned int evict_idle_ms,
+			 unsigned int spare_deadline_ms)
+{
+	const struct pvringd_ctl_timeouts t = { .idle_ms = idle_ms,
+						.evict_idle_ms = evict_idle_ms,
+						.spare_deadline_ms = spare_deadline_ms };
+
+	ctl_server_thread_pause(&f->srv);
+	pvringd_ctl_set_timeouts(f->srv.ctl, &t);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+}
+
 static void test_idle_connections_closed(void **state)
 {
 	struct fixture *f = *state;
 	int fds[64], fd, i;
 
-	ctl_server_thread_pause(&f->srv);
-	pvringd_ctl_set_idle_timeout(f->srv.ctl, 100);
-	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	set_timeouts(f, 100, 60000, 2000);
 	/* Every slot taken: silent, half a request, or idle after a request. */
 	for (i = 0; i < 64; i++) {
 		fds[i] = connect_to(f->srv.path);
@@ -741,29 +751,171 @@ static void test_idle_connections_closed(void **state)
 static void test_client_limit(void **state)
 {
 	struct fixture *f = *state;
-	int fds[64], fd, i;
+	int fds[64], spares[4], fd, i;
 
 	for (i = 0; i < 64; i++) {
 		fds[i] = connect_to(f->srv.path);
 		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	}
-	/* The 65th is told why, then closed. */
+	/*
+	 * Every slot taken by a client that asked something just now: a spare connection gets
+	 * one request answered, then it is closed.
+	 */
 	fd = connect_to(f->srv.path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	expect_closed(fd);
+	close(fd);
+	/*
+	 * Four spares at most, however long they take; the fifth is told why, then closed. (All
+	 * five wait in the backlog while the loop is stopped: it accepts them in order.)
+	 */
+	ctl_server_thread_pause(&f->srv);
+	for (i = 0; i < 4; i++)
+		spares[i] = connect_to(f->srv.path);
+	fd = connect_to(f->srv.path);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
 	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\"}");
+	expect_closed(fd);
+	close(fd);
+	/* A spare that sends nothing is closed at its deadline (2 s), freeing its place. */
+	for (i = 0; i < 4; i++) {
+		expect_closed(spares[i]);
+		close(spares[i]);
+	}
+	fd = connect_to(f->srv.path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	expect_closed(fd);
 	close(fd);
 	/*
 	 * One leaves: the server frees its slot, then closes its end, so there is
-	 * room again once that end of file arrives.
+	 * room again once that end of file arrives: a regular slot, for many requests.
 	 */
 	assert_int_equal(shutdown(fds[0], SHUT_WR), 0);
 	expect_closed(fds[0]);
 	close(fds[0]);
 	fd = connect_to(f->srv.path);
 	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
 	close(fd);
 	for (i = 1; i < 64; i++)
 		close(fds[i]);
+}
+
+/*
+ * 64 clients that each asked something, then nothing for a while, cannot lock a new one out
+ * (they could for the idle timeout, 60 s): the one idle longest gives its slot up and is told
+ * why. The newcomer is a regular client: it may ask many things.
+ */
+static void test_full_socket_evicts_the_idlest(void **state)
+{
+	struct fixture *f = *state;
+	int fds[64], fd, i;
+
+	set_timeouts(f, 60000, 100, 2000);
+	for (i = 0; i < 64; i++) {
+		fds[i] = connect_to(f->srv.path);
+		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	}
+	/* Past the eviction age (a sleep lasts at least this long), all but the first ask again. */
+	usleep(200 * 1000);
+	for (i = 1; i < 64; i++)
+		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	usleep(200 * 1000);
+	fd = connect_to(f->srv.path);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	expect_line(fds[0], "{\"ok\":false,\"error\":\"closed to make room: every control "
+			    "connection was taken and this one was the idlest\"}");
+	expect_closed(fds[0]);
+	close(fds[0]);
+	for (i = 0; i < 3; i++)
+		request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	/* The others keep theirs. */
+	for (i = 1; i < 64; i++) {
+		request(fds[i], "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+		close(fds[i]);
+	}
+	close(fd);
+}
+
+/* The order the server took "mark" requests in. */
+static char marks[4096][8];
+static unsigned int nr_marks;
+
+static int h_mark(void *arg, struct json_object *req, struct json_object *reply, char *err,
+		  unsigned int err_len)
+{
+	struct json_object *v;
+
+	(void)arg;
+	(void)reply;
+	(void)err;
+	(void)err_len;
+	if (nr_marks < 4096 && json_object_object_get_ex(req, "arg", &v))
+		snprintf(marks[nr_marks++], sizeof(marks[0]), "%s", json_object_get_string(v));
+	return 0;
+}
+
+/*
+ * A client that pipelines a thousand requests does not go ahead of one that asks one thing
+ * at the same moment: requests are taken one per client per turn.
+ */
+static void test_clients_take_turns(void **state)
+{
+	struct fixture *f = *state;
+	static char many[1000 * 32];
+	int a, b, i, pos = -1;
+	size_t len = 0;
+
+	ctl_server_thread_pause(&f->srv);
+	assert_int_equal(pvringd_ctl_register(f->srv.ctl, "mark", h_mark, NULL), 0);
+	nr_marks = 0;
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	a = connect_to(f->srv.path);
+	b = connect_to(f->srv.path);
+	/* Both known to the server before it is stopped. */
+	request(a, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	request(b, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(many + len, sizeof(many) - len,
+					"{\"cmd\":\"mark\",\"arg\":\"a\"}\n");
+	/* Both lines are waiting when the loop looks: a's thousand first. */
+	ctl_server_thread_pause(&f->srv);
+	send_str(a, many);
+	send_str(b, "{\"cmd\":\"mark\",\"arg\":\"b\"}\n");
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	expect_line(b, "{\"ok\":true}");
+	for (i = 0; i < 1000; i++)
+		expect_line(a, "{\"ok\":true}");
+	ctl_server_thread_pause(&f->srv);
+	assert_int_equal(nr_marks, 1001);
+	for (i = 0; i < (int)nr_marks; i++)
+		if (!strcmp(marks[i], "b"))
+			pos = i;
+	print_message("b's request was taken %d-th of 1001\n", pos + 1);
+	/* Without turns, a's whole first read (hundreds of lines) goes first. */
+	assert_true(pos >= 0 && pos <= 3);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	close(a);
+	close(b);
+}
+
+/* Bytes that trickle in without ever making a line do not keep a connection open. */
+static void test_trickling_client_is_closed(void **state)
+{
+	struct fixture *f = *state;
+	int fd, i;
+
+	set_timeouts(f, 200, 60000, 2000);
+	fd = connect_to(f->srv.path);
+	send_str(fd, "{\"cmd\":");
+	/* A byte every 50 ms for far longer than the idle timeout, until the server closes. */
+	for (i = 0; i < 200; i++) {
+		if (send(fd, " ", 1, MSG_NOSIGNAL) < 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(i < 200);
+	close(fd);
 }
 
 static void test_register(void **state)
@@ -802,6 +954,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_connections_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_socket_evicts_the_idlest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_clients_take_turns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trickling_client_is_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 	};
 
