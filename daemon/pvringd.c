@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +94,24 @@ static struct pvring_platform *open_platform(struct pvringd *d, const struct pvr
 	return pvring_platform_local_open(d->base, cfg->registry_socket, cfg->store_rundir, why);
 }
 
+/*
+ * Each guest holds descriptors (its registry socket and memory on the local platform, two
+ * per event channel port, its ring mappings' handles on Xen): the soft limit systemd leaves
+ * (1024, for select()'s sake; pvringd uses epoll) runs out near a hundred busy guests. Take
+ * what the hard limit allows; LimitNOFILE= in the unit sets that.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
+		return;
+	lim.rlim_cur = lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		pvring_warn("cannot raise the open file limit to %llu: %s",
+			    (unsigned long long)lim.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct pvringd_config cfg;
@@ -111,6 +130,7 @@ int main(int argc, char **argv)
 	}
 	pvring_log_setup("pvringd", (enum pvring_log_level)cfg.log_level, cfg.syslog);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	/*
 	 * SIGTERM and SIGINT wait until the loop runs: one that comes while
 	 * pvringd starts then stops it cleanly, instead of killing it with

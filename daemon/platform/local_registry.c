@@ -124,15 +124,26 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 		goto fail;
 	}
 	err = pvring_local_send(guest->registry_fd, &hello, sizeof(hello), &guest->mem.fd, 1);
-	if (err) {
+	/*
+	 * A registry that refuses at once (too many guests, out of descriptors) says why and
+	 * hangs up, maybe before the hello is sent: its reason is still there to read.
+	 */
+	if (err && err != -EPIPE && err != -ECONNRESET) {
 		*why = "cannot send to pvringd";
 		goto fail;
 	}
 	n = pvring_local_recv(guest->registry_fd, &welcome, sizeof(welcome), &unused_fd, 0,
 			      &nr_fds);
+	/*
+	 * Its hanging up with our hello unread is reported first (once); the reason it sent
+	 * before is read after.
+	 */
+	if (n == -ECONNRESET)
+		n = pvring_local_recv(guest->registry_fd, &welcome, sizeof(welcome), &unused_fd,
+				      0, &nr_fds);
 	if (n != (ssize_t)sizeof(welcome) || welcome.magic != PVRING_LOCAL_MAGIC ||
 	    welcome.type != PVRING_LOCAL_WELCOME) {
-		err = n < 0 ? (int)n : -EPROTO;
+		err = err ? err : n < 0 ? (int)n : -EPROTO;
 		*why = "pvringd did not answer as expected";
 		goto fail;
 	}

@@ -33,6 +33,12 @@
 #define MAX_TABLE_FRAMES 2048u
 #define FIRST_DOMID 1u
 #define DOMID_LIMIT 0x7ff0u
+/* Live guests at most (each holds descriptors: its socket, its memory, two per port). */
+#define DEFAULT_MAX_GUESTS 1024u
+/* A connection says hello within this, or is refused: it holds a descriptor meanwhile. */
+#define DEFAULT_HELLO_MS 5000u
+/* Out of descriptors with no spare to refuse with: accepting pauses this long. */
+#define ACCEPT_PAUSE_MS 1000u
 
 struct local_domain {
 	struct local_domain *next;
@@ -40,6 +46,7 @@ struct local_domain {
 	uint32_t domid;
 	int sock;
 	struct event *ev;
+	struct event *hello_timer; /* until it says hello */
 	bool welcomed;
 	bool gone;
 	struct pvring_local_gnttab gt;
@@ -51,6 +58,16 @@ struct local_platform {
 	struct event_base *evbase;
 	int listen_fd;
 	struct event *accept_ev;
+	/*
+	 * Out of descriptors, accept fails and the connection waits, the socket readable: the
+	 * loop would call again at once. This one, kept open, is closed to take the connection
+	 * and tell the guest why; if it cannot be opened again, accepting pauses instead.
+	 */
+	int spare_fd;
+	struct event *accept_pause;
+	bool out_of_fds; /* said so in the log, until a guest gets in again */
+	struct pvring_platform_local_limits limits;
+	unsigned int nr_live; /* connections not gone: saying hello or guests */
 	char registry_path[108];
 	/* short enough that rundir/domain/<domid>/socket fits a socket address */
 	char store_rundir[80];
@@ -117,6 +134,10 @@ static void domain_gone(struct local_domain *d, const char *why)
 
 	if (d->gone)
 		return;
+	lp->nr_live--;
+	if (d->hello_timer)
+		event_free(d->hello_timer);
+	d->hello_timer = NULL;
 	event_free(d->ev);
 	d->ev = NULL;
 	close(d->sock);
@@ -137,16 +158,22 @@ static void domain_gone(struct local_domain *d, const char *why)
 	pthread_mutex_unlock(&lp->lock);
 }
 
-static void refuse(struct local_domain *d, int status, const char *why)
+/* Tell a registering guest no, and why (its end of the registry protocol shows it). */
+static void send_refusal(int sock, int status, const char *why)
 {
 	struct pvring_local_welcome welcome = { .magic = PVRING_LOCAL_MAGIC,
 						.type = PVRING_LOCAL_WELCOME,
 						.status = status };
 
 	snprintf(welcome.why, sizeof(welcome.why), "%s", why);
-	pvring_warn("local: refused a guest: %s", why);
-	if (pvring_local_send(d->sock, &welcome, sizeof(welcome), NULL, 0))
+	if (pvring_local_send(sock, &welcome, sizeof(welcome), NULL, 0))
 		pvring_debug("local: could not tell the refused guest why");
+}
+
+static void refuse(struct local_domain *d, int status, const char *why)
+{
+	pvring_warn("local: refused a guest: %s", why);
+	send_refusal(d->sock, status, why);
 	domain_gone(d, why);
 }
 
@@ -189,6 +216,8 @@ static void on_hello(struct local_domain *d, const struct pvring_local_hello *he
 		refuse(d, err, why);
 		return;
 	}
+	event_free(d->hello_timer);
+	d->hello_timer = NULL;
 	/* Under the lock: a worker's map reads it (and the grant table it stands for). */
 	pthread_mutex_lock(&lp->lock);
 	d->welcomed = true;
@@ -283,16 +312,90 @@ static uint32_t allocate_domid(struct local_platform *lp)
 	return 0;
 }
 
+static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_domain *d = arg;
+	char why[64];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "no hello within %u ms", d->lp->limits.hello_ms);
+	refuse(d, -ETIMEDOUT, why);
+}
+
+static void on_accept_pause_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_platform *lp = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(lp->accept_ev, NULL))
+		pvring_err("local: cannot watch the registry socket again");
+}
+
+/*
+ * accept() found no descriptor free. Take the waiting connection with the spare one to tell
+ * that guest why, rather than leave it hanging (and the socket readable, the loop spinning
+ * on it); with no spare either, stop accepting for a while. Said once in the log per spell.
+ */
+static void accept_without_fds(struct local_platform *lp, int err)
+{
+	const struct timeval pause = { .tv_sec = ACCEPT_PAUSE_MS / 1000u,
+				       .tv_usec = (ACCEPT_PAUSE_MS % 1000u) * 1000u };
+	int sock;
+
+	if (!lp->out_of_fds)
+		pvring_err("local: out of file descriptors (%s): refusing guests until some are "
+			   "free (raise LimitNOFILE?)",
+			   strerror(err));
+	lp->out_of_fds = true;
+	if (lp->spare_fd >= 0) {
+		close(lp->spare_fd);
+		lp->spare_fd = -1;
+		sock = accept4(lp->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (sock >= 0) {
+			send_refusal(sock, -err, "pvringd is out of file descriptors");
+			close(sock);
+		}
+		lp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (lp->spare_fd >= 0)
+			return;
+	}
+	event_del(lp->accept_ev);
+	if (event_add(lp->accept_pause, &pause))
+		pvring_err("local: cannot time a pause in accepting guests");
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct local_platform *lp = arg;
+	struct timeval hello_tv;
 	struct local_domain *d;
 	int sock;
 
 	(void)what;
 	sock = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (sock < 0)
+	if (sock < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			accept_without_fds(lp, errno);
 		return;
+	}
+	if (lp->out_of_fds && lp->spare_fd >= 0) {
+		pvring_info("local: file descriptors free again: accepting guests");
+		lp->out_of_fds = false;
+	}
+	if (lp->spare_fd < 0)
+		lp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lp->nr_live >= lp->limits.max_guests) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "pvringd serves at most %u guests",
+			 lp->limits.max_guests);
+		pvring_warn("local: refused a guest: %s", why);
+		send_refusal(sock, -EUSERS, why);
+		close(sock);
+		return;
+	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		close(sock);
@@ -301,9 +404,15 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	d->lp = lp;
 	d->sock = sock;
 	d->ev = event_new(lp->evbase, sock, EV_READ | EV_PERSIST, on_domain_message, d);
-	if (!d->ev || event_add(d->ev, NULL)) {
+	d->hello_timer = evtimer_new(lp->evbase, on_hello_timeout, d);
+	hello_tv.tv_sec = lp->limits.hello_ms / 1000u;
+	hello_tv.tv_usec = (lp->limits.hello_ms % 1000u) * 1000u;
+	if (!d->ev || !d->hello_timer || event_add(d->ev, NULL) ||
+	    event_add(d->hello_timer, &hello_tv)) {
 		if (d->ev)
 			event_free(d->ev);
+		if (d->hello_timer)
+			event_free(d->hello_timer);
 		free(d);
 		close(sock);
 		return;
@@ -318,9 +427,18 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	if (!d->domid) {
 		pvring_warn("local: cannot take another guest (no domain id left)");
 		event_free(d->ev);
+		event_free(d->hello_timer);
 		free(d);
 		close(sock);
+		return;
 	}
+	lp->nr_live++;
+}
+
+void pvring_platform_local_set_limits(struct pvring_platform *p,
+				      const struct pvring_platform_local_limits *limits)
+{
+	local_of(p)->limits = *limits;
 }
 
 /* ---- platform operations ---- */
@@ -345,6 +463,10 @@ static void local_destroy(struct pvring_platform *p)
 		domain_free(lp->domains);
 	if (lp->accept_ev)
 		event_free(lp->accept_ev);
+	if (lp->accept_pause)
+		event_free(lp->accept_pause);
+	if (lp->spare_fd >= 0)
+		close(lp->spare_fd);
 	if (lp->listen_fd >= 0) {
 		close(lp->listen_fd);
 		unlink(lp->registry_path);
@@ -533,7 +655,8 @@ static int listen_registry(struct local_platform *lp, const char *path, const ch
 	strcpy(lp->registry_path, path);
 	lp->listen_fd = fd;
 	lp->accept_ev = event_new(lp->evbase, lp->listen_fd, EV_READ | EV_PERSIST, on_accept, lp);
-	if (!lp->accept_ev || event_add(lp->accept_ev, NULL)) {
+	lp->accept_pause = evtimer_new(lp->evbase, on_accept_pause_over, lp);
+	if (!lp->accept_ev || !lp->accept_pause || event_add(lp->accept_ev, NULL)) {
 		*why = "cannot watch the registry socket";
 		return -ENOMEM;
 	}
@@ -555,6 +678,9 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 	lp->evbase = base;
 	lp->listen_fd = -1;
 	lp->next_domid = FIRST_DOMID;
+	lp->limits = (struct pvring_platform_local_limits){ .max_guests = DEFAULT_MAX_GUESTS,
+							    .hello_ms = DEFAULT_HELLO_MS };
+	lp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&lp->lock, NULL);
 	pvring_local_evtchn_offers_init(&lp->offers);
 	if (snprintf(lp->store_rundir, sizeof(lp->store_rundir), "%s", store_rundir) >=

@@ -70,9 +70,18 @@ else
 fi
 
 # ---- a running daemon and pvringctl ----
+# Started as systemd starts services: a soft limit of 1024 open files under a higher hard one.
+hard_nofile=$(ulimit -H -n)
+[ "$hard_nofile" = unlimited ] || [ "$hard_nofile" -le 1024 ] || ulimit -S -n 1024
 pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 --workers 2 --log-level info \
 	2>"$dir/pvringd.log" || { echo "Bail out! pvringd did not start"; exit 1; }
 export PVRINGCTL_SOCKET=$dir/pvringd.sock
+if [ "$hard_nofile" != unlimited ] && [ "$hard_nofile" -gt 1024 ]; then
+	check "pvringd takes the hard limit on open files as its soft limit" \
+		test "$(awk '/^Max open files/ { print $4 }' "/proc/$daemon_pid/limits")" = "$hard_nofile"
+else
+	echo "ok - # SKIP the hard limit on open files ($hard_nofile) leaves nothing to raise"
+fi
 
 # A second pvringd must neither take over nor break the one serving.
 check "a second pvringd on the same run directory is refused" \

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -381,6 +383,151 @@ static void test_bad_registrations(void **state)
 	pvring_local_guest_port_free(&good.port);
 }
 
+/* A raw connection to the registry, as a guest's first step. */
+static int connect_registry(struct fixture *f)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(sock >= 0);
+	strcpy(sun.sun_path, f->env.registry);
+	assert_int_equal(connect(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return sock;
+}
+
+/*
+ * Run the loop until sock has the refusal, and check it; then the registry hangs up. Each turn
+ * waits for something to do: a loop that keeps finding the registry socket readable without
+ * answering (the accept that fails for want of a descriptor) runs out of turns.
+ */
+static void expect_refusal(struct fixture *f, int sock, int status, const char *why)
+{
+	struct pvring_local_welcome welcome;
+	unsigned int nr_fds, turns = 0;
+	int unused;
+
+	while (!readable(sock)) {
+		if (++turns > 1000)
+			fail_msg("no answer from the registry in 1000 loop turns");
+		event_base_loop(f->env.base, EVLOOP_ONCE);
+	}
+	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
+			 sizeof(welcome));
+	assert_int_equal(welcome.status, status);
+	assert_string_equal(welcome.why, why);
+	assert_int_equal(pvring_local_recv(sock, &welcome, sizeof(welcome), &unused, 0, &nr_fds),
+			 0);
+}
+
+static void set_limits(struct fixture *f, unsigned int max_guests, unsigned int hello_ms)
+{
+	const struct pvring_platform_local_limits limits = { .max_guests = max_guests,
+							     .hello_ms = hello_ms };
+
+	pvring_platform_local_set_limits(f->env.plat, &limits);
+}
+
+/* A connection that never says hello is refused at the deadline; it held a descriptor. */
+static void test_silent_connection_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread good = { .frames = 16, .table_frames = 1 };
+	int sock;
+
+	set_limits(f, 1024, 100);
+	sock = connect_registry(f);
+	expect_refusal(f, sock, -ETIMEDOUT, "no hello within 100 ms");
+	close(sock);
+	run_guest(f, &good);
+	assert_int_equal(good.result, 0);
+	pvring_local_guest_leave(&good.guest);
+	pvring_local_guest_port_free(&good.port);
+}
+
+/* Past the limit on live guests a new one is told so; once one leaves, another gets in. */
+static void test_guest_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread a = { .frames = 16, .table_frames = 1 };
+	struct guest_thread b = { .frames = 16, .table_frames = 1 };
+	struct guest_thread c = { .frames = 16, .table_frames = 1 };
+	int sock;
+
+	set_limits(f, 2, 5000);
+	run_guest(f, &a);
+	assert_int_equal(a.result, 0);
+	/* One saying hello counts too: it holds what a guest holds until it is refused. */
+	sock = connect_registry(f);
+	run_guest(f, &b);
+	assert_int_equal(b.result, -EUSERS);
+	assert_string_equal(b.why, "pvringd serves at most 2 guests");
+	close(sock);
+	pvring_local_guest_leave(&a.guest);
+	pvring_local_guest_port_free(&a.port);
+	/* Both gone once the loop has seen them go. */
+	run_guest(f, &c);
+	assert_int_equal(c.result, 0);
+	pvring_local_guest_leave(&c.guest);
+	pvring_local_guest_port_free(&c.port);
+}
+
+/*
+ * Fill every free descriptor number below the highest open one (the limit is on numbers, not
+ * on how many); returns that highest number. The fillers are fds[0..*n).
+ */
+static int fill_descriptor_holes(int *fds, unsigned int max, unsigned int *n)
+{
+	int highest = 0, fd;
+
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			highest = fd;
+	*n = 0;
+	for (;;) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		if (fd > highest) {
+			close(fd);
+			return highest;
+		}
+		assert_true(*n < max);
+		fds[(*n)++] = fd;
+	}
+}
+
+/*
+ * Out of descriptors, the registry takes the waiting connection anyway, with a spare kept for
+ * it, and tells the guest why: before, accept failed, the guest waited for ever, and the loop
+ * spun on the readable socket. The spare comes back, so the next one is told too; once
+ * descriptors are free, guests get in again.
+ */
+static void test_out_of_descriptors(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_thread good = { .frames = 16, .table_frames = 1 };
+	struct rlimit saved, tight;
+	int i, sock[2], fillers[4096];
+	unsigned int nr_fillers;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	tight = saved;
+	/* Room for the test's own socket, none for the one accept() would make. */
+	tight.rlim_cur = (rlim_t)fill_descriptor_holes(fillers, 4096, &nr_fillers) + 2;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	for (i = 0; i < 2; i++) {
+		sock[i] = connect_registry(f);
+		expect_refusal(f, sock[i], -EMFILE, "pvringd is out of file descriptors");
+		close(sock[i]);
+	}
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	while (nr_fillers)
+		close(fillers[--nr_fillers]);
+	run_guest(f, &good);
+	assert_int_equal(good.result, 0);
+	pvring_local_guest_leave(&good.guest);
+	pvring_local_guest_port_free(&good.port);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +535,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evtchn_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_from_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_registrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_connection_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("local platform", tests, NULL, NULL);
