@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,17 @@
 
 /* Xen's DOMID_FIRST_RESERVED: domain ids at or above it are not guests. */
 #define DOMID_LIMIT 0x7ff0u
-/* Connections one guest may hold: each may take TXNS_PER_CONN copies of the tree. */
+/*
+ * A guest's quotas, over all its connections, as xenstored's defaults: connections, open
+ * transactions (each holds a copy of the tree) and watches. dom0 is bound by none of them
+ * (pvringd watches one path per device it serves) but a connection's transactions.
+ */
 #define CONNS_PER_GUEST 8u
+#define TXNS_PER_GUEST 10u
+#define WATCHES_PER_GUEST 128u
 #define TXNS_PER_CONN 16u
-#define WATCHES_PER_CONN 128u /* a guest's; dom0's are not counted */
+/* The tree's own quotas on what a guest owns (store_tree.h), as the log names them. */
+#define NODE_QUOTA "nodes (or 512 KiB of names and values)"
 /* Replies and events queued for a client that does not read them, at most. */
 #define OUTPUT_LIMIT (256u * 1024u)
 
@@ -64,8 +72,11 @@ struct conn {
 	unsigned int nr_watches;
 	struct txn *txns;
 	unsigned int nr_txns;
+	unsigned int quota_logged; /* QUOTA_* said in the log already */
 	bool doomed; /* over OUTPUT_LIMIT: closed by the reaper, never in place */
 };
+
+enum { QUOTA_WATCHES = 1, QUOTA_TXNS = 2, QUOTA_NODES = 4 };
 
 struct domain {
 	struct domain *next;
@@ -106,6 +117,35 @@ static void send_msg(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx
 	evbuffer_add(out, &hdr, sizeof(hdr));
 	if (len)
 		evbuffer_add(out, data, len);
+}
+
+/* What domid's connections hold together: watches and open transactions. */
+static void guest_usage(const struct pvring_store_server *srv, uint32_t domid,
+			unsigned int *watches, unsigned int *txns)
+{
+	const struct conn *c;
+
+	*watches = *txns = 0;
+	for (c = srv->conns; c; c = c->next) {
+		if (c->domid != domid)
+			continue;
+		*watches += c->nr_watches;
+		*txns += c->nr_txns;
+	}
+}
+
+/*
+ * A quota said no to a guest: the wire carries only ENOSPC, the log says which quota, once
+ * per connection and quota so that a guest looping on it cannot fill the log.
+ */
+static int over_quota(struct conn *c, unsigned int which, const char *what, unsigned int limit)
+{
+	if (!(c->quota_logged & which)) {
+		c->quota_logged |= which;
+		pvring_warn("store: dom%u: at its quota of %u %s; refusing more with ENOSPC",
+			    c->domid, limit, what);
+	}
+	return -ENOSPC;
 }
 
 static void reply(struct conn *c, const struct xsd_sockmsg *req, const void *data, size_t len)
@@ -240,6 +280,11 @@ static void conn_close(struct conn *c)
 	}
 	bufferevent_free(c->bev);
 	free(c);
+	/*
+	 * Its transactions' copies of the tree were freed: give the pages back, or the store
+	 * keeps the most it ever held (malloc keeps freed chunks between live ones).
+	 */
+	malloc_trim(0);
 }
 
 static void conn_reject(struct conn *c, const char *reason)
@@ -326,9 +371,13 @@ static int do_watch(struct conn *c, const struct xsd_sockmsg *req, char **args)
 	for (w = c->watches; w; w = w->next)
 		if (!strcmp(w->path, args[0]) && !strcmp(w->token, args[1]))
 			return -EEXIST;
-	/* As xenstored's quotas: they bind guests, not dom0, which watches one path per device. */
-	if (c->domid != 0 && c->nr_watches >= WATCHES_PER_CONN)
-		return -ENOSPC;
+	if (c->domid != 0) {
+		unsigned int watches, txns;
+
+		guest_usage(c->srv, c->domid, &watches, &txns);
+		if (watches >= WATCHES_PER_GUEST)
+			return over_quota(c, QUOTA_WATCHES, "watches", WATCHES_PER_GUEST);
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -374,8 +423,15 @@ static int do_transaction_start(struct conn *c, const struct xsd_sockmsg *req)
 
 	if (req->tx_id)
 		return -EBUSY;
-	if (c->nr_txns >= TXNS_PER_CONN)
+	if (c->domid != 0) {
+		unsigned int watches, txns;
+
+		guest_usage(c->srv, c->domid, &watches, &txns);
+		if (txns >= TXNS_PER_GUEST)
+			return over_quota(c, QUOTA_TXNS, "open transactions", TXNS_PER_GUEST);
+	} else if (c->nr_txns >= TXNS_PER_CONN) {
 		return -ENOSPC;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -599,6 +655,9 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			len = req->len - strlen(args[0]) - 1;
 			err = pvring_store_write(tree, c->domid, path,
 						 args[0] + strlen(args[0]) + 1, len);
+			if (err == -ENOSPC)
+				over_quota(c, QUOTA_NODES, NODE_QUOTA,
+					   PVRING_STORE_NODES_PER_GUEST);
 			if (!err) {
 				reply_string(c, req, "OK");
 				err = changed(c, txn, path, false);
@@ -606,6 +665,9 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			break;
 		case XS_MKDIR:
 			err = pvring_store_mkdir(tree, c->domid, path);
+			if (err == -ENOSPC)
+				over_quota(c, QUOTA_NODES, NODE_QUOTA,
+					   PVRING_STORE_NODES_PER_GUEST);
 			if (!err) {
 				reply_string(c, req, "OK");
 				err = changed(c, txn, path, false);

@@ -42,25 +42,54 @@ static struct pvring_store_node *node_new(const char *name, size_t name_len,
 	return node;
 }
 
-uint32_t pvring_store_nodes_owned(const struct pvring_store_tree *tree, uint32_t domid)
+static const struct pvring_store_owner *owner_of(const struct pvring_store_tree *tree,
+						 uint32_t domid)
 {
 	unsigned int i;
 
 	for (i = 0; i < tree->nr_owners; i++)
 		if (tree->owners[i].domid == domid)
-			return tree->owners[i].nodes;
-	return 0;
+			return &tree->owners[i];
+	return NULL;
 }
 
-/* Count nodes gained (delta > 0) or lost by domid; 0 or -ENOMEM. */
-static int count_owned(struct pvring_store_tree *tree, uint32_t domid, int32_t delta)
+uint32_t pvring_store_nodes_owned(const struct pvring_store_tree *tree, uint32_t domid)
+{
+	const struct pvring_store_owner *o = owner_of(tree, domid);
+
+	return o ? o->nodes : 0;
+}
+
+uint64_t pvring_store_bytes_owned(const struct pvring_store_tree *tree, uint32_t domid)
+{
+	const struct pvring_store_owner *o = owner_of(tree, domid);
+
+	return o ? o->bytes : 0;
+}
+
+/* What a node costs its owner against the byte quota. */
+static uint64_t node_bytes(const struct pvring_store_node *node)
+{
+	return strlen(node->name) + node->value_len;
+}
+
+/* Whether a guest owning domid's nodes may take bytes more (dom0 has no quota). */
+static bool bytes_fit(const struct pvring_store_tree *tree, uint32_t domid, uint64_t bytes)
+{
+	return domid == 0 ||
+	       pvring_store_bytes_owned(tree, domid) + bytes <= PVRING_STORE_BYTES_PER_GUEST;
+}
+
+/* Count nodes and bytes gained (deltas > 0) or lost by domid; 0 or -ENOMEM. */
+static int count_owned(struct pvring_store_tree *tree, uint32_t domid, int32_t nodes, int64_t bytes)
 {
 	struct pvring_store_owner *grown;
 	unsigned int i;
 
 	for (i = 0; i < tree->nr_owners; i++) {
 		if (tree->owners[i].domid == domid) {
-			tree->owners[i].nodes += (uint32_t)delta;
+			tree->owners[i].nodes += (uint32_t)nodes;
+			tree->owners[i].bytes += (uint64_t)bytes;
 			return 0;
 		}
 	}
@@ -68,7 +97,8 @@ static int count_owned(struct pvring_store_tree *tree, uint32_t domid, int32_t d
 	if (!grown)
 		return -ENOMEM;
 	tree->owners = grown;
-	tree->owners[tree->nr_owners++] = (struct pvring_store_owner){ domid, (uint32_t)delta };
+	tree->owners[tree->nr_owners++] =
+		(struct pvring_store_owner){ domid, (uint32_t)nodes, (uint64_t)bytes };
 	return 0;
 }
 
@@ -79,7 +109,7 @@ static void uncount_subtree(struct pvring_store_tree *tree, const struct pvring_
 
 	for (child = node->children; child; child = child->next)
 		uncount_subtree(tree, child);
-	count_owned(tree, node->perms[0].domid, -1);
+	count_owned(tree, node->perms[0].domid, -1, -(int64_t)node_bytes(node));
 }
 
 int pvring_store_tree_init(struct pvring_store_tree *tree)
@@ -91,7 +121,7 @@ int pvring_store_tree_init(struct pvring_store_tree *tree)
 	tree->owners = NULL;
 	tree->nr_owners = 0;
 	tree->root = node_new("", 0, root_perms, 1);
-	if (!tree->root || count_owned(tree, 0, 1)) {
+	if (!tree->root || count_owned(tree, 0, 1, 0)) {
 		pvring_store_tree_free(tree);
 		return -ENOMEM;
 	}
@@ -239,9 +269,14 @@ static bool may_write(const struct pvring_store_node *node, uint32_t caller)
 	return a == 'w' || a == 'b';
 }
 
-/* Find path, creating what is missing; the node or NULL with *err. */
+/*
+ * Find path, creating what is missing; the node or NULL with *err. A guest creating pays for
+ * the nodes and their names, and for value_len bytes of the last one's value to come, all
+ * checked before anything is made.
+ */
 static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, uint32_t caller,
-						const char *path, bool *created, int *err)
+						const char *path, size_t value_len, bool *created,
+						int *err)
 {
 	struct pvring_store_node *node, *parent = NULL;
 	const char *rest = NULL;
@@ -265,8 +300,10 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 
 		for (p = rest; *p; p++)
 			missing += *p == '/';
+		/* The names, less their separators, and the value. */
 		if (pvring_store_nodes_owned(tree, caller) + missing >
-		    PVRING_STORE_NODES_PER_GUEST) {
+			    PVRING_STORE_NODES_PER_GUEST ||
+		    !bytes_fit(tree, caller, strlen(rest) - (missing - 1) + value_len)) {
 			*err = -ENOSPC;
 			return NULL;
 		}
@@ -283,7 +320,7 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		/* A guest owns what it creates; dom0's nodes keep the parent's owner. */
 		if (caller != 0)
 			node->perms[0].domid = caller;
-		if (count_owned(tree, node->perms[0].domid, 1)) {
+		if (count_owned(tree, node->perms[0].domid, 1, (int64_t)len)) {
 			node_free(node);
 			*err = -ENOMEM;
 			return NULL;
@@ -333,16 +370,22 @@ int pvring_store_write(struct pvring_store_tree *tree, uint32_t caller, const ch
 
 	if (len > PVRING_STORE_VALUE_MAX)
 		return -EINVAL;
-	node = find_or_create(tree, caller, path, &created, &err);
+	node = find_or_create(tree, caller, path, len, &created, &err);
 	if (!node)
 		return err;
 	if (!created && !may_write(node, caller))
 		return -EACCES;
+	/* The node's owner pays for a longer value (a node just made: checked already). */
+	if (!created && len > node->value_len &&
+	    !bytes_fit(tree, node->perms[0].domid, len - node->value_len))
+		return -ENOSPC;
 	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, value, len);
 	copy[len] = '\0';
+	/* The owner was counted when it was looked up or made: this cannot need memory. */
+	count_owned(tree, node->perms[0].domid, 0, (int64_t)len - (int64_t)node->value_len);
 	free(node->value);
 	node->value = copy;
 	node->value_len = len;
@@ -354,7 +397,7 @@ int pvring_store_mkdir(struct pvring_store_tree *tree, uint32_t caller, const ch
 {
 	bool created;
 	int err = 0;
-	struct pvring_store_node *node = find_or_create(tree, caller, path, &created, &err);
+	struct pvring_store_node *node = find_or_create(tree, caller, path, 0, &created, &err);
 
 	if (!node)
 		return err;
@@ -450,11 +493,11 @@ int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, cons
 	if (caller != 0 && perms[0].domid != caller)
 		return -EPERM;
 	copy = malloc(nr_perms * sizeof(*perms));
-	if (!copy || count_owned(tree, perms[0].domid, 1)) {
+	if (!copy || count_owned(tree, perms[0].domid, 1, (int64_t)node_bytes(node))) {
 		free(copy);
 		return -ENOMEM;
 	}
-	count_owned(tree, node->perms[0].domid, -1);
+	count_owned(tree, node->perms[0].domid, -1, -(int64_t)node_bytes(node));
 	memcpy(copy, perms, nr_perms * sizeof(*perms));
 	free(node->perms);
 	node->perms = copy;

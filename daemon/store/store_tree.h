@@ -39,10 +39,16 @@ struct pvring_store_node {
 
 /* Nodes a guest may own, as xenstored's default entry quota. */
 #define PVRING_STORE_NODES_PER_GUEST 1000u
+/*
+ * Bytes a guest may own: its nodes' names and values. Without it a guest's 1000 nodes could
+ * hold 4 MiB, and every transaction's copy of the tree would carry them.
+ */
+#define PVRING_STORE_BYTES_PER_GUEST (512u * 1024u)
 
 struct pvring_store_owner {
 	uint32_t domid;
 	uint32_t nodes;
+	uint64_t bytes; /* names and values */
 };
 
 struct pvring_store_tree {
@@ -52,8 +58,9 @@ struct pvring_store_tree {
 	unsigned int nr_owners;
 };
 
-/* How many nodes domid owns. */
+/* How many nodes domid owns, and how many bytes they hold (names and values). */
 uint32_t pvring_store_nodes_owned(const struct pvring_store_tree *tree, uint32_t domid);
+uint64_t pvring_store_bytes_owned(const struct pvring_store_tree *tree, uint32_t domid);
 
 int pvring_store_tree_init(struct pvring_store_tree *tree);
 void pvring_store_tree_free(struct pvring_store_tree *tree);
@@ -66,8 +73,9 @@ bool pvring_store_path_valid(const char *path);
 /*
  * Each returns 0 or a negative errno: -EINVAL (bad path or value), -ENOENT,
  * -EACCES, -EEXIST, -ENOMEM, -ENOSPC (a guest creating past its quota of
- * PVRING_STORE_NODES_PER_GUEST nodes). caller is the domain asking; 0 is
- * privileged.
+ * PVRING_STORE_NODES_PER_GUEST nodes, or a write that would take the guest
+ * owning the node past PVRING_STORE_BYTES_PER_GUEST; nothing is changed).
+ * caller is the domain asking; 0 is privileged.
  */
 int pvring_store_read(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
 		      const char **value, size_t *len);

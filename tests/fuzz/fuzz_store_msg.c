@@ -180,6 +180,18 @@ static uint32_t owned_in(const struct snapshot *s, uint32_t domid)
 	return n;
 }
 
+/* Names and values of what domid owns, as the byte quota counts them. */
+static uint64_t bytes_in(const struct snapshot *s, uint32_t domid)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->e[i].perms[0].domid == domid)
+			n += strlen(strrchr(s->e[i].path, '/') + 1) + s->e[i].value_len;
+	return n;
+}
+
 /*
  * What a guest's change of the tree may contain. Within one message the rules
  * are exact; a committed transaction may also have removed and re-created
@@ -239,6 +251,8 @@ static void check_guest_change(const struct snapshot *before, const struct snaps
 	/* A guest pays for its own nodes, within its quota, and never for anyone else's. */
 	if (owned_in(after, domid) > owned_in(before, domid))
 		require(owned_in(after, domid) <= PVRING_STORE_NODES_PER_GUEST);
+	if (bytes_in(after, domid) > bytes_in(before, domid))
+		require(bytes_in(after, domid) <= PVRING_STORE_BYTES_PER_GUEST);
 	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		if (others[i] != domid)
 			require(owned_in(after, others[i]) <= owned_in(before, others[i]));
@@ -247,7 +261,7 @@ static void check_guest_change(const struct snapshot *before, const struct snaps
 /* ---- the tree's own consistency ---- */
 
 static void count_nodes(const struct pvring_store_node *node, uint32_t *domids, uint32_t *counts,
-			unsigned int *n, unsigned int max)
+			uint64_t *bytes, unsigned int *n, unsigned int max)
 {
 	const struct pvring_store_node *child, *other;
 	unsigned int i;
@@ -263,33 +277,39 @@ static void count_nodes(const struct pvring_store_node *node, uint32_t *domids, 
 		require(*n < max);
 		domids[i] = node->perms[0].domid;
 		counts[i] = 0;
+		bytes[i] = 0;
 		(*n)++;
 	}
 	counts[i]++;
+	bytes[i] += strlen(node->name) + node->value_len;
 	for (child = node->children; child; child = child->next) {
 		require(child->parent == node);
 		require(child->name[0] != '\0' && !strchr(child->name, '/'));
 		for (other = child->next; other; other = other->next)
 			require(strcmp(other->name, child->name));
-		count_nodes(child, domids, counts, n, max);
+		count_nodes(child, domids, counts, bytes, n, max);
 	}
 }
 
 static void check_tree(const struct pvring_store_tree *tree)
 {
 	uint32_t domids[64], counts[64];
+	uint64_t bytes[64];
 	unsigned int n = 0, i;
 
 	require(tree->root && !tree->root->parent && !tree->root->name[0]);
-	count_nodes(tree->root, domids, counts, &n, 64);
-	for (i = 0; i < n; i++)
+	count_nodes(tree->root, domids, counts, bytes, &n, 64);
+	for (i = 0; i < n; i++) {
 		require(pvring_store_nodes_owned(tree, domids[i]) == counts[i]);
+		require(pvring_store_bytes_owned(tree, domids[i]) == bytes[i]);
+	}
 	for (i = 0; i < tree->nr_owners; i++) {
 		unsigned int j;
 
 		for (j = 0; j < n && domids[j] != tree->owners[i].domid; j++)
 			;
 		require(tree->owners[i].nodes == (j < n ? counts[j] : 0));
+		require(tree->owners[i].bytes == (j < n ? bytes[j] : 0));
 	}
 }
 

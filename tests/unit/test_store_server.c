@@ -282,8 +282,9 @@ static void test_garbage_client(void **state)
 }
 
 /*
- * A guest holds at most 8 connections, 1000 nodes and 128 watches a connection; the quotas
- * reach it as ENOSPC. dom0 has none of them: pvringd watches one path per device it serves.
+ * A guest holds at most 8 connections, 1000 nodes, 128 watches and 10 open transactions, over
+ * all its connections (a connection each would multiply them); the quotas reach it as ENOSPC.
+ * dom0 has none of them: pvringd watches one path per device it serves.
  */
 static void test_guest_limits(void **state)
 {
@@ -321,6 +322,16 @@ static void test_guest_limits(void **state)
 	assert_false(ok);
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(i, 129); /* the 129th watch failed */
+	/* Another connection of the same guest gets no more. */
+	assert_false(xs_watch(guest[2], "other", "other"));
+	assert_int_equal(errno, ENOSPC);
+	/* Ten open transactions, however spread over connections; an eleventh is refused. */
+	for (i = 0; i < 10; i++)
+		assert_int_not_equal(xs_transaction_start(guest[3 + i % 5]), XBT_NULL);
+	assert_int_equal(xs_transaction_start(guest[3]), XBT_NULL);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(xs_transaction_start(guest[7]), XBT_NULL);
+	assert_int_equal(errno, ENOSPC);
 	for (i = 0; i < 300; i++) {
 		snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/51712/state", i + 1);
 		assert_true(xs_watch(dom0, path, path));

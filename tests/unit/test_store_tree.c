@@ -234,6 +234,59 @@ static void test_guest_quota(void **state)
 	assert_int_equal(pvring_store_nodes_owned(tree, OTHER), 0);
 }
 
+/*
+ * A guest's nodes hold at most PVRING_STORE_BYTES_PER_GUEST bytes of names and values: a
+ * write past it, growing a value or making a node, is refused and changes nothing.
+ */
+static void test_guest_byte_quota(void **state)
+{
+	struct pvring_store_tree *tree = *state;
+	static char value[PVRING_STORE_VALUE_MAX];
+	const char *got;
+	uint64_t before, room;
+	char path[64];
+	uint32_t made = 0;
+	size_t len;
+	int err;
+
+	memset(value, 'x', sizeof(value));
+	/* "/local/domain/3" is the guest's: its name ("3") is what it owns so far. */
+	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), 1);
+	for (;;) {
+		snprintf(path, sizeof(path), "/local/domain/3/v%03u", made);
+		err = pvring_store_write(tree, GUEST, path, value, sizeof(value));
+		if (err)
+			break;
+		made++;
+	}
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(pvring_store_read(tree, GUEST, path, &got, &len), -ENOENT);
+	/* Each costs its value and its four-letter name. */
+	assert_int_equal(made, (PVRING_STORE_BYTES_PER_GUEST - 1) / (sizeof(value) + 4));
+	before = pvring_store_bytes_owned(tree, GUEST);
+	assert_int_equal(before, 1 + made * (sizeof(value) + 4));
+	/* Shrinking a value gives bytes back; growing it takes them again. */
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/v000", "", 0), 0);
+	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), before - sizeof(value));
+	assert_int_equal(
+		pvring_store_write(tree, GUEST, "/local/domain/3/v000", value, sizeof(value)), 0);
+	/* Growing a value past the quota: refused, and the value stays as it was. */
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/s", "", 0), 0);
+	room = PVRING_STORE_BYTES_PER_GUEST - pvring_store_bytes_owned(tree, GUEST);
+	assert_true(room < sizeof(value));
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/s", value, room + 1),
+			 -ENOSPC);
+	assert_int_equal(pvring_store_read(tree, GUEST, "/local/domain/3/s", &got, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/s", value, room), 0);
+	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), PVRING_STORE_BYTES_PER_GUEST);
+	/* dom0 has no quota; removing the home gives everything back. */
+	assert_int_equal(pvring_store_write(tree, 0, "/local/domain/3/big", value, sizeof(value)),
+			 0);
+	assert_int_equal(pvring_store_rm(tree, 0, "/local/domain/3"), 0);
+	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), 0);
+}
+
 static void test_watch_matching(void **state)
 {
 	(void)state;
@@ -256,6 +309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rm_and_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_is_independent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_byte_quota, setup, teardown),
 		cmocka_unit_test(test_watch_matching),
 	};
 
