@@ -8,14 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void node_free(struct pvring_store_node *node)
+/* One holder less: the last frees the node, and lets go of its children. */
+static void node_put(struct pvring_store_node *node)
 {
-	while (node->children) {
-		struct pvring_store_node *child = node->children;
+	unsigned int i;
 
-		node->children = child->next;
-		node_free(child);
-	}
+	if (--node->refs)
+		return;
+	for (i = 0; i < node->nr_children; i++)
+		node_put(node->children[i]);
+	free(node->children);
 	free(node->name);
 	free(node->value);
 	free(node->perms);
@@ -30,11 +32,12 @@ static struct pvring_store_node *node_new(const char *name, size_t name_len,
 
 	if (!node)
 		return NULL;
+	node->refs = 1;
 	node->name = strndup(name, name_len);
 	node->value = strdup("");
 	node->perms = malloc(nr_perms * sizeof(*perms));
 	if (!node->name || !node->value || !node->perms) {
-		node_free(node);
+		node_put(node);
 		return NULL;
 	}
 	memcpy(node->perms, perms, nr_perms * sizeof(*perms));
@@ -105,10 +108,10 @@ static int count_owned(struct pvring_store_tree *tree, uint32_t domid, int32_t n
 /* A subtree about to be freed no longer counts against its owners. */
 static void uncount_subtree(struct pvring_store_tree *tree, const struct pvring_store_node *node)
 {
-	const struct pvring_store_node *child;
+	unsigned int i;
 
-	for (child = node->children; child; child = child->next)
-		uncount_subtree(tree, child);
+	for (i = 0; i < node->nr_children; i++)
+		uncount_subtree(tree, node->children[i]);
 	count_owned(tree, node->perms[0].domid, -1, -(int64_t)node_bytes(node));
 }
 
@@ -131,43 +134,68 @@ int pvring_store_tree_init(struct pvring_store_tree *tree)
 void pvring_store_tree_free(struct pvring_store_tree *tree)
 {
 	if (tree->root)
-		node_free(tree->root);
+		node_put(tree->root);
 	tree->root = NULL;
 	free(tree->owners);
 	tree->owners = NULL;
 	tree->nr_owners = 0;
 }
 
-static struct pvring_store_node *node_clone(const struct pvring_store_node *node,
-					    struct pvring_store_node *parent)
+/*
+ * A copy of a shared node for one holder to change: same name, value, permissions and
+ * children (each now held once more); the copy has one holder. NULL if out of memory.
+ */
+static struct pvring_store_node *node_copy(const struct pvring_store_node *node)
 {
-	struct pvring_store_node *copy, **tail;
-	const struct pvring_store_node *child;
+	struct pvring_store_node *copy;
+	unsigned int i;
 
 	copy = node_new(node->name, strlen(node->name), node->perms, node->nr_perms);
 	if (!copy)
 		return NULL;
 	free(copy->value);
 	copy->value = malloc(node->value_len + 1);
-	if (!copy->value) {
-		node_free(copy);
+	copy->children =
+		malloc((node->nr_children ? node->nr_children : 1) * sizeof(*copy->children));
+	if (!copy->value || !copy->children) {
+		node_put(copy);
 		return NULL;
 	}
 	memcpy(copy->value, node->value, node->value_len + 1);
 	copy->value_len = node->value_len;
-	copy->parent = parent;
-	tail = &copy->children;
-	for (child = node->children; child; child = child->next) {
-		*tail = node_clone(child, copy);
-		if (!*tail) {
-			node_free(copy);
-			return NULL;
-		}
-		tail = &(*tail)->next;
+	for (i = 0; i < node->nr_children; i++) {
+		copy->children[i] = node->children[i];
+		copy->children[i]->refs++;
 	}
+	copy->nr_children = node->nr_children;
 	return copy;
 }
 
+/*
+ * The node in *slot, made this holder's alone so that it may change: copied if another tree
+ * (a transaction's, or the store's) shares it. The slot is the tree's root or a child entry of
+ * a node already this holder's alone, so only this tree sees the copy. NULL if out of memory
+ * (the tree is unchanged in content: a copy is equal to what it replaces).
+ */
+static struct pvring_store_node *node_own(struct pvring_store_node **slot)
+{
+	struct pvring_store_node *copy;
+
+	if ((*slot)->refs == 1)
+		return *slot;
+	copy = node_copy(*slot);
+	if (!copy)
+		return NULL;
+	(*slot)->refs--;
+	*slot = copy;
+	return copy;
+}
+
+/*
+ * A transaction's tree: the same root, held once more, and the owners' counts. What either
+ * tree changes later is copied first (node_own), from the root down to the change: a
+ * transaction costs the paths it writes, not the whole tree.
+ */
 int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_store_tree *tree)
 {
 	size_t owners = tree->nr_owners * sizeof(*tree->owners);
@@ -175,12 +203,13 @@ int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_
 	copy->generation = tree->generation;
 	copy->nr_owners = tree->nr_owners;
 	copy->owners = malloc(owners ? owners : 1);
-	copy->root = node_clone(tree->root, NULL);
-	if (!copy->root || !copy->owners) {
-		pvring_store_tree_free(copy);
+	if (!copy->owners) {
+		copy->root = NULL;
 		return -ENOMEM;
 	}
 	memcpy(copy->owners, tree->owners, owners);
+	copy->root = tree->root;
+	copy->root->refs++;
 	return 0;
 }
 
@@ -204,43 +233,91 @@ bool pvring_store_path_valid(const char *path)
 	return true;
 }
 
-static struct pvring_store_node *child_named(const struct pvring_store_node *node, const char *name,
-					     size_t len)
+/* The index of node's child called name[0, len), or -1. */
+static int child_index(const struct pvring_store_node *node, const char *name, size_t len)
 {
-	struct pvring_store_node *child;
+	unsigned int i;
 
-	for (child = node->children; child; child = child->next)
-		if (strlen(child->name) == len && !memcmp(child->name, name, len))
-			return child;
-	return NULL;
+	for (i = 0; i < node->nr_children; i++)
+		if (strlen(node->children[i]->name) == len &&
+		    !memcmp(node->children[i]->name, name, len))
+			return (int)i;
+	return -1;
 }
 
 /*
  * Walk to path. Returns the node, or NULL with *deepest set to the last node
- * that exists on the way and *rest to the part of path below it.
+ * that exists on the way and *rest to the part of path below it. With parent,
+ * *parent is the node's parent (NULL for the root).
  */
 static struct pvring_store_node *walk(const struct pvring_store_tree *tree, const char *path,
-				      struct pvring_store_node **deepest, const char **rest)
+				      struct pvring_store_node **deepest, const char **rest,
+				      struct pvring_store_node **parent)
 {
-	struct pvring_store_node *node = tree->root;
+	struct pvring_store_node *node = tree->root, *up = NULL;
 	const char *p = path + 1;
 
 	while (*p) {
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		struct pvring_store_node *child = child_named(node, p, len);
+		int i = child_index(node, p, len);
 
-		if (!child) {
+		if (i < 0) {
 			if (deepest)
 				*deepest = node;
 			if (rest)
 				*rest = p;
 			return NULL;
 		}
-		node = child;
+		up = node;
+		node = node->children[i];
 		p += len + (end ? 1 : 0);
 	}
+	if (parent)
+		*parent = up;
 	return node;
+}
+
+/*
+ * Walk to path (which exists, the caller has looked), making every node on the way this
+ * tree's alone: the node, to be changed, or NULL if out of memory. With parent, its parent,
+ * this tree's alone too.
+ */
+static struct pvring_store_node *walk_own(struct pvring_store_tree *tree, const char *path,
+					  struct pvring_store_node **parent)
+{
+	struct pvring_store_node *node = node_own(&tree->root), *up = NULL;
+	const char *p = path + 1;
+
+	while (node && *p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		int i = child_index(node, p, len);
+
+		if (i < 0)
+			return NULL; /* not reached: the caller looked */
+		up = node;
+		node = node_own(&node->children[i]);
+		p += len + (end ? 1 : 0);
+	}
+	if (parent)
+		*parent = up;
+	return node;
+}
+
+/* Put child first among node's children (node this tree's alone); 0 or -ENOMEM. */
+static int add_child(struct pvring_store_node *node, struct pvring_store_node *child)
+{
+	struct pvring_store_node **grown;
+
+	grown = realloc(node->children, (node->nr_children + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	node->children = grown;
+	memmove(grown + 1, grown, node->nr_children * sizeof(*grown));
+	grown[0] = child;
+	node->nr_children++;
+	return 0;
 }
 
 static char access_of(const struct pvring_store_node *node, uint32_t caller)
@@ -269,16 +346,27 @@ static bool may_write(const struct pvring_store_node *node, uint32_t caller)
 	return a == 'w' || a == 'b';
 }
 
+/* The path of path's parent into buf (PVRING_STORE_PATH_MAX + 1 bytes); path is not "/". */
+static void parent_path(const char *path, char *buf)
+{
+	size_t len = (size_t)(strrchr(path, '/') - path);
+
+	memcpy(buf, path, len ? len : 1);
+	buf[len ? len : 1] = '\0';
+}
+
 /*
  * Find path, creating what is missing; the node or NULL with *err. A guest creating pays for
  * the nodes and their names, and for value_len bytes of the last one's value to come, all
- * checked before anything is made.
+ * checked before anything is made. A node made is this tree's alone, and the path to it; a
+ * node found may be shared: walk_own it before changing it.
  */
 static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, uint32_t caller,
 						const char *path, size_t value_len, bool *created,
 						int *err)
 {
 	struct pvring_store_node *node, *parent = NULL;
+	char above[PVRING_STORE_PATH_MAX + 1];
 	const char *rest = NULL;
 
 	*created = false;
@@ -286,7 +374,7 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		*err = -EINVAL;
 		return NULL;
 	}
-	node = walk(tree, path, &parent, &rest);
+	node = walk(tree, path, &parent, &rest, NULL);
 	if (node)
 		return node;
 	if (!may_write(parent, caller)) {
@@ -308,6 +396,14 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 			return NULL;
 		}
 	}
+	/* The deepest node that exists, this tree's alone: its path is path up to rest. */
+	memcpy(above, path, (size_t)(rest - path));
+	above[rest - path > 1 ? rest - path - 1 : 1] = '\0';
+	parent = walk_own(tree, above, NULL);
+	if (!parent) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	while (*rest) {
 		const char *end = strchr(rest, '/');
 		size_t len = end ? (size_t)(end - rest) : strlen(rest);
@@ -320,14 +416,20 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		/* A guest owns what it creates; dom0's nodes keep the parent's owner. */
 		if (caller != 0)
 			node->perms[0].domid = caller;
-		if (count_owned(tree, node->perms[0].domid, 1, (int64_t)len)) {
-			node_free(node);
+		if (add_child(parent, node)) {
+			node_put(node);
 			*err = -ENOMEM;
 			return NULL;
 		}
-		node->parent = parent;
-		node->next = parent->children;
-		parent->children = node;
+		if (count_owned(tree, node->perms[0].domid, 1, (int64_t)len)) {
+			/* Not counted: taken out again, as if never made. */
+			parent->nr_children--;
+			memmove(parent->children, parent->children + 1,
+				parent->nr_children * sizeof(*parent->children));
+			node_put(node);
+			*err = -ENOMEM;
+			return NULL;
+		}
 		parent = node;
 		rest += len + (end ? 1 : 0);
 	}
@@ -341,7 +443,7 @@ static int lookup_readable(const struct pvring_store_tree *tree, uint32_t caller
 {
 	if (!pvring_store_path_valid(path))
 		return -EINVAL;
-	*node = walk(tree, path, NULL, NULL);
+	*node = walk(tree, path, NULL, NULL, NULL);
 	if (!*node)
 		return -ENOENT;
 	return may_read(*node, caller) ? 0 : -EACCES;
@@ -379,6 +481,8 @@ int pvring_store_write(struct pvring_store_tree *tree, uint32_t caller, const ch
 	if (!created && len > node->value_len &&
 	    !bytes_fit(tree, node->perms[0].domid, len - node->value_len))
 		return -ENOSPC;
+	if (!created && !(node = walk_own(tree, path, NULL)))
+		return -ENOMEM;
 	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
@@ -414,21 +518,29 @@ int pvring_store_mkdir(struct pvring_store_tree *tree, uint32_t caller, const ch
 
 int pvring_store_rm(struct pvring_store_tree *tree, uint32_t caller, const char *path)
 {
-	struct pvring_store_node *node, **link;
+	char above[PVRING_STORE_PATH_MAX + 1];
+	struct pvring_store_node *node, *parent;
+	unsigned int i;
 
 	if (!pvring_store_path_valid(path) || !strcmp(path, "/"))
 		return -EINVAL;
-	node = walk(tree, path, NULL, NULL);
+	node = walk(tree, path, NULL, NULL, &parent);
 	if (!node)
 		return -ENOENT;
 	/* Removing a node changes its parent's list of children. */
-	if (!may_write(node, caller) || !may_write(node->parent, caller))
+	if (!may_write(node, caller) || !may_write(parent, caller))
 		return -EACCES;
-	for (link = &node->parent->children; *link != node; link = &(*link)->next)
+	parent_path(path, above);
+	parent = walk_own(tree, above, NULL);
+	if (!parent)
+		return -ENOMEM;
+	for (i = 0; parent->children[i] != node; i++)
 		;
-	*link = node->next;
+	parent->nr_children--;
+	memmove(parent->children + i, parent->children + i + 1,
+		(parent->nr_children - i) * sizeof(*parent->children));
 	uncount_subtree(tree, node);
-	node_free(node);
+	node_put(node);
 	tree->generation++;
 	return 0;
 }
@@ -436,24 +548,25 @@ int pvring_store_rm(struct pvring_store_tree *tree, uint32_t caller, const char 
 int pvring_store_directory(const struct pvring_store_tree *tree, uint32_t caller, const char *path,
 			   char **list, size_t *len)
 {
-	const struct pvring_store_node *node, *child;
+	const struct pvring_store_node *node;
 	size_t total = 0;
 	int err = lookup_readable(tree, caller, path, &node);
+	unsigned int i;
 	char *out;
 
 	if (err)
 		return err;
-	for (child = node->children; child; child = child->next)
-		total += strlen(child->name) + 1;
+	for (i = 0; i < node->nr_children; i++)
+		total += strlen(node->children[i]->name) + 1;
 	out = malloc(total ? total : 1);
 	if (!out)
 		return -ENOMEM;
 	*list = out;
 	*len = total;
-	for (child = node->children; child; child = child->next) {
-		size_t n = strlen(child->name) + 1;
+	for (i = 0; i < node->nr_children; i++) {
+		size_t n = strlen(node->children[i]->name) + 1;
 
-		memcpy(out, child->name, n);
+		memcpy(out, node->children[i]->name, n);
 		out += n;
 	}
 	return 0;
@@ -484,7 +597,7 @@ int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, cons
 	for (i = 0; i < nr_perms; i++)
 		if (!strchr("nrwb", perms[i].access) || perms[i].access == '\0')
 			return -EINVAL;
-	node = walk(tree, path, NULL, NULL);
+	node = walk(tree, path, NULL, NULL, NULL);
 	if (!node)
 		return -ENOENT;
 	if (caller != 0 && node->perms[0].domid != caller)
@@ -492,6 +605,9 @@ int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, cons
 	/* A guest giving its nodes away could charge them to another guest's quota. */
 	if (caller != 0 && perms[0].domid != caller)
 		return -EPERM;
+	node = walk_own(tree, path, NULL);
+	if (!node)
+		return -ENOMEM;
 	copy = malloc(nr_perms * sizeof(*perms));
 	if (!copy || count_owned(tree, perms[0].domid, 1, (int64_t)node_bytes(node))) {
 		free(copy);

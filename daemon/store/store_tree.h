@@ -28,13 +28,21 @@ struct pvring_store_perm {
 	char access; /* 'n', 'r', 'w' or 'b' */
 };
 
+/*
+ * Nodes are shared between the store's tree and its transactions' trees (a transaction
+ * starts as the store's root, held once more): refs counts the holders (trees and parent
+ * nodes). A node held more than once is never changed; a tree copies it first, and the path
+ * above it (store_tree.c, node_own).
+ */
 struct pvring_store_node {
+	unsigned int refs;
 	char *name;
 	char *value;
 	size_t value_len;
 	struct pvring_store_perm *perms;
 	unsigned int nr_perms;
-	struct pvring_store_node *parent, *children, *next;
+	struct pvring_store_node **children; /* the newest first */
+	unsigned int nr_children;
 };
 
 /* Nodes a guest may own, as xenstored's default entry quota. */
@@ -64,7 +72,10 @@ uint64_t pvring_store_bytes_owned(const struct pvring_store_tree *tree, uint32_t
 
 int pvring_store_tree_init(struct pvring_store_tree *tree);
 void pvring_store_tree_free(struct pvring_store_tree *tree);
-/* A deep copy, for a transaction to work on; 0 or -ENOMEM. */
+/*
+ * A copy for a transaction to work on, sharing every node with tree until one of the two
+ * changes it (then that path is copied): what it costs is what it changes. 0 or -ENOMEM.
+ */
 int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_store_tree *tree);
 
 /* True for a well-formed absolute path. */

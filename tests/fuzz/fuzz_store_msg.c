@@ -50,8 +50,8 @@ struct snapshot {
 
 static void snap_node(struct snapshot *s, const struct pvring_store_node *node, const char *path)
 {
-	const struct pvring_store_node *child;
 	struct entry *e;
+	unsigned int i;
 
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 64;
@@ -69,7 +69,8 @@ static void snap_node(struct snapshot *s, const struct pvring_store_node *node, 
 	e->value_len = node->value_len;
 	memcpy(e->perms, node->perms, node->nr_perms * sizeof(*e->perms));
 	e->nr_perms = node->nr_perms;
-	for (child = node->children; child; child = child->next) {
+	for (i = 0; i < node->nr_children; i++) {
+		const struct pvring_store_node *child = node->children[i];
 		char *sub = malloc(strlen(path) + strlen(child->name) + 2);
 
 		if (!sub)
@@ -263,7 +264,6 @@ static void check_guest_change(const struct snapshot *before, const struct snaps
 static void count_nodes(const struct pvring_store_node *node, uint32_t *domids, uint32_t *counts,
 			uint64_t *bytes, unsigned int *n, unsigned int max)
 {
-	const struct pvring_store_node *child, *other;
 	unsigned int i;
 
 	require(node->nr_perms >= 1);
@@ -282,11 +282,14 @@ static void count_nodes(const struct pvring_store_node *node, uint32_t *domids, 
 	}
 	counts[i]++;
 	bytes[i] += strlen(node->name) + node->value_len;
-	for (child = node->children; child; child = child->next) {
-		require(child->parent == node);
+	for (i = 0; i < node->nr_children; i++) {
+		const struct pvring_store_node *child = node->children[i];
+		unsigned int j;
+
+		require(child->refs >= 1);
 		require(child->name[0] != '\0' && !strchr(child->name, '/'));
-		for (other = child->next; other; other = other->next)
-			require(strcmp(other->name, child->name));
+		for (j = i + 1; j < node->nr_children; j++)
+			require(strcmp(node->children[j]->name, child->name));
 		count_nodes(child, domids, counts, bytes, n, max);
 	}
 }
@@ -297,7 +300,7 @@ static void check_tree(const struct pvring_store_tree *tree)
 	uint64_t bytes[64];
 	unsigned int n = 0, i;
 
-	require(tree->root && !tree->root->parent && !tree->root->name[0]);
+	require(tree->root && tree->root->refs >= 1 && !tree->root->name[0]);
 	count_nodes(tree->root, domids, counts, bytes, &n, 64);
 	for (i = 0; i < n; i++) {
 		require(pvring_store_nodes_owned(tree, domids[i]) == counts[i]);

@@ -185,6 +185,72 @@ static void test_clone_is_independent(void **state)
 	pvring_store_tree_free(&copy);
 }
 
+/* The node at path in tree (which exists). */
+static const struct pvring_store_node *node_at(const struct pvring_store_tree *tree,
+					       const char *path)
+{
+	const struct pvring_store_node *node = tree->root;
+	char buf[PVRING_STORE_PATH_MAX + 1], *name, *save = NULL;
+	unsigned int i;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+		for (i = 0; i < node->nr_children && strcmp(node->children[i]->name, name); i++)
+			;
+		assert_true(i < node->nr_children);
+		node = node->children[i];
+	}
+	return node;
+}
+
+/*
+ * A transaction's copy shares the store's nodes: a change copies the path from the root to
+ * the node changed, nothing beside it. Each tree sees only its own changes, whichever is
+ * freed first.
+ */
+static void test_clone_copies_only_what_changes(void **state)
+{
+	struct pvring_store_tree *tree = *state, copy, second;
+	const char *value;
+	size_t len;
+
+	assert_int_equal(pvring_store_write(tree, 0, "/local/domain/3/big", "payload", 7), 0);
+	assert_int_equal(pvring_store_tree_clone(&copy, tree), 0);
+	assert_ptr_equal(copy.root, tree->root);
+	assert_int_equal(tree->root->refs, 2);
+
+	/* A write deep in the copy: root, local, domain, 0, ... state are the copy's own. */
+	assert_int_equal(
+		pvring_store_write(&copy, 0, "/local/domain/0/backend/vbd/3/51712/state", "4", 1),
+		0);
+	assert_ptr_not_equal(copy.root, tree->root);
+	assert_int_equal(tree->root->refs, 1);
+	assert_ptr_not_equal(node_at(&copy, "/local/domain/0"), node_at(tree, "/local/domain/0"));
+	/* Beside the path, the same node, held by both trees' parents. */
+	assert_ptr_equal(node_at(&copy, "/local/domain/3"), node_at(tree, "/local/domain/3"));
+	assert_int_equal(node_at(tree, "/local/domain/3")->refs, 2);
+	assert_value(tree, 0, "/local/domain/0/backend/vbd/3/51712/state", "2");
+	assert_value(&copy, 0, "/local/domain/0/backend/vbd/3/51712/state", "4");
+
+	/* The store changes under the copy: the copy keeps what it saw. */
+	assert_int_equal(pvring_store_write(tree, 0, "/local/domain/3/big", "changed", 7), 0);
+	assert_value(&copy, 0, "/local/domain/3/big", "payload");
+	assert_value(tree, 0, "/local/domain/3/big", "changed");
+	assert_int_equal(node_at(tree, "/local/domain/3")->refs, 1);
+
+	/* A removal in a second copy leaves the others whole; free in any order. */
+	assert_int_equal(pvring_store_tree_clone(&second, &copy), 0);
+	assert_int_equal(pvring_store_rm(&second, 0, "/local/domain"), 0);
+	assert_int_equal(pvring_store_read(&second, 0, "/local/domain/3/big", &value, &len),
+			 -ENOENT);
+	assert_value(&copy, 0, "/local/domain/3/big", "payload");
+	pvring_store_tree_free(&copy);
+	assert_int_equal(pvring_store_read(&second, 0, "/local", &value, &len), 0);
+	pvring_store_tree_free(&second);
+	assert_value(tree, 0, "/local/domain/0/backend/vbd/3/51712/state", "2");
+	assert_int_equal(tree->root->refs, 1);
+}
+
 /* A guest owns at most PVRING_STORE_NODES_PER_GUEST nodes, and cannot give them away. */
 static void test_guest_quota(void **state)
 {
@@ -308,6 +374,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_and_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_is_independent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_copies_only_what_changes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_guest_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_byte_quota, setup, teardown),
 		cmocka_unit_test(test_watch_matching),
