@@ -139,8 +139,8 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 	 * before is read after.
 	 */
 	if (n == -ECONNRESET)
-		n = pvring_local_recv(guest->registry_fd, &welcome, sizeof(welcome), &unused_fd,
-				      0, &nr_fds);
+		n = pvring_local_recv(guest->registry_fd, &welcome, sizeof(welcome), &unused_fd, 0,
+				      &nr_fds);
 	if (n != (ssize_t)sizeof(welcome) || welcome.magic != PVRING_LOCAL_MAGIC ||
 	    welcome.type != PVRING_LOCAL_WELCOME) {
 		err = err ? err : n < 0 ? (int)n : -EPROTO;

@@ -340,7 +340,18 @@ static void *peer_main(void *arg)
 
 static void peer_start(struct fixture *f)
 {
+	unsigned int connected = daemon_process_log_count(&f->dp, "-> Connected"), waited = 0;
+
 	assert_int_equal(front_up(f, &f->peer.front, "d1", 1, 0, 11, NULL), 0);
+	/*
+	 * pvringd writes Connected to the store before it logs it: the peer can be up with the
+	 * line still on its way, and a test counting Connected lines would count it as its own.
+	 */
+	while (daemon_process_log_count(&f->dp, "-> Connected") == connected && waited < 10000) {
+		usleep(10000);
+		waited += 10;
+	}
+	assert_int_equal(daemon_process_log_count(&f->dp, "-> Connected"), connected + 1);
 	assert_int_equal(pthread_create(&f->peer.thread, NULL, peer_main, &f->peer), 0);
 	f->peer_running = true;
 }
