@@ -23,6 +23,7 @@
 #include <xenstore.h>
 
 #include "daemon/log.h"
+#include "daemon/number.h"
 #include "local_registry.h"
 #include "platform.h"
 #include "platform_local.h"
@@ -435,6 +436,38 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	lp->nr_live++;
 }
 
+/*
+ * Guests of a pvringd that did not stop cleanly (kill -9, a crash) are still introduced in the
+ * store, their homes still there. On the local platform a guest is gone with the pvringd it
+ * registered with (its registry connection closed), and nobody else releases what it left:
+ * the new pvringd would hand out the same domain ids and the store refuse them (EEXIST).
+ * Release them now, as a clean stop would have; each is logged.
+ */
+static void release_leftover_domains(struct local_platform *lp)
+{
+	unsigned int nr = 0, i;
+	char **doms = xs_directory(lp->base.store, XBT_NULL, "/local/domain", &nr);
+
+	for (i = 0; doms && i < nr; i++) {
+		char home[64];
+		uint64_t domid;
+
+		if (pvring_parse_u64(doms[i], DOMID_LIMIT - 1, &domid) || domid == 0 ||
+		    !xs_is_domain_introduced(lp->base.store, (unsigned int)domid))
+			continue;
+		snprintf(home, sizeof(home), "/local/domain/%u", (unsigned int)domid);
+		xs_rm(lp->base.store, XBT_NULL, home);
+		if (!xs_release_domain(lp->base.store, (unsigned int)domid))
+			pvring_warn("local: store did not release dom%u: %s", (unsigned int)domid,
+				    strerror(errno));
+		else
+			pvring_warn("local: released dom%u, left by a pvringd that did not stop "
+				    "cleanly (its guest went with it)",
+				    (unsigned int)domid);
+	}
+	free(doms);
+}
+
 void pvring_platform_local_set_limits(struct pvring_platform *p,
 				      const struct pvring_platform_local_limits *limits)
 {
@@ -696,6 +729,7 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 		*why = "cannot reach the local store (is pvring-stored running?)";
 		goto fail;
 	}
+	release_leftover_domains(lp);
 	if (listen_registry(lp, registry_path, why))
 		goto fail;
 	return &lp->base;
