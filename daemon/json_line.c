@@ -40,10 +40,12 @@ static bool stray_quote(const char *text, size_t len, size_t *offset)
 }
 
 /*
- * A second look at text json-c has already parsed, so it is valid JSON: what json-c takes
- * without a word is refused here. A key given twice in one object (json-c keeps the last,
- * so "cmd" could say one thing to a reader of the line and another to pvringd), and a NUL
- * escaped in a string (\u0000: the C string every caller reads stops there).
+ * A second look at text json-c has already parsed: what json-c takes without a word is
+ * refused here. A key given twice in one object (json-c keeps the last, so "cmd" could say
+ * one thing to a reader of the line and another to pvringd), and a NUL escaped in a string
+ * (\u0000: the C string every caller reads stops there). The walk trusts nothing about the
+ * text: every read is within [0, end), and text it cannot follow as JSON (a json-c that
+ * tokenizes otherwise, say one that skips \f as a blank) is refused, never passed.
  */
 struct strict_walk {
 	const char *text;
@@ -51,125 +53,196 @@ struct strict_walk {
 	struct pvring_json_error *err;
 };
 
+/* A key as the walk saw it: its text as json-c decodes it, and where it starts. */
+struct walk_key {
+	const char *text;
+	size_t len;
+	size_t offset;
+	char *decoded; /* the key had escapes: json-c's decoding of it, owned */
+};
+
+static bool at(const struct strict_walk *w, size_t i, char c)
+{
+	return i < w->end && w->text[i] == c;
+}
+
 static size_t skip_blanks(const struct strict_walk *w, size_t i)
 {
-	while (i < w->end && strchr(" \t\r\n", w->text[i]) && w->text[i])
+	while (i < w->end && (w->text[i] == ' ' || w->text[i] == '\t' || w->text[i] == '\r' ||
+			      w->text[i] == '\n'))
 		i++;
 	return i;
 }
 
-static bool is_nul_escape(const char *p)
+/* Text the walk cannot follow: refused as a syntax error at i. */
+static bool lost(struct strict_walk *w, size_t i)
 {
-	return p[0] == 'u' && p[1] == '0' && p[2] == '0' && p[3] == '0' && p[4] == '0';
+	fail(w->err, PVRING_JSON_SYNTAX, "unexpected character", i < w->end ? i : w->end);
+	return false;
 }
 
-/* The string starting at the quote text[i]: where it ends (just past its quote). */
-static bool walk_string(struct strict_walk *w, size_t i, size_t *after)
+/* The string whose quote is text[i]: where it ends (just past its closing quote). */
+static bool walk_string(struct strict_walk *w, size_t i, size_t *after, bool *escaped)
 {
 	size_t start = i;
 
+	if (!at(w, i, '"'))
+		return lost(w, i);
+	*escaped = false;
 	for (i++; i < w->end && w->text[i] != '"'; i++) {
 		if (w->text[i] != '\\')
 			continue;
-		/* Valid JSON: an escape is whole, and \uXXXX has its four digits. */
-		if (is_nul_escape(w->text + i + 1)) {
+		*escaped = true;
+		if (w->end - i > 5 && !memcmp(w->text + i + 1, "u0000", 5)) {
 			fail(w->err, PVRING_JSON_NUL, "NUL (\\u0000) in a string", start);
 			return false;
 		}
-		i++;
+		i++; /* the escaped character: \" does not end the string */
 	}
+	if (i >= w->end)
+		return lost(w, start);
 	*after = i + 1;
 	return true;
 }
 
-/* A key's text as json-c decodes it (escapes and all), to compare keys as json-c does. */
-static char *decode_key(const char *text, size_t start, size_t after)
+/* The key text[start, after) as json-c decodes it, into k; false if out of memory. */
+static bool key_of(struct strict_walk *w, size_t start, size_t after, bool escaped,
+		   struct walk_key *k)
 {
-	struct json_tokener *tok = json_tokener_new();
+	struct json_tokener *tok;
 	struct json_object *o;
-	char *key = NULL;
 
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, text + start, (int)(after - start));
-	if (o && json_object_is_type(o, json_type_string))
-		key = strdup(json_object_get_string(o));
+	*k = (struct walk_key){ .text = w->text + start + 1,
+				.len = after - start - 2,
+				.offset = start };
+	if (!escaped)
+		return true;
+	tok = json_tokener_new();
+	o = tok ? json_tokener_parse_ex(tok, w->text + start, (int)(after - start)) : NULL;
+	if (o && json_object_is_type(o, json_type_string)) {
+		k->decoded = strdup(json_object_get_string(o));
+		if (k->decoded) {
+			k->text = k->decoded;
+			k->len = strlen(k->decoded);
+		}
+	}
 	json_object_put(o);
 	json_tokener_free(tok);
-	return key;
+	if (!k->decoded)
+		fail(w->err, PVRING_JSON_NOMEM, "out of memory", start);
+	return k->decoded != NULL;
+}
+
+/* By text, then by where they start: equal keys end up side by side, the first first. */
+static int key_cmp(const void *a, const void *b)
+{
+	const struct walk_key *x = a, *y = b;
+	int c = memcmp(x->text, y->text, x->len < y->len ? x->len : y->len);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Whether an object's keys are all different; if not, the earliest second one is refused. */
+static bool keys_unique(struct strict_walk *w, struct walk_key *keys, size_t n)
+{
+	size_t k, dup = w->end;
+
+	if (n < 2)
+		return true;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (k = 1; k < n; k++)
+		if (keys[k].len == keys[k - 1].len &&
+		    !memcmp(keys[k].text, keys[k - 1].text, keys[k].len) && keys[k].offset < dup)
+			dup = keys[k].offset;
+	if (dup == w->end)
+		return true;
+	fail(w->err, PVRING_JSON_DUPLICATE, "duplicate key", dup);
+	return false;
 }
 
 static bool walk_value(struct strict_walk *w, size_t i, size_t *after);
 
 static bool walk_object(struct strict_walk *w, size_t i, size_t *after)
 {
-	char **keys = NULL;
+	struct walk_key *keys = NULL;
 	size_t nr_keys = 0, k, key_start;
-	bool ok = false;
+	bool ok = false, escaped;
 
 	i = skip_blanks(w, i + 1);
-	while (w->text[i] != '}') {
-		char **more, *key;
+	while (!at(w, i, '}')) {
+		struct walk_key *more = realloc(keys, (nr_keys + 1) * sizeof(*keys));
 
-		key_start = i;
-		if (!walk_string(w, i, &i))
-			goto out;
-		key = decode_key(w->text, key_start, i);
-		more = key ? realloc(keys, (nr_keys + 1) * sizeof(*keys)) : NULL;
 		if (!more) {
-			free(key);
-			fail(w->err, PVRING_JSON_NOMEM, "out of memory", key_start);
+			fail(w->err, PVRING_JSON_NOMEM, "out of memory", i);
 			goto out;
 		}
 		keys = more;
-		for (k = 0; k < nr_keys; k++) {
-			if (!strcmp(keys[k], key)) {
-				free(key);
-				fail(w->err, PVRING_JSON_DUPLICATE, "duplicate key", key_start);
-				goto out;
-			}
+		key_start = i;
+		if (!walk_string(w, i, &i, &escaped) ||
+		    !key_of(w, key_start, i, escaped, &keys[nr_keys]))
+			goto out;
+		nr_keys++;
+		i = skip_blanks(w, i);
+		if (!at(w, i, ':')) {
+			lost(w, i);
+			goto out;
 		}
-		keys[nr_keys++] = key;
-		i = skip_blanks(w, i); /* the colon */
 		if (!walk_value(w, skip_blanks(w, i + 1), &i))
 			goto out;
 		i = skip_blanks(w, i);
-		if (w->text[i] == ',')
+		if (at(w, i, ','))
 			i = skip_blanks(w, i + 1);
+		else if (!at(w, i, '}')) {
+			lost(w, i);
+			goto out;
+		}
 	}
+	if (!keys_unique(w, keys, nr_keys))
+		goto out;
 	*after = i + 1;
 	ok = true;
 out:
 	for (k = 0; k < nr_keys; k++)
-		free(keys[k]);
+		free(keys[k].decoded);
 	free(keys);
 	return ok;
 }
 
 static bool walk_value(struct strict_walk *w, size_t i, size_t *after)
 {
+	bool escaped;
+
+	if (i >= w->end)
+		return lost(w, i);
 	switch (w->text[i]) {
 	case '{':
 		return walk_object(w, i, after);
 	case '"':
-		return walk_string(w, i, after);
+		return walk_string(w, i, after, &escaped);
 	case '[':
 		i = skip_blanks(w, i + 1);
-		while (w->text[i] != ']') {
+		while (!at(w, i, ']')) {
 			if (!walk_value(w, i, &i))
 				return false;
 			i = skip_blanks(w, i);
-			if (w->text[i] == ',')
+			if (at(w, i, ','))
 				i = skip_blanks(w, i + 1);
+			else if (!at(w, i, ']'))
+				return lost(w, i);
 		}
 		*after = i + 1;
 		return true;
 	default:
-		/* A number, true, false or null: up to what follows it. */
-		while (i < w->end && !strchr(",]} \t\r\n", w->text[i]))
-			i++;
+		/* A number, true, false or null: up to what follows it, at least one character. */
 		*after = i;
-		return true;
+		while (*after < w->end && !strchr(",]} \t\r\n", w->text[*after]) &&
+		       w->text[*after] != '"' && w->text[*after])
+			(*after)++;
+		return *after > i ? true : lost(w, i);
 	}
 }
 
@@ -230,8 +303,12 @@ struct json_object *pvring_json_parse_one(const char *text, size_t len, int dept
 		struct strict_walk w = { .text = text, .end = end, .err = err };
 		size_t after;
 
-		/* The depth json-c allowed bounds the recursion. */
-		if (!walk_value(&w, skip_blanks(&w, 0), &after)) {
+		/* The depth json-c allowed bounds the recursion. It must end where json-c did. */
+		bool walked = walk_value(&w, skip_blanks(&w, 0), &after);
+
+		if (walked && skip_blanks(&w, after) != end)
+			walked = lost(&w, after);
+		if (!walked) {
 			json_object_put(obj);
 			return NULL;
 		}
