@@ -729,9 +729,13 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 		*why = "cannot reach the local store (is pvring-stored running?)";
 		goto fail;
 	}
-	release_leftover_domains(lp);
+	/*
+	 * The registry socket first: a second pvringd on the same store fails there, before it
+	 * could release the first one's live guests. No guest is accepted before the loop runs.
+	 */
 	if (listen_registry(lp, registry_path, why))
 		goto fail;
+	release_leftover_domains(lp);
 	return &lp->base;
 fail:
 	local_destroy(&lp->base);

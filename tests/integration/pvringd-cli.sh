@@ -198,6 +198,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "a guest is connected before pvringd is killed" has "$("$ctl" list)" "disk0  Connected"
+# Another pvringd on the same store, with a control socket of its own: the registry stops it
+# before it could take the running one's guests for leftovers.
+check "a second pvringd on the same store is refused at the registry socket" \
+	run 1 "$pvringd" --rundir "$dir" --control-socket "$dir/other.sock" --disk "other=$dir/other.img"
+check "  ... and the first one's guest is still connected" has "$("$ctl" list)" "disk0  Connected"
+check "  ... its domain still there" lacks "$err" "left by a pvringd that did not stop cleanly"
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 wait "$io_pid" 2>/dev/null
