@@ -477,8 +477,11 @@ int pvring_store_write(struct pvring_store_tree *tree, uint32_t caller, const ch
 		return err;
 	if (!created && !may_write(node, caller))
 		return -EACCES;
-	/* The node's owner pays for a longer value (a node just made: checked already). */
-	if (!created && len > node->value_len &&
+	/*
+	 * The node's owner pays for a longer value a guest writes (a node just made: checked
+	 * already). dom0 is bound by no quota, as when it makes nodes under a guest's.
+	 */
+	if (!created && caller != 0 && len > node->value_len &&
 	    !bytes_fit(tree, node->perms[0].domid, len - node->value_len))
 		return -ENOSPC;
 	if (!created && !(node = walk_own(tree, path, NULL)))

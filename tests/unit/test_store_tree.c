@@ -346,9 +346,10 @@ static void test_guest_byte_quota(void **state)
 	assert_int_equal(len, 0);
 	assert_int_equal(pvring_store_write(tree, GUEST, "/local/domain/3/s", value, room), 0);
 	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), PVRING_STORE_BYTES_PER_GUEST);
-	/* dom0 has no quota; removing the home gives everything back. */
+	/* dom0 has no quota, making nodes or growing values; removing the home frees it all. */
 	assert_int_equal(pvring_store_write(tree, 0, "/local/domain/3/big", value, sizeof(value)),
 			 0);
+	assert_int_equal(pvring_store_write(tree, 0, "/local/domain/3/s", value, sizeof(value)), 0);
 	assert_int_equal(pvring_store_rm(tree, 0, "/local/domain/3"), 0);
 	assert_int_equal(pvring_store_bytes_owned(tree, GUEST), 0);
 }
