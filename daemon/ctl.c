@@ -282,6 +282,11 @@ static bool handle_line(struct client *c, const char *line, size_t len)
 		size_t shown = len - jerr.offset < 32 ? len - jerr.offset : 32;
 		char msg[ERR_LEN];
 
+		/* Not in the middle of a UTF-8 character: the reply stays valid UTF-8. */
+		while (shown && shown < len - jerr.offset &&
+		       ((unsigned char)line[jerr.offset + shown] & 0xc0) == 0x80)
+			shown--;
+
 		/* Which string, in the client's own words: the offset is its opening quote. */
 		snprintf(msg, sizeof(msg), "malformed request: %s at byte %zu: %.*s", jerr.desc,
 			 jerr.offset, (int)shown, line + jerr.offset);

@@ -14,7 +14,8 @@
  * new connection takes the slot of the client idle longest, if 5 s or more
  * (that one is told why and closed); if every client asked something in the
  * last 5 s, up to 4 more connections are spares: one request, sent within
- * 2 s, one reply, closed. So a pvringctl command always gets in. A reply longer than
+ * 2 s, one reply, closed. So a pvringctl command gets in while 64 busy clients
+ * hold every slot (not if the spares are kept busy too). A reply longer than
  * 4 MiB is replaced by the error "reply too large (...)"; a client with more
  * than 4 MiB of replies waiting unread is cut off. Commands (see
  * doc/pvringd-control.md for the fields):
