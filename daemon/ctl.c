@@ -50,6 +50,8 @@
  */
 #define SPARE_CLIENTS 4u
 #define SPARE_DEADLINE_MS 2000u
+/* accept() failing for want of descriptors (or memory): the listener rests this long. */
+#define ACCEPT_PAUSE_MS 1000u
 /* Requests nest a few levels at most: a deep one is an attack on the parser's stack. */
 #define JSON_DEPTH 32
 #define ERR_LEN 256u
@@ -88,6 +90,8 @@ struct pvringd_ctl {
 	ino_t ino;
 	struct command *commands;
 	struct client *clients;
+	struct event *accept_pause; /* the listener rests after accept() failed */
+	bool accept_failing; /* said so in the log, until a connection is accepted again */
 	unsigned int nr_clients[CLIENT_EVICTED + 1];
 	struct pvringd_ctl_timeouts timeouts;
 };
@@ -459,6 +463,38 @@ static bool admit(struct pvringd_ctl *ctl, enum client_kind *kind)
 	return ctl->nr_clients[CLIENT_SPARE] < SPARE_CLIENTS;
 }
 
+static void on_accept_pause_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd_ctl *ctl = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(ctl->listener);
+}
+
+/*
+ * accept() failed (out of descriptors, most likely): the connection waits and the socket
+ * stays readable, so the listener would be called again at once, for ever. It rests a
+ * second instead; said once in the log per spell.
+ */
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+	const struct timeval pause = { .tv_sec = ACCEPT_PAUSE_MS / 1000u,
+				       .tv_usec = (ACCEPT_PAUSE_MS % 1000u) * 1000u };
+	struct pvringd_ctl *ctl = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+		return;
+	if (!ctl->accept_failing)
+		pvring_err("ctl: cannot accept a connection: %s; trying again every %u ms",
+			   strerror(err), ACCEPT_PAUSE_MS);
+	ctl->accept_failing = true;
+	evconnlistener_disable(listener);
+	if (event_add(ctl->accept_pause, &pause))
+		evconnlistener_enable(listener);
+}
+
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *arg)
 {
@@ -469,6 +505,10 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	(void)listener;
 	(void)sa;
 	(void)socklen;
+	if (ctl->accept_failing) {
+		pvring_info("ctl: accepting connections again");
+		ctl->accept_failing = false;
+	}
 	if (!admit(ctl, &kind)) {
 		pvring_warn("ctl: %u clients and %u spare connections, all busy; refusing another",
 			    ctl->nr_clients[CLIENT_REGULAR], ctl->nr_clients[CLIENT_SPARE]);
@@ -533,9 +573,18 @@ struct pvringd_ctl *pvringd_ctl_open(struct event_base *base, const char *path, 
 	ctl->ino = st.st_ino;
 	ctl->listener = evconnlistener_new(base, on_accept, ctl,
 					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (!ctl->listener) {
+	ctl->accept_pause = evtimer_new(base, on_accept_pause_over, ctl);
+	if (ctl->listener)
+		evconnlistener_set_error_cb(ctl->listener, on_accept_error);
+	if (!ctl->listener || !ctl->accept_pause) {
+		/* The listener, made, closes the socket with it. */
+		if (ctl->listener)
+			evconnlistener_free(ctl->listener);
+		else
+			close(fd);
+		if (ctl->accept_pause)
+			event_free(ctl->accept_pause);
 		*why = "out of memory";
-		close(fd);
 		unlink(path);
 		free(ctl->path);
 		free(ctl);
@@ -560,6 +609,7 @@ void pvringd_ctl_close(struct pvringd_ctl *ctl)
 		free(cmd);
 	}
 	evconnlistener_free(ctl->listener);
+	event_free(ctl->accept_pause);
 	/* A successor may already have replaced the file: leave its socket alone. */
 	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
 		unlink(ctl->path);

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -31,6 +33,7 @@
 
 #include "daemon/ctl.h"
 #include "tests/lib/ctl_server_thread.h"
+#include "tests/lib/fd_limit.h"
 
 /* Only a guard against a hang: the server answers in microseconds. */
 #define IO_TIMEOUT_S 10
@@ -901,6 +904,43 @@ static void test_clients_take_turns(void **state)
 	close(b);
 }
 
+/* CPU time the server's loop thread has used, in ms. */
+static unsigned long loop_cpu_ms(struct fixture *f)
+{
+	struct timespec ts;
+	clockid_t clock;
+
+	assert_int_equal(pthread_getcpuclockid(f->srv.loop, &clock), 0);
+	assert_int_equal(clock_gettime(clock, &ts), 0);
+	return (unsigned long)ts.tv_sec * 1000u + (unsigned long)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Out of descriptors, accept() fails and the connection waits, the socket readable: the
+ * listener used to be called again at once, for ever, a core spinning. It rests instead, and
+ * takes the connection once descriptors are free again. What is measured is the loop's CPU
+ * time over a second of failing, not how long anything took.
+ */
+static void test_out_of_descriptors_does_not_spin(void **state)
+{
+	struct fixture *f = *state;
+	static struct fd_limit limit;
+	unsigned long before, used;
+	int fd;
+
+	assert_int_equal(fd_limit_tighten(&limit), 0);
+	fd = connect_to(f->srv.path);
+	before = loop_cpu_ms(f);
+	usleep(1000 * 1000);
+	used = loop_cpu_ms(f) - before;
+	assert_int_equal(fd_limit_restore(&limit), 0);
+	print_message("the loop used %lu ms of CPU in a second of accept() failing\n", used);
+	/* Spinning takes the better part of a CPU-second; resting, next to nothing. */
+	assert_true(used < 200);
+	request(fd, "{\"cmd\":\"list\"}\n", "{\"ok\":true,\"devices\":[]}");
+	close(fd);
+}
+
 /* Bytes that trickle in without ever making a line do not keep a connection open. */
 static void test_trickling_client_is_closed(void **state)
 {
@@ -960,6 +1000,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_clients_take_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trickling_client_is_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_descriptors_does_not_spin, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 	};
 

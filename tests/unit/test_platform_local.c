@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -23,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,6 +32,7 @@
 
 #include "daemon/platform/local_registry.h"
 #include "daemon/platform/platform_local.h"
+#include "tests/lib/fd_limit.h"
 #include "tests/lib/local_platform_env.h"
 
 struct fixture {
@@ -481,30 +480,6 @@ static void test_guest_limit(void **state)
 }
 
 /*
- * Fill every free descriptor number below the highest open one (the limit is on numbers, not
- * on how many); returns that highest number. The fillers are fds[0..*n).
- */
-static int fill_descriptor_holes(int *fds, unsigned int max, unsigned int *n)
-{
-	int highest = 0, fd;
-
-	for (fd = 0; fd < 4096; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			highest = fd;
-	*n = 0;
-	for (;;) {
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		assert_true(fd >= 0);
-		if (fd > highest) {
-			close(fd);
-			return highest;
-		}
-		assert_true(*n < max);
-		fds[(*n)++] = fd;
-	}
-}
-
-/*
  * Out of descriptors, the registry takes the waiting connection anyway, with a spare kept for
  * it, and tells the guest why: before, accept failed, the guest waited for ever, and the loop
  * spun on the readable socket. The spare comes back, so the next one is told too; once
@@ -514,23 +489,17 @@ static void test_out_of_descriptors(void **state)
 {
 	struct fixture *f = *state;
 	struct guest_thread good = { .frames = 16, .table_frames = 1 };
-	struct rlimit saved, tight;
-	int i, sock[2], fillers[4096];
-	unsigned int nr_fillers;
+	static struct fd_limit limit;
+	int i, sock[2];
 
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	tight = saved;
 	/* Room for the test's own socket, none for the one accept() would make. */
-	tight.rlim_cur = (rlim_t)fill_descriptor_holes(fillers, 4096, &nr_fillers) + 2;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	assert_int_equal(fd_limit_tighten(&limit), 0);
 	for (i = 0; i < 2; i++) {
 		sock[i] = connect_registry(f);
 		expect_refusal(f, sock[i], -EMFILE, "pvringd is out of file descriptors");
 		close(sock[i]);
 	}
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
-	while (nr_fillers)
-		close(fillers[--nr_fillers]);
+	assert_int_equal(fd_limit_restore(&limit), 0);
 	run_guest(f, &good);
 	assert_int_equal(good.result, 0);
 	pvring_local_guest_leave(&good.guest);
