@@ -56,6 +56,7 @@ ssize_t pvring_local_recv(int sock, void *msg, size_t len, int *fds, unsigned in
 			     .msg_iovlen = 1,
 			     .msg_control = control.buf,
 			     .msg_controllen = sizeof(control.buf) };
+	unsigned int passed = 0; /* descriptors the kernel gave, kept or not */
 	struct cmsghdr *cmsg;
 	ssize_t n;
 
@@ -75,6 +76,7 @@ ssize_t pvring_local_recv(int sock, void *msg, size_t len, int *fds, unsigned in
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+			passed++;
 			/* More than asked for: not ours to keep. */
 			if (*nr_fds < max_fds)
 				fds[(*nr_fds)++] = fd;
@@ -82,11 +84,15 @@ ssize_t pvring_local_recv(int sock, void *msg, size_t len, int *fds, unsigned in
 				close(fd);
 		}
 	}
-	/* A message cut short, or descriptors dropped by the kernel, is malformed. */
+	/*
+	 * A message cut short, or descriptors dropped by the kernel, is malformed; but
+	 * descriptors dropped with room left for them were dropped because this process could
+	 * not take them (out of descriptors): -EMFILE.
+	 */
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		while (*nr_fds)
 			close(fds[--*nr_fds]);
-		return -EMSGSIZE;
+		return !(mh.msg_flags & MSG_TRUNC) && passed < MAX_FDS ? -EMFILE : -EMSGSIZE;
 	}
 	return n;
 }

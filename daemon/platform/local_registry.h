@@ -96,7 +96,8 @@ int pvring_local_send(int sock, const void *msg, size_t len, const int *fds, uns
 /*
  * Receive one message of at most len bytes and up to max_fds descriptors;
  * the message length, 0 at end of connection, or -errno. *nr_fds gets the
- * number of descriptors received (the caller owns them).
+ * number of descriptors received (the caller owns them). A message cut short
+ * is -EMSGSIZE; one whose descriptors this process had no room for, -EMFILE.
  */
 ssize_t pvring_local_recv(int sock, void *msg, size_t len, int *fds, unsigned int max_fds,
 			  unsigned int *nr_fds);

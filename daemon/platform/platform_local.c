@@ -266,13 +266,15 @@ static void on_domain_message(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	memset(&msg, 0, sizeof(msg));
 	n = pvring_local_recv(fd, &msg, sizeof(msg), fds, 2, &nr_fds);
-	if (n == -EMSGSIZE) {
-		static const char too_big[] = "registry message larger than any the protocol has";
+	if (n == -EMSGSIZE || n == -EMFILE) {
+		const char *why = n == -EMFILE
+					  ? "pvringd is out of file descriptors"
+					  : "registry message larger than any the protocol has";
 
 		if (d->welcomed)
-			domain_gone(d, too_big);
+			domain_gone(d, why);
 		else
-			refuse(d, -EMSGSIZE, too_big);
+			refuse(d, (int)n, why);
 		return;
 	}
 	if (n <= 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Run out of file descriptors on purpose: the soft limit lowered to just past the highest
- * descriptor open, every free number below it taken, so that the next descriptor made but
- * one fails with EMFILE (the one left is the test's own, a client socket say). Header-only.
+ * Run out of file descriptors on purpose: the soft limit lowered to room numbers past the
+ * highest descriptor open, every free number below it taken, so that the descriptor made
+ * after room more fails with EMFILE (room for the test's own, a client socket say).
+ * Header-only.
  */
 #ifndef PVRING_TEST_FD_LIMIT_H
 #define PVRING_TEST_FD_LIMIT_H
@@ -20,7 +21,7 @@ struct fd_limit {
 };
 
 /* 0, or -1 if the limits cannot be had or set. */
-static inline int fd_limit_tighten(struct fd_limit *l)
+static inline int fd_limit_tighten(struct fd_limit *l, unsigned int room)
 {
 	struct rlimit tight;
 	int highest = 0, fd;
@@ -45,7 +46,7 @@ static inline int fd_limit_tighten(struct fd_limit *l)
 		l->fillers[l->nr_fillers++] = fd;
 	}
 	tight = l->saved;
-	tight.rlim_cur = (rlim_t)highest + 2;
+	tight.rlim_cur = (rlim_t)highest + 1 + room;
 	return setrlimit(RLIMIT_NOFILE, &tight);
 }
 

@@ -928,7 +928,7 @@ static void test_out_of_descriptors_does_not_spin(void **state)
 	unsigned long before, used;
 	int fd;
 
-	assert_int_equal(fd_limit_tighten(&limit), 0);
+	assert_int_equal(fd_limit_tighten(&limit, 1), 0);
 	fd = connect_to(f->srv.path);
 	before = loop_cpu_ms(f);
 	usleep(1000 * 1000);

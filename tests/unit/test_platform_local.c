@@ -489,17 +489,35 @@ static void test_out_of_descriptors(void **state)
 {
 	struct fixture *f = *state;
 	struct guest_thread good = { .frames = 16, .table_frames = 1 };
+	const struct pvring_local_hello hello = { PVRING_LOCAL_MAGIC, PVRING_LOCAL_HELLO,
+						  PVRING_LOCAL_VERSION, 16, 1 };
 	static struct fd_limit limit;
-	int i, sock[2];
+	int i, sock[2], memfd;
 
 	/* Room for the test's own socket, none for the one accept() would make. */
-	assert_int_equal(fd_limit_tighten(&limit), 0);
+	assert_int_equal(fd_limit_tighten(&limit, 1), 0);
 	for (i = 0; i < 2; i++) {
 		sock[i] = connect_registry(f);
 		expect_refusal(f, sock[i], -EMFILE, "pvringd is out of file descriptors");
 		close(sock[i]);
 	}
 	assert_int_equal(fd_limit_restore(&limit), 0);
+	/*
+	 * Accepted, then out of descriptors for the memory its hello passes: the kernel drops
+	 * it, and the guest is told that, not that its hello was malformed or too large.
+	 */
+	sock[0] = connect_registry(f);
+	memfd = memfd_create("guest", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	/* The connection is waiting: a turn of the loop accepts it. */
+	for (i = 0; i < 3; i++)
+		event_base_loop(f->env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(fd_limit_tighten(&limit, 0), 0);
+	assert_int_equal(pvring_local_send(sock[0], &hello, sizeof(hello), &memfd, 1), 0);
+	expect_refusal(f, sock[0], -EMFILE, "pvringd is out of file descriptors");
+	assert_int_equal(fd_limit_restore(&limit), 0);
+	close(sock[0]);
+	close(memfd);
 	run_guest(f, &good);
 	assert_int_equal(good.result, 0);
 	pvring_local_guest_leave(&good.guest);
