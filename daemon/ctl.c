@@ -92,6 +92,7 @@ struct pvringd_ctl {
 	struct client *clients;
 	struct event *accept_pause; /* the listener rests after accept() failed */
 	bool accept_failing; /* said so in the log, until a connection is accepted again */
+	unsigned long accept_failures; /* accept() calls that failed, since the start */
 	unsigned int nr_clients[CLIENT_EVICTED + 1];
 	struct pvringd_ctl_timeouts timeouts;
 };
@@ -486,6 +487,7 @@ static void on_accept_error(struct evconnlistener *listener, void *arg)
 
 	if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
 		return;
+	ctl->accept_failures++;
 	if (!ctl->accept_failing)
 		pvring_err("ctl: cannot accept a connection: %s; trying again every %u ms",
 			   strerror(err), ACCEPT_PAUSE_MS);
@@ -493,6 +495,11 @@ static void on_accept_error(struct evconnlistener *listener, void *arg)
 	evconnlistener_disable(listener);
 	if (event_add(ctl->accept_pause, &pause))
 		evconnlistener_enable(listener);
+}
+
+unsigned long pvringd_ctl_accept_failures(const struct pvringd_ctl *ctl)
+{
+	return ctl->accept_failures;
 }
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,

@@ -58,6 +58,11 @@ struct pvringd_ctl_timeouts {
  * request or connection on. Only while the loop is not running.
  */
 void pvringd_ctl_set_timeouts(struct pvringd_ctl *ctl, const struct pvringd_ctl_timeouts *t);
+/*
+ * How many times accept() has failed for want of descriptors or memory (each failure rests
+ * the listener a second, so this grows by about one a second while they last).
+ */
+unsigned long pvringd_ctl_accept_failures(const struct pvringd_ctl *ctl);
 /* Closes every connection and removes the socket. */
 void pvringd_ctl_close(struct pvringd_ctl *ctl);
 /* 0, or -1 if out of memory. */
