@@ -75,6 +75,16 @@ bool pvring_back_attach(struct pvring_back *back, void *shared, unsigned int ord
 	return true;
 }
 
+bool pvring_back_attach_at(struct pvring_back *back, void *shared, unsigned int order,
+			   const struct pvring_layout *layout, uint32_t req_cons)
+{
+	if (!pvring_back_attach(back, shared, order, layout))
+		return false;
+	back->req_cons = req_cons;
+	back->req_seen = req_cons;
+	return true;
+}
+
 const char *pvring_fault_str(enum pvring_fault fault)
 {
 	switch (fault) {

@@ -142,6 +142,13 @@ bool pvring_front_init(struct pvring_front *front, void *shared, unsigned int or
  */
 bool pvring_back_attach(struct pvring_back *back, void *shared, unsigned int order,
 			const struct pvring_layout *layout);
+/*
+ * Back end: take on a ring an earlier back end served and left with requests owed: everything
+ * before req_cons was consumed by it, so only what follows is read from the slots. The
+ * requests owed (req_cons - rsp_prod of them) are the caller's to answer first.
+ */
+bool pvring_back_attach_at(struct pvring_back *back, void *shared, unsigned int order,
+			   const struct pvring_layout *layout, uint32_t req_cons);
 
 /* A one-line description of a fault, for logs. */
 const char *pvring_fault_str(enum pvring_fault fault);
