@@ -221,7 +221,12 @@ static inline void cpu_relax(void)
 /* Publish a ring's responses; kick the front end only if it asked. */
 static void push_ring(struct pvringd_queue *q)
 {
-	if (pvring_back_push(&q->back)) {
+	bool kick = pvring_back_push(&q->back);
+
+	/* Only now does the front end have them: their journal entries can go. */
+	if (q->inflight)
+		pvringd_inflight_pushed(q->inflight);
+	if (kick) {
 		pvring_evtchn_notify(q->w->evtchn, (uint32_t)q->port);
 		q->counters.kicks_out++;
 	}
@@ -355,12 +360,16 @@ static void respond(struct pvringd_request *r, int16_t status)
 	 * write it acknowledges is on the image. Stopped rings are not batched.
 	 */
 	if (!pvring_back_fault(&q->back)) {
+		if (r->journal_entry >= 0)
+			pvringd_inflight_answered(q->inflight, (uint32_t)r->journal_entry,
+						  q->back.rsp_prod_pvt);
 		pvring_back_produce(&q->back, &rsp);
 		if (q->stopped)
 			push_ring(q);
 		else
 			schedule_push(q);
 	}
+	r->journal_entry = -1;
 	r->in_use = false;
 	r->next_free = q->free_reqs;
 	q->free_reqs = r;
@@ -625,6 +634,23 @@ error:
 #define PASS_BYTES (512u << 10)
 
 /*
+ * The request just consumed into r goes into the ring's journal before anything can answer
+ * it (and reuse its slot). -1 with the queue failed: the journal is full, which a ring that
+ * validates cannot make happen.
+ */
+static int journal_consumed(struct pvringd_queue *q, struct pvringd_request *r)
+{
+	int entry = pvringd_inflight_consumed(q->inflight, r->index, &r->req);
+
+	if (entry < 0) {
+		queue_fail(q, "ring %u: in-flight journal full at request %u", q->queue, r->index);
+		return -1;
+	}
+	r->journal_entry = entry;
+	return 0;
+}
+
+/*
  * Consume and start what the front end published, up to the pass budget (everything, with
  * unlimited); sleep only after a final check. A ring with more left goes to the back of the
  * worker's ready list instead: round robin between rings.
@@ -673,9 +699,11 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 			queue_fail(q, "ring %u: more requests than slots", q->queue);
 			break;
 		}
+		r->index = q->back.req_cons - 1;
+		if (q->inflight && journal_consumed(q, r))
+			break;
 		q->free_reqs = r->next_free;
 		r->in_use = true;
-		r->index = q->back.req_cons - 1;
 		q->in_flight++;
 		batch++;
 		handle_request(r);
@@ -694,6 +722,30 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 static void ring_process(struct pvringd_queue *q)
 {
 	ring_pass(q, false);
+}
+
+/* What a stopped pvringd still owed, issued again before anything new is consumed. */
+static void issue_owed(struct pvringd_queue *q)
+{
+	uint32_t i;
+
+	for (i = 0; i < q->owed.nr_owed; i++) {
+		struct pvringd_request *r = q->free_reqs;
+
+		/* Fewer owed than contexts: prepare refused a journal owing more than the slots. */
+		q->free_reqs = r->next_free;
+		r->req = q->owed.owed[i].req;
+		r->index = q->owed.owed[i].index;
+		r->journal_entry = (int32_t)i; /* open put them in entries 0.. in this order */
+		r->in_use = true;
+		q->in_flight++;
+		handle_request(r);
+	}
+	if (q->owed.nr_owed)
+		pvring_aio_submit(q->w->aio);
+	free(q->owed.owed);
+	q->owed.owed = NULL;
+	q->owed.nr_owed = 0;
 }
 
 /* ---- round robin: rings whose pass ran out of budget ---- */
@@ -912,6 +964,7 @@ static int alloc_requests(struct pvringd_queue *q)
 		struct pvringd_request *r = &q->reqs[i];
 
 		r->q = q;
+		r->journal_entry = -1;
 		r->iov = r->inline_iov;
 		r->map_refs = r->inline_refs;
 		r->next_free = q->free_reqs;
@@ -937,6 +990,50 @@ static void free_requests(struct pvringd_queue *q)
 	q->free_reqs = NULL;
 }
 
+/*
+ * Open the ring's journal, taking on what an earlier pvringd left for it: consuming starts
+ * where it stopped, and what it owed waits in q->owed for ADD. 0, or -1 with why.
+ */
+static int journal_open(struct pvringd_queue *q, char *why, size_t why_len)
+{
+	struct pvringd_inflight_ring ring = {
+		.domid = q->domid,
+		.queue = q->queue,
+		.order = q->order,
+		.nr_slots = pvring_back_nr_slots(&q->back),
+		.remote_port = q->remote_port,
+	};
+	uint32_t rsp_prod = q->back.rsp_prod_pvt; /* what attach read from the ring */
+	char reason[160];
+
+	memcpy(ring.refs, q->refs, sizeof(*q->refs) << q->order);
+	q->inflight = pvringd_inflight_open(q->inflight_path, &ring, q->resume, rsp_prod, &q->owed,
+					    reason, sizeof(reason));
+	if (!q->inflight) {
+		snprintf(why, why_len, "queue %u: %s", q->queue, reason);
+		return -1;
+	}
+	/* Each owed request takes a context: a journal owing more than the ring has slots lies. */
+	if (q->owed.nr_owed > ring.nr_slots) {
+		snprintf(why, why_len,
+			 "queue %u: the in-flight journal owes %u requests on %u slots", q->queue,
+			 q->owed.nr_owed, ring.nr_slots);
+		return -1;
+	}
+	if (!q->resume)
+		return 0;
+	pvring_back_attach_at(&q->back, q->ring_map.addr, q->order, &blkif_layout,
+			      q->owed.req_cons);
+	if (q->owed.found)
+		pvring_info("%s: ring %u: resumed at request %u, %u owed issued again", q->name,
+			    q->queue, q->owed.req_cons, q->owed.nr_owed);
+	else
+		pvring_info("%s: ring %u: no in-flight journal for this ring: resumed at %u, "
+			    "nothing owed",
+			    q->name, q->queue, rsp_prod);
+	return 0;
+}
+
 int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 {
 	uint32_t pages = 1u << q->order;
@@ -958,6 +1055,8 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 		snprintf(why, why_len, "queue %u: unusable ring of order %u", q->queue, q->order);
 		return -1;
 	}
+	if (q->inflight_path && journal_open(q, why, why_len))
+		return -1;
 	/*
 	 * A ring broken before it is served is refused here, with nothing taken from it: the
 	 * owner never says Connected for it.
@@ -983,6 +1082,12 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 
 void dp_queue_unprepare(struct pvringd_queue *q)
 {
+	/* Released: either every request was answered, or the ring is let go for good. */
+	pvringd_inflight_close(q->inflight, true);
+	q->inflight = NULL;
+	free(q->owed.owed);
+	q->owed.owed = NULL;
+	q->owed.nr_owed = 0;
 	pgrants_release(q);
 	free_requests(q);
 	pvring_unmap(plat_of(q), &q->ring_map);
@@ -996,6 +1101,7 @@ void dp_queue_add(struct pvringd_queue *q)
 	}
 	/* A kick before this found no queue and left the port masked. */
 	pvring_evtchn_unmask(q->w->evtchn, (uint32_t)q->port);
+	issue_owed(q);
 	/* Requests published before we attached get served now, not on the next kick. */
 	ring_process(q);
 	q->kick_cons = q->back.req_cons;

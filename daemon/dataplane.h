@@ -86,6 +86,13 @@ struct pvringd_queue_params {
 	const struct pvring_blkif_disk *limits; /* what requests are checked against: copied */
 	int image_fd; /* valid until the queue is released */
 	bool persistent; /* the front end keeps its grants: map them once */
+	/*
+	 * The ring's in-flight journal (daemon/inflight.h), copied; NULL: none. With resume, a
+	 * journal an earlier pvringd left there for this same ring is taken on: what it still
+	 * owed is issued again before anything new is consumed.
+	 */
+	const char *inflight_path;
+	bool resume;
 };
 
 /*

@@ -26,6 +26,7 @@
 #include "common/ring/pvring_ring.h"
 #include "common/ring/pvring_spin.h"
 #include "daemon/dataplane.h"
+#include "daemon/inflight.h"
 #include "daemon/mailbox.h"
 #include "daemon/platform/platform.h"
 
@@ -43,6 +44,7 @@ struct pvringd_request {
 	uint64_t sector;
 	uint64_t bytes;
 	uint64_t charged; /* bytes counted in its guest's bytes in flight */
+	int32_t journal_entry; /* in the queue's in-flight journal; -1: none */
 	uint8_t op; /* the effective op: READ/WRITE for indirect */
 	bool in_use;
 	bool flushed; /* flush/barrier: the sync part is done */
@@ -124,6 +126,11 @@ struct pvringd_queue {
 	const struct pvringd_queue_owner_ops *ops;
 	void *owner;
 	struct pvringd_guest *guest;
+	char *inflight_path; /* NULL: no journal */
+	bool resume;
+	/* the ring's in-flight journal, and (prepare to ADD) what a stopped pvringd still owed */
+	struct pvringd_inflight *inflight;
+	struct pvringd_inflight_resume owed;
 	/* main's: stop asked, and how */
 	bool stop_posted;
 	bool serve_published;

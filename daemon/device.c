@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,7 +408,9 @@ static int connect_queues(struct pvringd_device *dev, const struct queue_keys *k
 		.limits = &dev->limits,
 		.image_fd = dev->disk->image.fd,
 		.persistent = dev->persistent,
+		.resume = dev->resuming,
 	};
+	char path[PATH_MAX];
 	uint32_t q;
 
 	dev->queues = calloc(nr_queues, sizeof(*dev->queues));
@@ -419,6 +422,12 @@ static int connect_queues(struct pvringd_device *dev, const struct queue_keys *k
 		params.queue = q;
 		params.refs = keys[q].refs;
 		params.remote_port = keys[q].remote_port;
+		params.inflight_path = NULL;
+		if (dev->d->inflight_dir) {
+			snprintf(path, sizeof(path), "%s/%u.%u.%u", dev->d->inflight_dir,
+				 dev->domid, dev->devid, q);
+			params.inflight_path = path;
+		}
 		dev->queues[q] = pvringd_queue_connect(dev->d->dp, &params, &queue_owner_ops, dev,
 						       why, why_len);
 		if (!dev->queues[q])
@@ -510,9 +519,12 @@ static void connect_device(struct pvringd_device *dev)
 {
 	struct pvringd *d = dev->d;
 	char why[160] = "";
+	int r;
 
 	dev->reason[0] = '\0';
-	if (connect_rings(dev, why, sizeof(why))) {
+	r = connect_rings(dev, why, sizeof(why));
+	dev->resuming = false; /* a later connection starts afresh */
+	if (r) {
 		/* Queues connected before the one that failed are stopped with the device. */
 		device_fail(dev, "%s", why);
 		return;
@@ -831,6 +843,7 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 	if (state == PVRING_XENBUS_CONNECTED) {
 		/* An earlier pvringd connected it and stopped: map the same rings again. */
 		pvring_info("%s: resuming: the front end was left Connected", dev->name);
+		dev->resuming = true;
 	} else if (!in_transaction(d, fill_offer, dev)) {
 		pvring_err("%s: cannot offer the back end's features: %s", dir, strerror(errno));
 		device_free(dev);

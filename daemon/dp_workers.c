@@ -339,6 +339,14 @@ static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvrin
 	q->remote_port = p->remote_port;
 	q->limits = *p->limits;
 	q->image_fd = p->image_fd;
+	q->resume = p->resume;
+	if (p->inflight_path) {
+		q->inflight_path = strdup(p->inflight_path);
+		if (!q->inflight_path) {
+			free(q);
+			return NULL;
+		}
+	}
 	q->ops = ops;
 	q->owner = owner;
 	if (p->persistent)
@@ -357,6 +365,7 @@ static void queue_free(struct pvringd_queue *q)
 		pvring_evtchn_unbind(q->w->evtchn, (uint32_t)q->port);
 	dp_queue_unprepare(q);
 	guest_put(q->dp, q->guest);
+	free(q->inflight_path);
 	free(q);
 }
 
@@ -379,6 +388,7 @@ struct pvringd_queue *pvringd_queue_connect(struct pvringd_dp *dp,
 	}
 	q->guest = guest_get(dp, p->domid);
 	if (!q->guest) {
+		free(q->inflight_path);
 		free(q);
 		snprintf(why, why_len, "queue %u: out of memory", p->queue);
 		return NULL;

@@ -162,6 +162,16 @@ int main(int argc, char **argv)
 		pvring_err("control socket %s: %s", cfg.control_socket, why);
 		goto out;
 	}
+	/* A killed pvringd left its rings' journals here; the next takes its rings on from them. */
+	if (asprintf(&d.inflight_dir, "%s/inflight", cfg.rundir) < 0) {
+		d.inflight_dir = NULL;
+		pvring_err("out of memory");
+		goto out;
+	}
+	if (mkdir(d.inflight_dir, 0700) && errno != EEXIST) {
+		pvring_err("cannot create %s: %s", d.inflight_dir, strerror(errno));
+		goto out;
+	}
 	if (open_disks(&d, &cfg))
 		goto out;
 	d.plat = open_platform(&d, &cfg, &why);
@@ -212,6 +222,7 @@ out:
 	if (d.base)
 		event_base_free(d.base);
 	close_disks(&d);
+	free(d.inflight_dir);
 	pvringd_config_free(&cfg);
 	if (!ret)
 		pvring_info("stopped cleanly");

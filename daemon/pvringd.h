@@ -70,6 +70,7 @@ struct pvringd_device {
 	bool remove_when_idle; /* the guest or the attachment is gone */
 	bool finish_pending; /* idle: finish_disconnect on the next loop turn */
 	bool detaching; /* closing for good: removed once the front end is Closed */
+	bool resuming; /* left Connected by an earlier pvringd: take its rings on as they are */
 	struct event *detach_timer; /* a front end that never lets go is cut off */
 	struct event *linger_timer; /* detached and gone from the store, rings still served */
 	char reason[160]; /* why the device was disconnected for a fault */
@@ -86,6 +87,7 @@ struct pvringd {
 	struct pvringd_disk *disks;
 	unsigned int nr_disks;
 	struct pvringd_device *devices;
+	char *inflight_dir; /* rings' in-flight journals (daemon/inflight.h): rundir/inflight */
 	bool stopping;
 };
 

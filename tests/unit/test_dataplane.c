@@ -30,6 +30,7 @@
 
 #include "common/proto/pvring_blkif.h"
 #include "daemon/dataplane.h"
+#include "daemon/inflight.h"
 #include "daemon/platform/local_registry.h"
 #include "daemon/platform/platform_local.h"
 #include "tests/lib/local_platform_env.h"
@@ -221,11 +222,14 @@ static int teardown(void **state)
 	return ret;
 }
 
-static struct pvringd_queue *connect_queue(struct fixture *f, int image_fd, char *why,
-					   size_t why_len)
+static struct pvringd_queue *connect_queue_journal(struct fixture *f, int image_fd,
+						   const char *inflight_path, bool resume,
+						   char *why, size_t why_len)
 {
 	const uint32_t refs[1] = { RING_REF };
 	struct pvringd_queue_params p = {
+		.inflight_path = inflight_path,
+		.resume = resume,
 		.name = "1/51712",
 		.domid = f->guest.domid,
 		.queue = 0,
@@ -238,6 +242,12 @@ static struct pvringd_queue *connect_queue(struct fixture *f, int image_fd, char
 
 	f->owner.q = DP_CALL(pvringd_queue_connect(f->dp, &p, &owner_ops, &f->owner, why, why_len));
 	return f->owner.q;
+}
+
+static struct pvringd_queue *connect_queue(struct fixture *f, int image_fd, char *why,
+					   size_t why_len)
+{
+	return connect_queue_journal(f, image_fd, NULL, false, why, why_len);
 }
 
 static void *data_page(struct fixture *f, uint32_t i)
@@ -394,6 +404,101 @@ static void test_write_read_verified(void **state)
 	assert_int_equal(s.counters.bytes_written, 8192);
 	assert_int_equal(s.counters.bytes_read, 8192);
 	stop_and_release(f, q, 0);
+	assert_no_grant_mapped(f);
+}
+
+static union pvring_blkif_request rw_request(uint8_t op, uint64_t id, uint64_t sector,
+					     uint32_t page)
+{
+	union pvring_blkif_request req = {
+		.rw = { .op = op, .nr_segments = 1, .id = id, .sector = sector }
+	};
+
+	req.rw.seg[0] = (struct pvring_blkif_segment){ .gref = DATA_REF + page, .last_sect = 7 };
+	return req;
+}
+
+/*
+ * What a killed pvringd leaves: it consumed A (a write) and B, answered B first (its response
+ * went into slot 0, over A's request, and was pushed) and was killed with A in flight. The
+ * ring alone would make a new back end answer B again (slot 1 still holds it) and never A.
+ * From the journal, the new one issues A again, answers it once, never B, then serves C.
+ */
+static void test_resume_answers_what_was_owed(void **state)
+{
+	struct fixture *f = *state;
+	union pvring_blkif_request a = rw_request(PVRING_BLKIF_OP_WRITE, 1, 16, 0);
+	union pvring_blkif_request b = rw_request(PVRING_BLKIF_OP_WRITE, 2, 24, 1);
+	union pvring_blkif_request c = rw_request(PVRING_BLKIF_OP_READ, 3, 40, 2);
+	union pvring_blkif_request taken[2];
+	struct pvring_blkif_response rsp_b = { .id = 2, .op = PVRING_BLKIF_OP_WRITE }, rsp;
+	struct pvringd_inflight_ring ring = {
+		.domid = f->guest.domid,
+		.nr_slots = pvring_front_nr_slots(&f->front),
+		.remote_port = PORT,
+		.refs = { RING_REF },
+	};
+	struct pvringd_inflight_resume found;
+	struct pvringd_queue_snapshot s;
+	struct pvringd_inflight *old;
+	struct pvringd_queue *q;
+	struct pvring_back killed;
+	char path[96], why[200] = "";
+	uint8_t on_disk[4096];
+	bool seen_a = false, seen_c = false;
+	uint32_t i;
+
+	snprintf(path, sizeof(path), "%s.inflight", f->image_path);
+	memset(data_page(f, 0), 0xa5, 4096);
+	memset(data_page(f, 2), 0xff, 4096);
+	publish(&f->front, &f->port, &a, false);
+	publish(&f->front, &f->port, &b, true);
+	/* The killed pvringd's part, step by step as the data plane takes it. */
+	old = pvringd_inflight_open(path, &ring, false, 0, &found, why, sizeof(why));
+	if (!old)
+		fail_msg("%s", why);
+	assert_true(pvring_back_attach(&killed, pvring_local_mem_frame(&f->guest.mem, RING_REF), 0,
+				       &blkif_layout));
+	assert_int_equal(pvring_back_consume_batch(&killed, taken, 2), 2);
+	assert_int_equal(pvringd_inflight_consumed(old, 0, &taken[0]), 0);
+	assert_int_equal(pvringd_inflight_consumed(old, 1, &taken[1]), 1);
+	pvringd_inflight_answered(old, 1, killed.rsp_prod_pvt);
+	assert_true(pvring_back_produce(&killed, &rsp_b));
+	pvring_back_push(&killed);
+	pvringd_inflight_pushed(old);
+	pvringd_inflight_close(old, false); /* killed: the journal stays */
+	/* The guest saw B done, and publishes C. */
+	assert_true(pvring_front_consume(&f->front, &rsp));
+	assert_int_equal(rsp.id, 2);
+	publish(&f->front, &f->port, &c, true);
+
+	q = connect_queue_journal(f, f->image_fd, path, true, why, sizeof(why));
+	if (!q)
+		fail_msg("connect: %s", why);
+	for (i = 0; i < 2; i++) {
+		rsp = wait_response(f);
+		assert_int_equal(rsp.status, PVRING_BLKIF_RSP_OKAY);
+		assert_true((rsp.id == 1 && !seen_a) || (rsp.id == 3 && !seen_c));
+		seen_a |= rsp.id == 1;
+		seen_c |= rsp.id == 3;
+	}
+	/* A is on the image; C read a part never written. */
+	assert_int_equal(pread(f->image_fd, on_disk, sizeof(on_disk), 16 * 512), sizeof(on_disk));
+	assert_memory_equal(on_disk, data_page(f, 0), 4096);
+	memset(on_disk, 0, sizeof(on_disk));
+	assert_memory_equal(data_page(f, 2), on_disk, 4096);
+	/* Nothing more: B is never answered twice. */
+	for (i = 0; i < 1000; i++)
+		turn(f);
+	assert_false(pvring_front_consume(&f->front, &rsp));
+	pvringd_queue_snapshot(q, &s);
+	assert_int_equal(s.ring.req_cons, 3);
+	assert_int_equal(s.ring.rsp_prod, 3);
+	assert_int_equal(s.in_flight, 0);
+	assert_int_equal(s.counters.requests, 2);
+	stop_and_release(f, q, 0);
+	/* Let go in order: nothing owed, no journal left. */
+	assert_int_equal(access(path, F_OK), -1);
 	assert_no_grant_mapped(f);
 }
 
@@ -905,6 +1010,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read_verified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_answers_what_was_owed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring_fails_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_before_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_waits_for_io, setup, teardown),
