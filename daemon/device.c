@@ -618,13 +618,16 @@ void pvringd_disk_close(struct pvringd_disk *disk)
  * What a back end's params names: a configured disk (a name never holds a
  * '/'), or an image by its absolute path, opened now for this device alone
  * (*own set). Images by path are served only from inside the configured image
- * directories, compared after symbolic links are resolved.
+ * directories, compared after symbolic links are resolved. An image in use is waited for up
+ * to wait_ms (see pvring_image_open_patiently).
  */
 static struct pvringd_disk *open_target(struct pvringd *d, const char *target, bool read_only,
-					struct pvringd_disk **own, char *err, size_t err_len)
+					unsigned int wait_ms, struct pvringd_disk **own, char *err,
+					size_t err_len)
 {
 	struct pvringd_disk *disk;
 	char why[256], *resolved;
+	bool waited;
 
 	*own = NULL;
 	if (target[0] != '/') {
@@ -650,13 +653,16 @@ static struct pvringd_disk *open_target(struct pvringd *d, const char *target, b
 		return NULL;
 	}
 	disk = calloc(1, sizeof(*disk));
-	if (!disk ||
-	    pvring_image_open(&disk->image, resolved, read_only, false, why, sizeof(why))) {
+	if (!disk || pvring_image_open_patiently(&disk->image, resolved, read_only, false, wait_ms,
+						 &waited, why, sizeof(why))) {
 		snprintf(err, err_len, "%s", disk ? why : "out of memory");
 		free(disk);
 		free(resolved);
 		return NULL;
 	}
+	if (waited)
+		pvring_info("%s: was in use a moment (a pvringd killed before may have held it)",
+			    resolved);
 	disk->name = resolved;
 	*own = disk;
 	return disk;
@@ -829,7 +835,9 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 			   domid);
 		goto out;
 	}
-	disk = open_target(d, params, mode && strcmp(mode, "w"), &own, err, sizeof(err));
+	/* Left by a pvringd killed a moment ago, the image may still be held for its last I/O. */
+	disk = open_target(d, params, mode && strcmp(mode, "w"), PVRINGD_IMAGE_WAIT_MS, &own, err,
+			   sizeof(err));
 	if (!disk) {
 		pvring_err("%s: %s: ignored", dir, err);
 		goto out;
@@ -1078,7 +1086,7 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 		snprintf(err, err_len, "domain %u already has a device %u", domid, devid);
 		return NULL;
 	}
-	disk = open_target(d, target, read_only, &own, err, err_len);
+	disk = open_target(d, target, read_only, 0, &own, err, err_len);
 	if (!disk)
 		return NULL;
 	/*

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
@@ -226,6 +228,34 @@ int pvring_image_open(struct pvring_image *img, const char *path, bool read_only
 out:
 	pvring_image_close(img);
 	return err;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int pvring_image_open_patiently(struct pvring_image *img, const char *path, bool read_only,
+				bool direct, unsigned int wait_ms, bool *waited, char *why,
+				size_t why_len)
+{
+	const struct timespec pause = { 0, 50 * 1000 * 1000 };
+	uint64_t deadline = monotonic_ms() + wait_ms;
+	int err;
+
+	if (waited)
+		*waited = false;
+	for (;;) {
+		err = pvring_image_open(img, path, read_only, direct, why, why_len);
+		if ((err != -EBUSY && err != -EWOULDBLOCK) || monotonic_ms() >= deadline)
+			return err;
+		if (waited)
+			*waited = true;
+		nanosleep(&pause, NULL);
+	}
 }
 
 void pvring_image_close(struct pvring_image *img)

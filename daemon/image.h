@@ -29,6 +29,15 @@ struct pvring_image {
  */
 int pvring_image_open(struct pvring_image *img, const char *path, bool read_only, bool direct,
 		      char *why, size_t why_len);
+/*
+ * The same, but an image in use (locked by another process, or a block device opened
+ * exclusively) is tried again every 50 ms for up to wait_ms: a pvringd killed a moment ago
+ * may still hold it while the kernel finishes the I/O it had in flight. *waited (if not NULL)
+ * says whether it was found in use at first.
+ */
+int pvring_image_open_patiently(struct pvring_image *img, const char *path, bool read_only,
+				bool direct, unsigned int wait_ms, bool *waited, char *why,
+				size_t why_len);
 void pvring_image_close(struct pvring_image *img);
 
 #endif /* PVRING_IMAGE_H */

@@ -62,11 +62,18 @@ static int open_disks(struct pvringd *d, const struct pvringd_config *cfg)
 	for (i = 0; i < cfg->nr_disks; i++) {
 		const struct pvringd_disk_config *dc = &cfg->disks[i];
 
-		if (pvring_image_open(&d->disks[i].image, dc->path, dc->read_only, dc->direct, why,
-				      sizeof(why))) {
+		bool waited;
+
+		if (pvring_image_open_patiently(&d->disks[i].image, dc->path, dc->read_only,
+						dc->direct, PVRINGD_IMAGE_WAIT_MS, &waited, why,
+						sizeof(why))) {
 			pvring_err("disk %s: %s", dc->name, why);
 			return -1;
 		}
+		if (waited)
+			pvring_info("disk %s: was in use a moment (a pvringd killed before may "
+				    "have held it)",
+				    dc->name);
 		d->disks[i].name = dc->name;
 		d->nr_disks++;
 		pvring_info("disk %s: %s, %llu sectors, %s%s", dc->name, dc->path,

@@ -39,6 +39,11 @@ struct pvringd_ctl;
  * dom0's kernel never probes one of its directories as a device of its own.
  */
 #define PVRINGD_BACKEND_ROOT "/local/domain/0/backend/pvring"
+/*
+ * How long a starting pvringd waits for an image in use: a pvringd killed a moment ago keeps
+ * its images locked until the kernel has finished the I/O it had in flight.
+ */
+#define PVRINGD_IMAGE_WAIT_MS 10000u
 
 struct pvringd_disk {
 	/* A configured disk's name (the configuration's, which outlives the

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +184,53 @@ static void test_missing(void **state)
 	pvring_image_close(&img); /* harmless after a failed open */
 }
 
+/*
+ * A writer's lock held by another process (a pvringd killed a moment ago, whose last I/O
+ * still holds the image): refused at once without a wait, taken once released with one.
+ */
+static void test_open_patiently_waits_for_a_lock(void **state)
+{
+	struct pvring_image img;
+	int locked[2], go[2], status;
+	bool waited = true;
+	char c = 0;
+	pid_t child;
+
+	(void)state;
+	make_file(8 * 512, 0600);
+	assert_int_equal(pipe(locked), 0);
+	assert_int_equal(pipe(go), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd = open(path, O_RDWR);
+
+		if (fd < 0 || flock(fd, LOCK_EX) || write(locked[1], "L", 1) != 1 ||
+		    read(go[0], &c, 1) != 1)
+			_exit(1);
+		usleep(200 * 1000);
+		_exit(0);
+	}
+	assert_int_equal(read(locked[0], &c, 1), 1);
+	assert_int_equal(
+		pvring_image_open_patiently(&img, path, false, false, 0, &waited, why, sizeof(why)),
+		-EWOULDBLOCK);
+	assert_false(waited);
+	assert_why("in use: another process holds a lock on it");
+	assert_int_equal(write(go[1], "G", 1), 1);
+	/* The bound is for a hang, never a speed: the lock goes 200 ms after "go". */
+	assert_int_equal(pvring_image_open_patiently(&img, path, false, false, 60000, &waited, why,
+						     sizeof(why)),
+			 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pvring_image_close(&img);
+	close(locked[0]);
+	close(locked[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 static void test_not_a_file(void **state)
 {
 	struct pvring_image img;
@@ -310,6 +358,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_regular_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_patiently_waits_for_a_lock, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_file, setup, teardown),
