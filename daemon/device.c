@@ -24,7 +24,9 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -192,6 +194,29 @@ static void device_free(struct pvringd_device *dev)
 	free(dev);
 }
 
+/*
+ * A device that is gone for good owes nothing: its rings' journals go (a released queue
+ * removes its own; these are what a killed pvringd left for a device that did not come back).
+ */
+static void forget_journals(struct pvringd *d, uint32_t domid, uint32_t devid)
+{
+	char prefix[32];
+	struct dirent *e;
+	size_t len;
+	DIR *dir;
+
+	if (!d->inflight_dir)
+		return;
+	dir = opendir(d->inflight_dir);
+	if (!dir)
+		return;
+	len = (size_t)snprintf(prefix, sizeof(prefix), "%u.%u.", domid, devid);
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, prefix, len))
+			unlinkat(dirfd(dir), e->d_name, 0);
+	closedir(dir);
+}
+
 static void remove_store_dirs(struct pvringd_device *dev)
 {
 	struct xs_handle *xs = xs_of(dev->d);
@@ -199,6 +224,7 @@ static void remove_store_dirs(struct pvringd_device *dev)
 	xs_unwatch(xs, dev->fe_state_path, dev->fe_state_path);
 	xs_rm(xs, XBT_NULL, dev->backend);
 	xs_rm(xs, XBT_NULL, dev->frontend);
+	forget_journals(dev->d, dev->domid, dev->devid);
 }
 
 static void frontend_changed(struct pvringd_device *dev);
@@ -823,6 +849,7 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 		/* Left by an earlier pvringd for a guest that is gone since. */
 		pvring_info("%s: its domain is gone: removing it", dir);
 		xs_rm(xs_of(d), XBT_NULL, dir);
+		forget_journals(d, domid, devid);
 		return;
 	}
 	params = read_key(d, dir, PVRING_XS_PARAMS);

@@ -204,14 +204,17 @@ check "a second pvringd on the same store is refused at the registry socket" \
 	run 1 "$pvringd" --rundir "$dir" --control-socket "$dir/other.sock" --disk "other=$dir/other.img"
 check "  ... and the first one's guest is still connected" has "$("$ctl" list)" "disk0  Connected"
 check "  ... its domain still there" lacks "$err" "left by a pvringd that did not stop cleanly"
+check "a connected ring keeps an in-flight journal" test -n "$(ls "$dir/inflight")"
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 wait "$io_pid" 2>/dev/null
 io_pid=
+check "  ... which a killed pvringd leaves behind" test -n "$(ls "$dir/inflight")"
 pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --log-level info \
 	2>"$dir/pvringd-2.log" || { echo "Bail out! pvringd did not start again"; exit 1; }
 check "the new pvringd releases the killed one's guest" \
 	has "$(cat "$dir/pvringd-2.log")" "left by a pvringd that did not stop cleanly"
+check "  ... and forgets the journals of its gone device" test -z "$(ls "$dir/inflight")"
 check "  ... and a new guest registers and verifies" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
 
