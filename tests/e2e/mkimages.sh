@@ -92,12 +92,12 @@ rm -rf "$u"
 d=$out/dom0.root
 new_root "$d"
 cp "$here/init-dom0" "$d/init"
-add_modules "$d" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop brd
+add_modules "$d" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop brd ext4 crc32c_generic
 mkdir -p "$d/usr/lib/xen-4.17/bin" "$d/etc/xen/scripts" "$d/domU" "$d/e2e"
 add_bin "$d" usr/lib/xen-4.17/bin $(find "$x/usr/lib/xen-4.17/bin" -type f \
 	! -name pygrub ! -name xenpvnetboot ! -name '*.py')
 add_bin "$d" usr/bin "$x"/usr/bin/xenstore* /sbin/e2fsck /sbin/mke2fs /bin/dd /usr/bin/md5sum \
-	/usr/bin/cmp /usr/bin/strace /sbin/losetup
+	/usr/bin/cmp /usr/bin/strace /sbin/losetup /sbin/fsfreeze
 cp -a "$x/etc/xen/." "$d/etc/xen/"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$d/$libdir/"
 add_bin "$d" usr/sbin "$build/daemon/pvringd" "$build/tools/pvringctl" "$build/tools/pvring-xl" \
