@@ -2,7 +2,8 @@
 # The systemd suite: dom0 boots systemd, which starts pvringd from the unit and configuration
 # pvring installs (daemon/pvringd.service.in, the Xen example config as the README says), enabled
 # with `systemctl enable`. A guest created with pvring-xl does verified I/O while the operator
-# runs `systemctl stop` + `start`, then `systemctl restart`: the guest sees a pause, no error.
+# runs `systemctl stop` + `start`, then `systemctl restart`, then pvringd is killed with SIGKILL and
+# systemd starts it again: the guest sees a pause, no error.
 
 # pvringd logs to the journal here.
 PVLOG=/tmp/pvringd.journal
@@ -68,6 +69,29 @@ case_systemctl_restart() {
 		{ fail "the unit's result is $(systemctl show -p Result --value pvringd.service)"; return 1; }
 }
 
+# pvringd killed with SIGKILL during verified I/O: systemd starts it again (Restart=on-failure),
+# the new one takes the rings on from their in-flight journals; the guest sees a pause, no error.
+killed() {
+	before=$(main_pid)
+	restarts=$(systemctl show -p NRestarts --value pvringd.service)
+	kill -KILL "$before"
+	i=0
+	while [ "$(main_pid)" = "$before" ] || [ "$(main_pid)" = 0 ] ||
+		[ "$(systemctl is-active pvringd.service)" != active ]; do
+		i=$((i + 1))
+		[ $i -lt $((150 * SLOW)) ] ||
+			{ fail "systemd did not start pvringd again after SIGKILL: $(systemctl is-active pvringd.service)"; return 1; }
+		usleep 200000
+	done
+	[ "$(systemctl show -p NRestarts --value pvringd.service)" -gt "$restarts" ] ||
+		{ fail "the unit's restart count did not grow"; return 1; }
+}
+
+case_sigkill_restarted() {
+	DOMID=$SD
+	io_across 51712 xvda killed
+}
+
 case_shutdown() {
 	DOMID=$SD
 	gexec 20 "md5sum </tmp/w | cut -d' ' -f1" || return 1
@@ -83,5 +107,6 @@ e2e_case started-by-systemd case_started_by_systemd
 e2e_case guest case_guest
 e2e_case systemctl-stop-start case_systemctl_stop_start
 e2e_case systemctl-restart case_systemctl_restart
+e2e_case sigkill-restarted case_sigkill_restarted
 e2e_case shutdown case_shutdown
 echo "E2E-INFO pvringd warnings: $(journalctl -u pvringd.service -o cat --no-pager | grep -c -E 'warning|error')"
