@@ -635,15 +635,18 @@ error:
 
 /*
  * The request just consumed into r goes into the ring's journal before anything can answer
- * it (and reuse its slot). -1 with the queue failed: the journal is full, which a ring that
- * validates cannot make happen.
+ * it (and reuse its slot). -1 with the queue failed: the journal is full, which only a front
+ * end that publishes into slots it was not given back yet can make happen.
  */
 static int journal_consumed(struct pvringd_queue *q, struct pvringd_request *r)
 {
 	int entry = pvringd_inflight_consumed(q->inflight, r->index, &r->req);
 
 	if (entry < 0) {
-		queue_fail(q, "ring %u: in-flight journal full at request %u", q->queue, r->index);
+		queue_fail(q,
+			   "ring %u: in-flight journal full at request %u: the front end published "
+			   "into slots not yet given back",
+			   q->queue, r->index);
 		return -1;
 	}
 	r->journal_entry = entry;
@@ -732,7 +735,7 @@ static void issue_owed(struct pvringd_queue *q)
 	for (i = 0; i < q->owed.nr_owed; i++) {
 		struct pvringd_request *r = q->free_reqs;
 
-		/* Fewer owed than contexts: prepare refused a journal owing more than the slots. */
+		/* Fewer owed than contexts: open refused a journal owing more than the slots. */
 		q->free_reqs = r->next_free;
 		r->req = q->owed.owed[i].req;
 		r->index = q->owed.owed[i].index;
@@ -1013,13 +1016,6 @@ static int journal_open(struct pvringd_queue *q, char *why, size_t why_len)
 		snprintf(why, why_len, "queue %u: %s", q->queue, reason);
 		return -1;
 	}
-	/* Each owed request takes a context: a journal owing more than the ring has slots lies. */
-	if (q->owed.nr_owed > ring.nr_slots) {
-		snprintf(why, why_len,
-			 "queue %u: the in-flight journal owes %u requests on %u slots", q->queue,
-			 q->owed.nr_owed, ring.nr_slots);
-		return -1;
-	}
 	if (!q->resume)
 		return 0;
 	pvring_back_attach_at(&q->back, q->ring_map.addr, q->order, &blkif_layout,
@@ -1082,8 +1078,11 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 
 void dp_queue_unprepare(struct pvringd_queue *q)
 {
-	/* Released: either every request was answered, or the ring is let go for good. */
-	pvringd_inflight_close(q->inflight, true);
+	/*
+	 * Served and released: every request was answered, or the ring is let go for good. Never
+	 * served (prepare or bind failed): what a killed pvringd owed stays for the next try.
+	 */
+	pvringd_inflight_close(q->inflight, q->served);
 	q->inflight = NULL;
 	free(q->owed.owed);
 	q->owed.owed = NULL;
@@ -1095,6 +1094,7 @@ void dp_queue_unprepare(struct pvringd_queue *q)
 
 void dp_queue_add(struct pvringd_queue *q)
 {
+	q->served = true;
 	if (set_port_queue(q->w, (uint32_t)q->port, q)) {
 		queue_fail(q, "ring %u: out of memory", q->queue);
 		return;

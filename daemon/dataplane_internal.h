@@ -131,6 +131,7 @@ struct pvringd_queue {
 	/* the ring's in-flight journal, and (prepare to ADD) what a stopped pvringd still owed */
 	struct pvringd_inflight *inflight;
 	struct pvringd_inflight_resume owed;
+	bool served; /* added to its worker: its journal goes with it when released */
 	/* main's: stop asked, and how */
 	bool stop_posted;
 	bool serve_published;

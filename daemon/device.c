@@ -582,6 +582,9 @@ static void frontend_changed(struct pvringd_device *dev)
 	if (dev->fe_state != state)
 		pvring_debug("%s: front end %s", dev->name, pvringd_state_name((uint32_t)state));
 	dev->fe_state = (uint32_t)state;
+	/* A front end seen anywhere but Connected has let go of the rings it was left with. */
+	if (state != PVRING_XENBUS_CONNECTED)
+		dev->resuming = false;
 	if (dev->queues_in_flight || dev->finish_pending)
 		return; /* still disconnecting: the state is looked at again when done */
 
@@ -862,9 +865,12 @@ static void backend_changed(struct pvringd *d, uint32_t domid, uint32_t devid)
 			   domid);
 		goto out;
 	}
-	/* Left by a pvringd killed a moment ago, the image may still be held for its last I/O. */
-	disk = open_target(d, params, mode && strcmp(mode, "w"), PVRINGD_IMAGE_WAIT_MS, &own, err,
-			   sizeof(err));
+	/*
+	 * Left by a pvringd killed a moment ago, the image may still be held for its last I/O:
+	 * waited for at start only, where nothing else waits on the loop yet.
+	 */
+	disk = open_target(d, params, mode && strcmp(mode, "w"),
+			   d->starting ? PVRINGD_IMAGE_WAIT_MS : 0, &own, err, sizeof(err));
 	if (!disk) {
 		pvring_err("%s: %s: ignored", dir, err);
 		goto out;
@@ -1013,7 +1019,9 @@ int pvringd_control_start(struct pvringd *d, const char **why)
 		*why = "cannot watch the store's descriptor";
 		return -1;
 	}
+	d->starting = true;
 	scan_backends(d);
+	d->starting = false;
 	return 0;
 }
 

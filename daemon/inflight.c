@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "daemon/inflight.h"
+#include "daemon/inflight_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,33 +14,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define INFLIGHT_MAGIC "pvrinfl1"
-
-enum entry_state {
-	ENTRY_FREE = 0,
-	ENTRY_CONSUMED, /* owed */
-	ENTRY_ANSWERED, /* its response is written at rsp_index; owed until that is pushed */
-};
-
-/* The file: a header, then nr_entries entries. Host byte order; only pvringd reads it. */
-struct journal_header {
-	char magic[8];
-	uint32_t entry_size;
-	uint32_t nr_entries;
-	struct pvringd_inflight_ring ring;
-	_Atomic uint32_t req_cons;
-} __attribute__((aligned(64)));
-
-struct journal_entry {
-	_Atomic uint32_t state;
-	uint32_t index;
-	uint32_t rsp_index;
-	uint32_t reserved;
-	union pvring_blkif_request req;
-} __attribute__((aligned(64)));
-
-_Static_assert(sizeof(struct journal_entry) == 128, "two cache lines an entry");
 
 struct pvringd_inflight {
 	struct journal_header *hdr;
@@ -54,9 +28,10 @@ struct pvringd_inflight {
 };
 
 /*
- * What is owed can exceed the ring's slots: responses produced but not pushed free their
- * slots for the back end's accounting, not yet for the front end's. Twice the slots covers
- * even a front end that publishes into those (it can publish no further: the ring faults).
+ * What an honest front end leaves owed is at most the ring's slots. A front end that publishes
+ * into slots whose responses are produced but not yet pushed (the back end's accounting frees
+ * them at once) can make it more: twice the slots is room for that, and past it the journal
+ * says full and that front end's queue fails (pvringd_inflight_consumed).
  */
 static uint32_t entries_for(uint32_t nr_slots)
 {
@@ -148,11 +123,12 @@ static int read_left(const char *path, const struct pvringd_inflight_ring *ring,
 	}
 	req_cons = atomic_load_explicit(&hdr->req_cons, memory_order_relaxed);
 	owed = req_cons - rsp_prod;
-	if (owed > nr_entries) {
+	/* Each owed request takes one of the ring's request contexts when issued again. */
+	if (owed > ring->nr_slots) {
 		snprintf(why, why_len,
 			 "in-flight journal: %u requests consumed past the %u responses pushed, "
-			 "more than the ring can owe",
-			 req_cons, rsp_prod);
+			 "more than the ring's %u slots",
+			 req_cons, rsp_prod, ring->nr_slots);
 		goto out;
 	}
 	found->owed = calloc(owed ? owed : 1, sizeof(*found->owed));
@@ -164,6 +140,9 @@ static int read_left(const char *path, const struct pvringd_inflight_ring *ring,
 		uint32_t state = atomic_load_explicit(&e->state, memory_order_relaxed);
 
 		if (state == ENTRY_FREE)
+			continue;
+		/* Recorded, but killed before req_cons moved past it: it is still in its slot. */
+		if (state == ENTRY_CONSUMED && (int32_t)(e->index - req_cons) >= 0)
 			continue;
 		/* Answered and pushed: the front end has its response. */
 		if (state == ENTRY_ANSWERED && (int32_t)(rsp_prod - e->rsp_index) > 0)
@@ -311,7 +290,15 @@ int pvringd_inflight_consumed(struct pvringd_inflight *j, uint32_t index,
 	e = &j->entries[entry];
 	e->index = index;
 	e->req = *req;
+	/* The copy before the state that makes it count... */
+	journal_before_ring();
 	atomic_store_explicit(&e->state, ENTRY_CONSUMED, memory_order_relaxed);
+	/*
+	 * ...then req_cons. Killed between the two, the entry is at req_cons: not yet consumed
+	 * as far as the next pvringd knows, which reads the request again from its slot (no
+	 * response can have reused that slot: see below).
+	 */
+	journal_before_ring();
 	atomic_store_explicit(&j->hdr->req_cons, index + 1u, memory_order_relaxed);
 	/* The copy and req_cons before any response that may reuse the request's slot. */
 	journal_before_ring();
@@ -323,6 +310,7 @@ void pvringd_inflight_answered(struct pvringd_inflight *j, uint32_t entry, uint3
 	struct journal_entry *e = &j->entries[entry];
 
 	e->rsp_index = rsp_index;
+	journal_before_ring(); /* rsp_index before the state that makes it count */
 	atomic_store_explicit(&e->state, ENTRY_ANSWERED, memory_order_relaxed);
 	/* Marked answered before the response overwrites slot rsp_index. */
 	journal_before_ring();

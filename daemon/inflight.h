@@ -63,8 +63,9 @@ struct pvringd_inflight_resume {
  * filled into *resume; none there, or one for another ring, and nothing was owed. Either way
  * a fresh journal replaces it (atomically: a kill during open leaves the old one), holding the
  * owed requests as consumed: their entries are 0 .. nr_owed - 1, to be answered as any other.
- * NULL with why: cannot make the file, or a journal for this ring that contradicts the ring
- * (more owed than the ring can hold, or not what req_cons and rsp_prod say).
+ * NULL with why (the journal left as it was): cannot make the file, or a journal for this ring
+ * that contradicts the ring (more owed than the ring has slots, or not what req_cons and
+ * rsp_prod say).
  */
 struct pvringd_inflight *pvringd_inflight_open(const char *path,
 					       const struct pvringd_inflight_ring *ring,
@@ -74,7 +75,8 @@ struct pvringd_inflight *pvringd_inflight_open(const char *path,
 
 /*
  * A request was consumed at index (req_cons is now index + 1): its entry, or -ENOSPC if the
- * journal is full (more owed than the ring has slots: cannot happen with a validated ring).
+ * journal is full (owed twice the ring's slots: only a front end that publishes into slots it
+ * was not yet given back can do that).
  */
 int pvringd_inflight_consumed(struct pvringd_inflight *j, uint32_t index,
 			      const union pvring_blkif_request *req);

@@ -93,6 +93,7 @@ struct pvringd {
 	unsigned int nr_disks;
 	struct pvringd_device *devices;
 	char *inflight_dir; /* rings' in-flight journals (daemon/inflight.h): rundir/inflight */
+	bool starting; /* the first scan of what an earlier pvringd left */
 	bool stopping;
 };
 
