@@ -214,9 +214,17 @@ static struct pvringd_inflight *journal_make(const char *path,
 	if (!j->path || !j->free || !j->answered)
 		goto oom;
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * Storage taken now and the pages mapped in now, so that recording a request never
+	 * waits for a block allocation or a page fault (the run directory is tmpfs under
+	 * systemd, but need not be). posix_fallocate does what the file system can.
+	 */
 	if (fd < 0 || ftruncate(fd, (off_t)j->size))
 		goto fail;
-	map = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	errno = posix_fallocate(fd, 0, (off_t)j->size);
+	if (errno && errno != EOPNOTSUPP && errno != EINVAL)
+		goto fail;
+	map = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (map == MAP_FAILED)
 		goto fail;
 	j->hdr = map;
