@@ -1002,21 +1002,95 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int pvringd_control_start(struct pvringd *d, const char **why)
+/* The watches pvringd's work hangs on, on the store connection there is now; -1 if refused. */
+static int arm_watches(struct pvringd *d)
 {
 	struct xs_handle *xs = xs_of(d);
+	struct pvringd_device *dev;
 
 	/* On the local platform pvringd is the toolstack: the root may not exist yet. */
 	xs_mkdir(xs, XBT_NULL, PVRINGD_BACKEND_ROOT);
 	if (!xs_watch(xs, PVRINGD_BACKEND_ROOT, WATCH_BACKEND) ||
-	    !xs_watch(xs, "@releaseDomain", WATCH_RELEASE)) {
-		*why = "cannot watch the store";
+	    !xs_watch(xs, "@releaseDomain", WATCH_RELEASE))
+		return -1;
+	for (dev = d->devices; dev; dev = dev->next)
+		if (!dev->remove_when_idle && dev->state != PVRING_XENBUS_INITIALISING &&
+		    !xs_watch(xs, dev->fe_state_path, dev->fe_state_path))
+			return -1;
+	if (d->store_ev)
+		event_free(d->store_ev);
+	d->store_ev = event_new(d->base, xs_fileno(xs), EV_READ | EV_PERSIST, on_store, d);
+	if (!d->store_ev || event_add(d->store_ev, NULL))
+		return -1;
+	return 0;
+}
+
+/* A store request failed so: the connection is gone (libxenstore says EBADF at end of file). */
+static bool store_gone(int err)
+{
+	return err == EBADF || err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EIO;
+}
+
+/*
+ * Every second: is the store still there? Once gone (restarted), pvringd serves the rings it
+ * has and connects again as soon as a store answers; then it re-arms its watches and reads
+ * every device again: those the new store no longer has (a store restarted empty) go.
+ */
+static void on_store_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvringd *d = arg;
+	struct pvringd_device *dev;
+	unsigned int nr = 0;
+	char **dirs;
+	int err;
+
+	(void)fd;
+	(void)what;
+	if (!d->store_lost) {
+		errno = 0;
+		dirs = xs_directory(xs_of(d), XBT_NULL, PVRINGD_BACKEND_ROOT, &nr);
+		err = errno;
+		free(dirs);
+		if (dirs || !store_gone(err))
+			return;
+		pvring_err("the store went away (%s): serving the rings already connected, "
+			   "connecting again every %u ms",
+			   strerror(err), PVRINGD_STORE_PROBE_MS);
+		d->store_lost = true;
+		event_del(d->store_ev);
+	}
+	err = pvring_platform_store_reopen(d->plat);
+	if (err)
+		return;
+	if (arm_watches(d)) {
+		pvring_err("the store is back but refused pvringd's watches: trying again");
+		return;
+	}
+	d->store_lost = false;
+	for (dev = d->devices; dev; dev = dev->next)
+		nr++;
+	pvring_info("the store is back: watches armed again, reading %u device%s again", nr,
+		    nr == 1 ? "" : "s");
+	scan_backends(d);
+	/* A device the new store lacks is removed: deferred, so the list stays as it is here. */
+	for (dev = d->devices; dev; dev = dev->next)
+		backend_changed(d, dev->domid, dev->devid);
+	domains_released(d);
+}
+
+int pvringd_control_start(struct pvringd *d, const char **why)
+{
+	const struct timeval probe = { .tv_sec = PVRINGD_STORE_PROBE_MS / 1000u,
+				       .tv_usec = (PVRINGD_STORE_PROBE_MS % 1000u) * 1000u };
+
+	d->reap_ev = event_new(d->base, -1, 0, on_reap, d);
+	d->store_probe_ev = event_new(d->base, -1, EV_PERSIST, on_store_probe, d);
+	if (!d->reap_ev || !d->store_probe_ev || event_add(d->store_probe_ev, &probe)) {
+		*why = "out of memory";
 		return -1;
 	}
-	d->reap_ev = event_new(d->base, -1, 0, on_reap, d);
-	d->store_ev = event_new(d->base, xs_fileno(xs), EV_READ | EV_PERSIST, on_store, d);
-	if (!d->reap_ev || !d->store_ev || event_add(d->store_ev, NULL)) {
-		*why = "cannot watch the store's descriptor";
+	if (arm_watches(d)) {
+		*why = "cannot watch the store";
 		return -1;
 	}
 	d->starting = true;
@@ -1054,7 +1128,9 @@ void pvringd_control_stop(struct pvringd *d)
 		event_free(d->store_ev);
 	if (d->reap_ev)
 		event_free(d->reap_ev);
-	d->store_ev = d->reap_ev = NULL;
+	if (d->store_probe_ev)
+		event_free(d->store_probe_ev);
+	d->store_ev = d->reap_ev = d->store_probe_ev = NULL;
 }
 
 /* ---- toolstack work: what xl does for kernel blkback, pvringd does for itself ---- */

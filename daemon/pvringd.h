@@ -44,6 +44,8 @@ struct pvringd_ctl;
  * its images locked until the kernel has finished the I/O it had in flight.
  */
 #define PVRINGD_IMAGE_WAIT_MS 10000u
+/* How often pvringd asks whether the store is still there, and tries again once it is not. */
+#define PVRINGD_STORE_PROBE_MS 1000u
 
 struct pvringd_disk {
 	/* A configured disk's name (the configuration's, which outlives the
@@ -89,6 +91,8 @@ struct pvringd {
 	struct pvringd_ctl *ctl;
 	struct event *store_ev;
 	struct event *reap_ev;
+	struct event *store_probe_ev; /* is the store still there? (every PVRINGD_STORE_PROBE_MS) */
+	bool store_lost; /* gone: connecting again on each probe */
 	struct pvringd_disk *disks;
 	unsigned int nr_disks;
 	struct pvringd_device *devices;

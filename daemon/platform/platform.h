@@ -63,6 +63,7 @@ struct pvring_platform_ops {
 struct pvring_platform {
 	const struct pvring_platform_ops *ops;
 	struct xs_handle *store;
+	unsigned long store_flags; /* how store was opened: xs_open's flags */
 };
 
 struct pvring_evtchn_ops {
@@ -100,6 +101,12 @@ static inline void pvring_platform_destroy(struct pvring_platform *p)
 {
 	p->ops->destroy(p);
 }
+
+/*
+ * The store went away (it was restarted): a new connection in place of the old one, which is
+ * closed, with its watches. 0, or -errno with the old one kept (nothing answers yet).
+ */
+int pvring_platform_store_reopen(struct pvring_platform *p);
 
 /* 0 with m filled, or -errno with *why set. */
 static inline int pvring_map(struct pvring_platform *p, uint32_t domid, uint32_t count,

@@ -726,7 +726,8 @@ struct pvring_platform *pvring_platform_local_open(struct event_base *base,
 		goto fail;
 	}
 	setenv("XENSTORED_PATH", store_socket, 1);
-	lp->base.store = xs_open(XS_OPEN_SOCKETONLY);
+	lp->base.store_flags = XS_OPEN_SOCKETONLY;
+	lp->base.store = xs_open(lp->base.store_flags);
 	if (!lp->base.store) {
 		*why = "cannot reach the local store (is pvring-stored running?)";
 		goto fail;

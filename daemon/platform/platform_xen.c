@@ -180,7 +180,8 @@ struct pvring_platform *pvring_platform_xen_open(const char **why)
 	if (!probe)
 		goto fail;
 	xen_evtchn_close(probe);
-	x->base.store = xs_open(0);
+	x->base.store_flags = 0;
+	x->base.store = xs_open(x->base.store_flags);
 	if (!x->base.store) {
 		*why = "cannot reach xenstored";
 		goto fail;

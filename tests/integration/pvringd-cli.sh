@@ -218,6 +218,26 @@ check "  ... and forgets the journals of its gone device" test -z "$(ls "$dir/in
 check "  ... and a new guest registers and verifies" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
 
+# pvring-stored killed and started again (its tree starts empty): pvringd connects again and
+# serves new guests (it used to refuse them all, "Bad file descriptor", until restarted).
+# Waiting is bounded for a hang (pvringd asks every second), never a speed.
+in_log() { # in_log FILE TEXT: TEXT shows up in FILE within 30 s
+	for _ in $(seq 300); do
+		grep -qF -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	echo "# no \"$2\" in $1"
+	return 1
+}
+kill -9 "$store_pid"
+wait "$store_pid" 2>/dev/null
+check "pvringd notices that the store went away" in_log "$dir/pvringd-2.log" "the store went away"
+check "  ... and keeps running" kill -0 "$daemon_pid"
+pvring_start_store "$dir" || { echo "Bail out! pvring-stored did not start again"; exit 1; }
+check "pvringd connects to the restarted store" in_log "$dir/pvringd-2.log" "the store is back"
+check "  ... and a new guest registers and verifies" \
+	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
+
 pvring_stop_all
 check "pvringd exits 0 on SIGTERM" test $? = 0
 check "pvringctl cannot reach a stopped daemon (exit 3)" run 3 "$ctl" list
