@@ -571,7 +571,12 @@ static void connect_device(struct pvringd_device *dev)
 static void frontend_changed(struct pvringd_device *dev)
 {
 	uint64_t state = PVRING_XENBUS_UNKNOWN;
-	int r = read_uint(dev->d, dev->frontend, PVRING_XS_STATE, 16, &state);
+	int r;
+
+	/* The store is away: nothing read now is the front end's; looked at again once back. */
+	if (dev->d->store_lost)
+		return;
+	r = read_uint(dev->d, dev->frontend, PVRING_XS_STATE, 16, &state);
 
 	if (r == 0 && !store_has(dev->d, dev->frontend)) {
 		device_remove(dev, "the front end's directory is gone");
@@ -1002,7 +1007,10 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The watches pvringd's work hangs on, on the store connection there is now; -1 if refused. */
+/*
+ * The watches pvringd's work hangs on, on the store connection there is now; -1 if refused.
+ * A device whose front end cannot be watched again goes, as at its start (follow_frontend).
+ */
 static int arm_watches(struct pvringd *d)
 {
 	struct xs_handle *xs = xs_of(d);
@@ -1014,9 +1022,8 @@ static int arm_watches(struct pvringd *d)
 	    !xs_watch(xs, "@releaseDomain", WATCH_RELEASE))
 		return -1;
 	for (dev = d->devices; dev; dev = dev->next)
-		if (!dev->remove_when_idle && dev->state != PVRING_XENBUS_INITIALISING &&
-		    !xs_watch(xs, dev->fe_state_path, dev->fe_state_path))
-			return -1;
+		if (!dev->remove_when_idle && !xs_watch(xs, dev->fe_state_path, dev->fe_state_path))
+			device_remove(dev, "cannot watch the front end's state again");
 	if (d->store_ev)
 		event_free(d->store_ev);
 	d->store_ev = event_new(d->base, xs_fileno(xs), EV_READ | EV_PERSIST, on_store, d);
@@ -1025,10 +1032,13 @@ static int arm_watches(struct pvringd *d)
 	return 0;
 }
 
-/* A store request failed so: the connection is gone (libxenstore says EBADF at end of file). */
+/*
+ * A store request failed so: the connection is gone (libxenstore says EBADF at end of file).
+ * Not EIO: a live xenstored answers that for errors of its own.
+ */
 static bool store_gone(int err)
 {
-	return err == EBADF || err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EIO;
+	return err == EBADF || err == EPIPE || err == ECONNRESET || err == ENOTCONN;
 }
 
 /*
@@ -1071,10 +1081,18 @@ static void on_store_probe(evutil_socket_t fd, short what, void *arg)
 		nr++;
 	pvring_info("the store is back: watches armed again, reading %u device%s again", nr,
 		    nr == 1 ? "" : "s");
+	/* Guests the new store does not know are ended (local platform: their domains). */
+	pvring_platform_store_reconnected(d->plat);
 	scan_backends(d);
-	/* A device the new store lacks is removed: deferred, so the list stays as it is here. */
-	for (dev = d->devices; dev; dev = dev->next)
+	/*
+	 * What happened meanwhile is read now: a device the new store lacks is removed, one whose
+	 * front end moved on follows it. Removals are deferred: the list stays as it is here.
+	 */
+	for (dev = d->devices; dev; dev = dev->next) {
 		backend_changed(d, dev->domid, dev->devid);
+		if (!dev->remove_when_idle)
+			frontend_changed(dev);
+	}
 	domains_released(d);
 }
 
@@ -1084,10 +1102,21 @@ int pvringd_control_start(struct pvringd *d, const char **why)
 				       .tv_usec = (PVRINGD_STORE_PROBE_MS % 1000u) * 1000u };
 
 	d->reap_ev = event_new(d->base, -1, 0, on_reap, d);
-	d->store_probe_ev = event_new(d->base, -1, EV_PERSIST, on_store_probe, d);
-	if (!d->reap_ev || !d->store_probe_ev || event_add(d->store_probe_ev, &probe)) {
+	if (!d->reap_ev) {
 		*why = "out of memory";
 		return -1;
+	}
+	/*
+	 * Only where a store can come back on its own socket (pvring-stored). xenstored is not
+	 * restarted under a running dom0, and libxenstore falls back to /dev/xen/xenbus, where a
+	 * dead xenstored never answers: a probe there would hang the loop.
+	 */
+	if (pvring_platform_store_restartable(d->plat)) {
+		d->store_probe_ev = event_new(d->base, -1, EV_PERSIST, on_store_probe, d);
+		if (!d->store_probe_ev || event_add(d->store_probe_ev, &probe)) {
+			*why = "out of memory";
+			return -1;
+		}
 	}
 	if (arm_watches(d)) {
 		*why = "cannot watch the store";
@@ -1178,6 +1207,11 @@ struct pvringd_device *pvringd_device_attach(struct pvringd *d, const char *targ
 	char be[128], fe[128];
 	int ret;
 
+	if (d->store_lost) {
+		snprintf(err, err_len, "the store is away (pvringd connects again every %u ms)",
+			 PVRINGD_STORE_PROBE_MS);
+		return NULL;
+	}
 	if (!xs_is_domain_introduced(xs_of(d), domid)) {
 		snprintf(err, err_len, "no domain %u", domid);
 		return NULL;
@@ -1250,6 +1284,11 @@ int pvringd_device_detach(struct pvringd_device *dev, char *err, unsigned int er
 
 	if (dev->detaching || dev->remove_when_idle) {
 		snprintf(err, err_len, "%s is already being detached", dev->name);
+		return -1;
+	}
+	if (dev->d->store_lost) {
+		snprintf(err, err_len, "the store is away (pvringd connects again every %u ms)",
+			 PVRINGD_STORE_PROBE_MS);
 		return -1;
 	}
 	pvring_info("%s: detaching", dev->name);

@@ -58,6 +58,11 @@ struct pvring_platform_ops {
 			 struct pvring_mapping *m, const char **why);
 	void (*unmap)(struct pvring_platform *p, struct pvring_mapping *m);
 	struct pvring_evtchn *(*evtchn_open)(struct pvring_platform *p, const char **why);
+	/*
+	 * Optional, and only where the store can be restarted under a running back end: called
+	 * once connected to a restarted store, to end what the new store does not know.
+	 */
+	void (*store_reconnected)(struct pvring_platform *p);
 };
 
 struct pvring_platform {
@@ -107,6 +112,10 @@ static inline void pvring_platform_destroy(struct pvring_platform *p)
  * closed, with its watches. 0, or -errno with the old one kept (nothing answers yet).
  */
 int pvring_platform_store_reopen(struct pvring_platform *p);
+/* Whether the store can be restarted under a running back end, which then connects again. */
+bool pvring_platform_store_restartable(const struct pvring_platform *p);
+/* Connected again to a restarted store (see store_reconnected). */
+void pvring_platform_store_reconnected(struct pvring_platform *p);
 
 /* 0 with m filled, or -errno with *why set. */
 static inline int pvring_map(struct pvring_platform *p, uint32_t domid, uint32_t count,

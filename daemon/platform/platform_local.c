@@ -50,6 +50,7 @@ struct local_domain {
 	struct event *hello_timer; /* until it says hello */
 	bool welcomed;
 	bool gone;
+	bool unknown_to_store; /* a restarted store has no such domain: nothing to release */
 	struct pvring_local_gnttab gt;
 	uint32_t mappings; /* outstanding maps */
 };
@@ -144,7 +145,9 @@ static void domain_gone(struct local_domain *d, const char *why)
 	close(d->sock);
 	d->sock = -1;
 	pvring_local_evtchn_withdraw(&lp->offers, d->domid);
-	if (d->welcomed) {
+	if (d->welcomed && d->unknown_to_store) {
+		pvring_warn("local: dom%u ended (%s)", d->domid, why);
+	} else if (d->welcomed) {
 		pvring_info("local: dom%u left (%s)", d->domid, why);
 		snprintf(home, sizeof(home), "/local/domain/%u", d->domid);
 		xs_rm(lp->base.store, XBT_NULL, home);
@@ -667,6 +670,42 @@ static struct pvring_evtchn *local_evtchn_open(struct pvring_platform *p, const 
 	return &e->base;
 }
 
+/*
+ * pvring-stored was restarted, and starts empty: the guests it does not know lost their homes
+ * and their own store connections. They are ended, each told why (its registry connection
+ * closes), rather than left served by rings whose devices the store no longer has.
+ */
+static void local_store_reconnected(struct pvring_platform *p)
+{
+	struct local_platform *lp = local_of(p);
+	uint32_t *domids = NULL, nr = 0, i;
+	struct local_domain *d;
+
+	/* Workers free gone domains under the lock: the list is read under it. */
+	pthread_mutex_lock(&lp->lock);
+	for (d = lp->domains; d; d = d->next)
+		nr++;
+	domids = calloc(nr ? nr : 1, sizeof(*domids));
+	nr = 0;
+	for (d = lp->domains; domids && d; d = d->next)
+		if (d->welcomed && !d->gone)
+			domids[nr++] = d->domid;
+	pthread_mutex_unlock(&lp->lock);
+	for (i = 0; i < nr; i++) {
+		if (xs_is_domain_introduced(p->store, domids[i]))
+			continue;
+		pthread_mutex_lock(&lp->lock);
+		d = find_domain(lp, domids[i]);
+		pthread_mutex_unlock(&lp->lock);
+		/* Only this thread makes a domain gone, and only gone ones are freed elsewhere. */
+		if (d && !d->gone) {
+			d->unknown_to_store = true;
+			domain_gone(d, "the store was restarted without it");
+		}
+	}
+	free(domids);
+}
+
 static const struct pvring_platform_ops local_ops = {
 	.name = "local",
 	.destroy = local_destroy,
@@ -674,6 +713,7 @@ static const struct pvring_platform_ops local_ops = {
 	.map_pages = local_map_pages,
 	.unmap = local_unmap,
 	.evtchn_open = local_evtchn_open,
+	.store_reconnected = local_store_reconnected,
 };
 
 static int listen_registry(struct local_platform *lp, const char *path, const char **why)

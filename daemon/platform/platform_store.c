@@ -8,6 +8,17 @@
 
 #include "platform.h"
 
+bool pvring_platform_store_restartable(const struct pvring_platform *p)
+{
+	return p->ops->store_reconnected != NULL;
+}
+
+void pvring_platform_store_reconnected(struct pvring_platform *p)
+{
+	if (p->ops->store_reconnected)
+		p->ops->store_reconnected(p);
+}
+
 int pvring_platform_store_reopen(struct pvring_platform *p)
 {
 	struct xs_handle *h;

@@ -229,12 +229,29 @@ in_log() { # in_log FILE TEXT: TEXT shows up in FILE within 30 s
 	echo "# no \"$2\" in $1"
 	return 1
 }
+"$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 16k --qd 4 --size 4m --time 600 \
+	>/dev/null 2>"$dir/io-store.err" &
+io_pid=$!
+for _ in $(seq 100); do
+	"$ctl" list 2>/dev/null | grep -q 'disk0  Connected' && break
+	sleep 0.1
+done
+check "a guest is connected before the store is killed" has "$("$ctl" list)" "disk0  Connected"
 kill -9 "$store_pid"
 wait "$store_pid" 2>/dev/null
 check "pvringd notices that the store went away" in_log "$dir/pvringd-2.log" "the store went away"
 check "  ... and keeps running" kill -0 "$daemon_pid"
+check "  ... and refuses an attach meanwhile, saying why" run 1 "$ctl" attach disk0 --domid 1
+check "  ... as the store being away" has "$err" "the store is away"
 pvring_start_store "$dir" || { echo "Bail out! pvring-stored did not start again"; exit 1; }
 check "pvringd connects to the restarted store" in_log "$dir/pvringd-2.log" "the store is back"
+# The restarted store starts empty: the guest lost its home and its store connection. It is
+# ended, not left with rings whose device the store no longer has.
+wait "$io_pid"
+io_rc=$?
+io_pid=
+check "  ... the guest connected before is ended (pvring-io exits with an error)" test "$io_rc" != 0
+check "  ... pvringd says why" has "$(cat "$dir/pvringd-2.log")" "ended (the store was restarted without it)"
 check "  ... and a new guest registers and verifies" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
 
