@@ -25,6 +25,16 @@ trap cleanup EXIT
 # shellcheck source=checks.sh
 . "$(dirname "$0")/checks.sh"
 
+# wait_listed TEXT: pvringctl list shows TEXT, waited for up to 10 s (a bound for a hang, not
+# a speed: the check after it says whether it came).
+wait_listed() {
+	for _ in $(seq 100); do
+		"$ctl" list 2>/dev/null | grep -qF -- "$1" && return 0
+		sleep 0.1
+	done
+	return 0
+}
+
 # raw REQUEST: one JSON line to pvringd's control socket as is (what pvringctl would
 # not send); pvringd's error, or "ok", in $out
 raw() {
@@ -107,10 +117,7 @@ check "an unknown option exits 2" run 2 "$ctl" --bogus list
 "$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 16k --qd 8 --queues 2 --order 1 \
 	--time 600 >"$dir/io.out" 2>"$dir/io.err" &
 io_pid=$!
-for _ in $(seq 200); do
-	"$ctl" list 2>/dev/null | grep -q 'disk0  Connected  Connected' && break
-	sleep 0.05
-done
+wait_listed 'disk0  Connected  Connected'
 check "list shows the guest's device connected with 2 queues of order 1" run 0 "$ctl" list
 check "  ... row" bash -c "awk '\$2 == \"disk0\" && \$3 == \"Connected\" && \$5 == 2 &&
 	\$6 == 1 && \$7 == 131072 && \$8 == \"no\"' <<<'$out' | grep -q ."
@@ -193,10 +200,7 @@ check "  ... and says so" has "$out$err" "running 1 queue(s)"
 # the domain id again (the store used to refuse it: File exists).
 "$io" --rundir "$dir" --disk disk0 --rw randread --time 60 >/dev/null 2>"$dir/io.err" &
 io_pid=$!
-for _ in $(seq 100); do
-	"$ctl" list 2>/dev/null | grep -q 'disk0  Connected' && break
-	sleep 0.1
-done
+wait_listed 'disk0  Connected'
 check "a guest is connected before pvringd is killed" has "$("$ctl" list)" "disk0  Connected"
 # Another pvringd on the same store, with a control socket of its own: the registry stops it
 # before it could take the running one's guests for leftovers.
@@ -232,10 +236,7 @@ in_log() { # in_log FILE TEXT: TEXT shows up in FILE within 30 s
 "$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 16k --qd 4 --size 4m --time 600 \
 	>/dev/null 2>"$dir/io-store.err" &
 io_pid=$!
-for _ in $(seq 100); do
-	"$ctl" list 2>/dev/null | grep -q 'disk0  Connected' && break
-	sleep 0.1
-done
+wait_listed 'disk0  Connected'
 check "a guest is connected before the store is killed" has "$("$ctl" list)" "disk0  Connected"
 kill -9 "$store_pid"
 wait "$store_pid" 2>/dev/null
