@@ -309,7 +309,6 @@ void pvringd_config_free(struct pvringd_config *cfg)
 	free_image_dirs(cfg);
 	free(cfg->platform);
 	free(cfg->rundir);
-	free(cfg->registry_socket);
 	free(cfg->store_rundir);
 	free(cfg->control_socket);
 	/* Zeroed so that freeing twice, or after a failed parse, is harmless. */
@@ -948,8 +947,7 @@ static int derive(struct pvringd_config *cfg)
 		return -1;
 	if (!cfg->rundir && replace_string(&cfg->rundir, PVRINGD_DEFAULT_RUNDIR))
 		return -1;
-	if (path_join(&cfg->registry_socket, cfg->rundir, "registry") ||
-	    path_join(&cfg->store_rundir, cfg->rundir, "store"))
+	if (path_join(&cfg->store_rundir, cfg->rundir, "store"))
 		return -1;
 	if (!cfg->control_socket && path_join(&cfg->control_socket, cfg->rundir, "pvringd.sock"))
 		return -1;

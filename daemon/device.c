@@ -1050,7 +1050,7 @@ static void on_store_probe(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvringd *d = arg;
 	struct pvringd_device *dev;
-	unsigned int nr = 0;
+	unsigned int nr = 0, nr_devices = 0;
 	char **dirs;
 	int err;
 
@@ -1078,10 +1078,10 @@ static void on_store_probe(evutil_socket_t fd, short what, void *arg)
 	}
 	d->store_lost = false;
 	for (dev = d->devices; dev; dev = dev->next)
-		nr++;
-	pvring_info("the store is back: watches armed again, reading %u device%s again", nr,
-		    nr == 1 ? "" : "s");
-	/* Guests the new store does not know are ended (local platform: their domains). */
+		nr_devices++;
+	pvring_info("the store is back: watches armed again, reading %u device%s again", nr_devices,
+		    nr_devices == 1 ? "" : "s");
+	/* Local platform: the hypervisor restarted with it; connect to the new one. */
 	pvring_platform_store_reconnected(d->plat);
 	scan_backends(d);
 	/*

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 
 #include "daemon/pvringd_config.h"
 #include "daemon/ctl.h"
+#include "daemon/fd_limit.h"
 #include "daemon/log.h"
 #include "daemon/platform/platform.h"
 #include "daemon/platform/platform_local.h"
@@ -93,30 +93,11 @@ static void close_disks(struct pvringd *d)
 	free(d->disks);
 }
 
-static struct pvring_platform *open_platform(struct pvringd *d, const struct pvringd_config *cfg,
-					     const char **why)
+static struct pvring_platform *open_platform(const struct pvringd_config *cfg, const char **why)
 {
 	if (!strcmp(cfg->platform, "xen"))
 		return pvring_platform_xen_open(why);
-	return pvring_platform_local_open(d->base, cfg->registry_socket, cfg->store_rundir, why);
-}
-
-/*
- * Each guest holds descriptors (its registry socket and memory on the local platform, two
- * per event channel port, its ring mappings' handles on Xen): the soft limit systemd leaves
- * (1024, for select()'s sake; pvringd uses epoll) runs out near a hundred busy guests. Take
- * what the hard limit allows; LimitNOFILE= in the unit sets that.
- */
-static void raise_fd_limit(void)
-{
-	struct rlimit lim;
-
-	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
-		return;
-	lim.rlim_cur = lim.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &lim))
-		pvring_warn("cannot raise the open file limit to %llu: %s",
-			    (unsigned long long)lim.rlim_max, strerror(errno));
+	return pvring_platform_local_open(cfg->store_rundir, why);
 }
 
 int main(int argc, char **argv)
@@ -137,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	pvring_log_setup("pvringd", (enum pvring_log_level)cfg.log_level, cfg.syslog);
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	pvring_raise_fd_limit();
 	/*
 	 * SIGTERM and SIGINT wait until the loop runs: one that comes while
 	 * pvringd starts then stops it cleanly, instead of killing it with
@@ -181,7 +162,7 @@ int main(int argc, char **argv)
 	}
 	if (open_disks(&d, &cfg))
 		goto out;
-	d.plat = open_platform(&d, &cfg, &why);
+	d.plat = open_platform(&cfg, &why);
 	if (!d.plat) {
 		pvring_err("%s platform: %s", cfg.platform, why);
 		goto out;

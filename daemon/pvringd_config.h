@@ -45,7 +45,6 @@ struct pvringd_config {
 	char *platform; /* "local" or "xen" */
 	char *rundir;
 	/* always derived from rundir: */
-	char *registry_socket; /* rundir/registry */
 	char *store_rundir; /* rundir/store */
 	/* derived from rundir unless set: */
 	char *control_socket; /* rundir/pvringd.sock */

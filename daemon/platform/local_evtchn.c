@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* Unbound ports one guest may hold at a time: each costs pvringd two descriptors. */
+/* Ports one guest may hold at a time: each costs the hypervisor two descriptors. */
 #define OFFERS_PER_DOMAIN 64u
 
 struct pvring_local_offer {
@@ -22,11 +22,15 @@ struct pvring_local_offer {
 	uint32_t port;
 	int kick_back;
 	int kick_front;
+	bool bound; /* to the back end: it has copies of the fds */
 };
 
 struct pvring_local_binding {
 	struct pvring_local_binding *next;
+	uint32_t domid; /* the guest's */
+	uint32_t remote_port; /* the guest's */
 	uint32_t port; /* ours */
+	uint32_t cookie; /* the source's, for the unbind */
 	int kick_back; /* fires this port */
 	int kick_front; /* written by notify */
 };
@@ -85,13 +89,12 @@ void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp)
 	drain(gp->kick_front);
 }
 
-/* ---- back-end side: the offers ---- */
+/* ---- the hypervisor's side: the offers ---- */
 
 void pvring_local_evtchn_offers_init(struct pvring_local_evtchn_offers *o)
 {
 	pthread_mutex_init(&o->lock, NULL);
 	o->list = NULL;
-	o->next_port = 1;
 }
 
 static void close_pair(int kick_back, int kick_front)
@@ -109,7 +112,7 @@ void pvring_local_evtchn_offers_destroy(struct pvring_local_evtchn_offers *o)
 
 /*
  * A doorbell must be an eventfd, and nonblocking: anything else (a pipe, a
- * socket) could make a kick block pvringd. O_NONBLOCK is set here, on the
+ * socket) could make a kick block the back end. O_NONBLOCK is set here, on the
  * open file the guest shares, not trusted from it.
  */
 static bool make_doorbell(int fd)
@@ -146,7 +149,7 @@ static int offer_locked(struct pvring_local_evtchn_offers *o, uint32_t domid, ui
 	offer = malloc(sizeof(*offer));
 	if (!offer)
 		return -ENOMEM;
-	*offer = (struct pvring_local_offer){ o->list, domid, port, kick_back, kick_front };
+	*offer = (struct pvring_local_offer){ o->list, domid, port, kick_back, kick_front, false };
 	o->list = offer;
 	return 0;
 }
@@ -166,6 +169,65 @@ int pvring_local_evtchn_offer(struct pvring_local_evtchn_offers *o, uint32_t dom
 	if (err)
 		close_pair(kick_back, kick_front);
 	return err;
+}
+
+/* With o->lock held. */
+static struct pvring_local_offer *find_offer(struct pvring_local_evtchn_offers *o, uint32_t domid,
+					     uint32_t port)
+{
+	struct pvring_local_offer *offer;
+
+	for (offer = o->list; offer; offer = offer->next)
+		if (offer->domid == domid && offer->port == port)
+			return offer;
+	return NULL;
+}
+
+int pvring_local_evtchn_offer_bind(struct pvring_local_evtchn_offers *o, uint32_t domid,
+				   uint32_t port, int *kick_back, int *kick_front)
+{
+	struct pvring_local_offer *offer;
+	int err = 0;
+
+	pthread_mutex_lock(&o->lock);
+	offer = find_offer(o, domid, port);
+	if (!offer) {
+		err = -ENOENT;
+	} else if (offer->bound) {
+		err = -EBUSY;
+	} else {
+		offer->bound = true;
+		*kick_back = offer->kick_back;
+		*kick_front = offer->kick_front;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return err;
+}
+
+void pvring_local_evtchn_offer_unbind(struct pvring_local_evtchn_offers *o, uint32_t domid,
+				      uint32_t port)
+{
+	struct pvring_local_offer *offer;
+
+	pthread_mutex_lock(&o->lock);
+	offer = find_offer(o, domid, port);
+	if (offer)
+		offer->bound = false;
+	pthread_mutex_unlock(&o->lock);
+}
+
+unsigned int pvring_local_evtchn_offers_unbind_all(struct pvring_local_evtchn_offers *o)
+{
+	struct pvring_local_offer *offer;
+	unsigned int nr = 0;
+
+	pthread_mutex_lock(&o->lock);
+	for (offer = o->list; offer; offer = offer->next) {
+		nr += offer->bound;
+		offer->bound = false;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return nr;
 }
 
 void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t domid)
@@ -195,12 +257,48 @@ void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t
 	}
 }
 
+/* An offers table as a handle's source: the handle gets copies of the table's fds. */
+static int offers_source_bind(void *ctx, uint32_t domid, uint32_t port, int *kick_back,
+			      int *kick_front, uint32_t *cookie)
+{
+	int kb, kf, err = pvring_local_evtchn_offer_bind(ctx, domid, port, &kb, &kf);
+
+	*cookie = 0;
+	if (err)
+		return err;
+	*kick_back = fcntl(kb, F_DUPFD_CLOEXEC, 0);
+	*kick_front = fcntl(kf, F_DUPFD_CLOEXEC, 0);
+	if (*kick_back < 0 || *kick_front < 0) {
+		err = -errno;
+		if (*kick_back >= 0)
+			close(*kick_back);
+		if (*kick_front >= 0)
+			close(*kick_front);
+		pvring_local_evtchn_offer_unbind(ctx, domid, port);
+	}
+	return err;
+}
+
+static void offers_source_unbind(void *ctx, uint32_t domid, uint32_t port, uint32_t cookie)
+{
+	(void)cookie;
+	pvring_local_evtchn_offer_unbind(ctx, domid, port);
+}
+
+void pvring_local_evtchn_offers_source(struct pvring_local_evtchn_offers *o,
+				       struct pvring_local_evtchn_source *src)
+{
+	*src = (struct pvring_local_evtchn_source){
+		.bind = offers_source_bind, .unbind = offers_source_unbind, .ctx = o, .next_port = 1
+	};
+}
+
 /* ---- back-end side: one handle ---- */
 
 int pvring_local_evtchn_open(struct pvring_local_evtchn *h,
-			     struct pvring_local_evtchn_offers *offers)
+			     struct pvring_local_evtchn_source *source)
 {
-	h->offers = offers;
+	h->source = source;
 	h->bound = NULL;
 	h->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (h->epoll_fd < 0)
@@ -220,6 +318,14 @@ void pvring_local_evtchn_close(struct pvring_local_evtchn *h)
 	pthread_mutex_destroy(&h->lock);
 }
 
+/* The binding's end: its descriptors closed, the source told. */
+static void release(struct pvring_local_evtchn *h, struct pvring_local_binding *b)
+{
+	close_pair(b->kick_back, b->kick_front);
+	h->source->unbind(h->source->ctx, b->domid, b->remote_port, b->cookie);
+	free(b);
+}
+
 /* One-shot: after one event the port is masked until it is re-armed. */
 static int arm(struct pvring_local_evtchn *h, int op, const struct pvring_local_binding *b)
 {
@@ -228,43 +334,28 @@ static int arm(struct pvring_local_evtchn *h, int op, const struct pvring_local_
 	return epoll_ctl(h->epoll_fd, op, b->kick_back, &ev) ? -errno : 0;
 }
 
-/* The offer, taken out of the table; NULL if there is none. */
-static struct pvring_local_offer *take_offer(struct pvring_local_evtchn_offers *o, uint32_t domid,
-					     uint32_t remote_port, uint32_t *port)
-{
-	struct pvring_local_offer **link, *offer;
-
-	pthread_mutex_lock(&o->lock);
-	for (link = &o->list; *link; link = &(*link)->next)
-		if ((*link)->domid == domid && (*link)->port == remote_port)
-			break;
-	offer = *link;
-	if (offer) {
-		*link = offer->next;
-		*port = o->next_port++;
-	}
-	pthread_mutex_unlock(&o->lock);
-	return offer;
-}
-
 int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
 					 uint32_t remote_port)
 {
 	struct pvring_local_binding *b = malloc(sizeof(*b));
-	struct pvring_local_offer *offer;
-	uint32_t port;
-	int err;
+	int kick_back, kick_front, err;
+	uint32_t cookie;
 
 	if (!b)
 		return -ENOMEM;
-	offer = take_offer(h->offers, domid, remote_port, &port);
-	if (!offer) {
+	err = h->source->bind(h->source->ctx, domid, remote_port, &kick_back, &kick_front, &cookie);
+	if (err) {
 		free(b);
-		return -ENOENT;
+		return err;
 	}
-	/* Bound: the offer is used up, its fds now belong to the binding. */
-	*b = (struct pvring_local_binding){ NULL, port, offer->kick_back, offer->kick_front };
-	free(offer);
+	*b = (struct pvring_local_binding){
+		.domid = domid,
+		.remote_port = remote_port,
+		.port = __atomic_fetch_add(&h->source->next_port, 1, __ATOMIC_RELAXED),
+		.kick_back = kick_back,
+		.kick_front = kick_front,
+		.cookie = cookie,
+	};
 	pthread_mutex_lock(&h->lock);
 	err = arm(h, EPOLL_CTL_ADD, b);
 	if (!err) {
@@ -273,11 +364,10 @@ int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (err) {
-		close_pair(b->kick_back, b->kick_front);
-		free(b);
+		release(h, b);
 		return err;
 	}
-	return (int)port;
+	return (int)b->port;
 }
 
 /* With h->lock held. */
@@ -307,8 +397,7 @@ int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port)
 	pthread_mutex_unlock(&h->lock);
 	if (!b)
 		return -ENOENT;
-	close_pair(b->kick_back, b->kick_front);
-	free(b);
+	release(h, b);
 	return 0;
 }
 

@@ -4,9 +4,9 @@
  *
  * A guest (a frontend process) allocates an unbound port: a pair of eventfds,
  * one it writes to kick the back end and one the back end writes to kick it.
- * It hands both to pvringd with the port number it publishes in the store
- * ("event-channel"); pvringd records them as offered (pvring_local_evtchn_offer),
- * in one table for the platform.
+ * It hands both to the local hypervisor with the port number it publishes in the store
+ * ("event-channel"); the hypervisor records them as offered (pvring_local_evtchn_offer).
+ * A port bound by a back end that goes away is unbound again, for the next one to bind.
  *
  * Each of pvringd's handles then works like a xenevtchn handle: bind an interdomain
  * port (the guest's domid and port) and get a local port; one descriptor
@@ -38,19 +38,17 @@ int pvring_local_guest_port_notify(const struct pvring_local_guest_port *gp);
 /* Clear the guest's doorbell after it fired (kicks coalesce). */
 void pvring_local_guest_port_ack(const struct pvring_local_guest_port *gp);
 
-/* ---- back-end side ---- */
+/* ---- the hypervisor's side: the ports guests offered ---- */
 
 struct pvring_local_offer;
 struct pvring_local_binding;
 
 /*
- * The ports guests handed over and nobody bound yet, for the whole platform, and the local
- * port numbers: unique across every handle, as a dom0's ports are. Any thread.
+ * The ports guests handed over, bound to the back end or not. Any thread.
  */
 struct pvring_local_evtchn_offers {
 	pthread_mutex_t lock;
 	struct pvring_local_offer *list;
-	uint32_t next_port;
 };
 
 void pvring_local_evtchn_offers_init(struct pvring_local_evtchn_offers *o);
@@ -61,13 +59,46 @@ void pvring_local_evtchn_offers_destroy(struct pvring_local_evtchn_offers *o);
  * Record guest domid's unbound port and its two eventfds; the table owns the
  * fds from then on, whatever the result. 0, or -EEXIST if domid already
  * offered that port, -EBADF if a descriptor is not an eventfd, -ENOSPC if the
- * guest already holds 64 unbound ports.
+ * guest already holds 64 ports.
  */
 int pvring_local_evtchn_offer(struct pvring_local_evtchn_offers *o, uint32_t domid, uint32_t port,
 			      int kick_back, int kick_front);
 
-/* The guest went away: forget the ports it offered and did not see bound. */
+/*
+ * Bind domid's port for the back end: its two eventfds, still the table's (the caller passes
+ * them on). 0, -ENOENT if domid offered no such port, -EBUSY if it is bound already.
+ */
+int pvring_local_evtchn_offer_bind(struct pvring_local_evtchn_offers *o, uint32_t domid,
+				   uint32_t port, int *kick_back, int *kick_front);
+/* The back end let go of the port: unbound again, for it or the next back end to bind. */
+void pvring_local_evtchn_offer_unbind(struct pvring_local_evtchn_offers *o, uint32_t domid,
+				      uint32_t port);
+/* The back end went away: every port unbound again; how many were bound. */
+unsigned int pvring_local_evtchn_offers_unbind_all(struct pvring_local_evtchn_offers *o);
+
+/* The guest went away: forget the ports it offered. */
 void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t domid);
+
+/* ---- the back end's side ---- */
+
+/*
+ * Where a back end's handles get a guest's port from: the local hypervisor (local_hypercall.h)
+ * in pvringd, an offers table in a test. bind gives two eventfds that are then the handle's,
+ * and a cookie of the source's; unbind tells the source, with the cookie, that the handle let
+ * go. Local port numbers come from next_port: unique across the handles of one source, as a
+ * dom0's ports are.
+ */
+struct pvring_local_evtchn_source {
+	int (*bind)(void *ctx, uint32_t domid, uint32_t port, int *kick_back, int *kick_front,
+		    uint32_t *cookie);
+	void (*unbind)(void *ctx, uint32_t domid, uint32_t port, uint32_t cookie);
+	void *ctx;
+	uint32_t next_port; /* atomic */
+};
+
+/* A source on an offers table in this process (each bind gets its own copies of the fds). */
+void pvring_local_evtchn_offers_source(struct pvring_local_evtchn_offers *o,
+				       struct pvring_local_evtchn_source *src);
 
 /*
  * One user's event channels, like one xenevtchn handle: its own descriptor and the ports it
@@ -76,17 +107,17 @@ void pvring_local_evtchn_withdraw(struct pvring_local_evtchn_offers *o, uint32_t
  */
 struct pvring_local_evtchn {
 	int epoll_fd;
-	struct pvring_local_evtchn_offers *offers;
+	struct pvring_local_evtchn_source *source;
 	pthread_mutex_t lock; /* bound */
 	struct pvring_local_binding *bound;
 };
 
 int pvring_local_evtchn_open(struct pvring_local_evtchn *h,
-			     struct pvring_local_evtchn_offers *offers);
+			     struct pvring_local_evtchn_source *source);
 /* Unbinds what is still bound. */
 void pvring_local_evtchn_close(struct pvring_local_evtchn *h);
 
-/* Bind domid's offered port; the local port, or -ENOENT / -errno. */
+/* Bind domid's offered port; the local port, or -ENOENT / -EBUSY / -errno. */
 int pvring_local_evtchn_bind_interdomain(struct pvring_local_evtchn *h, uint32_t domid,
 					 uint32_t remote_port);
 int pvring_local_evtchn_unbind(struct pvring_local_evtchn *h, uint32_t port);

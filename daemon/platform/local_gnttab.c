@@ -236,6 +236,30 @@ static int64_t pin(struct pvring_local_gnttab *gt, uint32_t ref, bool writable, 
 	return frame;
 }
 
+uint32_t pvring_local_gnttab_unpin_all(struct pvring_local_gnttab *gt)
+{
+	uint32_t ref, nr_grants = gt->table_frames * PVRING_LOCAL_GRANTS_PER_FRAME, cleared = 0;
+
+	for (ref = 0; ref < nr_grants; ref++) {
+		uint32_t *word = status_word(entry_of(gt->rw_view, ref));
+		uint32_t status = __atomic_load_n(word, __ATOMIC_ACQUIRE), unpinned;
+
+		do {
+			if ((uint16_t)(status >> 16) != gt->self ||
+			    !(status & (PVRING_GTF_READING | PVRING_GTF_WRITING)))
+				break;
+			unpinned = status & ~(uint32_t)(PVRING_GTF_READING | PVRING_GTF_WRITING);
+			/* Only the pin bits: what the guest wrote meanwhile is kept, or seen again.
+			 */
+		} while (!__atomic_compare_exchange_n(word, &status, unpinned, false,
+						      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+		if ((uint16_t)(status >> 16) == gt->self &&
+		    (status & (PVRING_GTF_READING | PVRING_GTF_WRITING)))
+			cleared++;
+	}
+	return cleared;
+}
+
 void *pvring_local_gnttab_map(struct pvring_local_gnttab *gt, uint32_t ref, bool writable,
 			      const char **why)
 {

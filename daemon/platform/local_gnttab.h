@@ -100,6 +100,14 @@ int pvring_local_gnttab_open(struct pvring_local_gnttab *gt, uint16_t domid, uin
 void pvring_local_gnttab_close(struct pvring_local_gnttab *gt);
 
 /*
+ * The domain self was mapping as went away with its mappings (a killed back end): clear the
+ * pins it left on grants to it, as Xen does when a process's grant mappings go, so that the
+ * guest can revoke them again. For a view that pins nothing itself (the local hypervisor's);
+ * how many grants were pinned.
+ */
+uint32_t pvring_local_gnttab_unpin_all(struct pvring_local_gnttab *gt);
+
+/*
  * Map one granted frame; NULL with *why set if the grant does not allow it.
  * A read-only mapping is read-only in the MMU.
  */

@@ -125,8 +125,8 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 	if (guest->registry_fd < 0 ||
 	    connect(guest->registry_fd, (struct sockaddr *)&sun, sizeof(sun))) {
 		err = -errno;
-		*why = "cannot reach pvringd's registry socket (is pvringd running on the local "
-		       "platform?)";
+		*why = "cannot reach the local hypervisor's registry socket (is pvring-stored "
+		       "running?)";
 		goto fail;
 	}
 	err = pvring_local_send(guest->registry_fd, &hello, sizeof(hello), &guest->mem.fd, 1);
@@ -135,7 +135,7 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 	 * hangs up, maybe before the hello is sent: its reason is still there to read.
 	 */
 	if (err && err != -EPIPE && err != -ECONNRESET) {
-		*why = "cannot send to pvringd";
+		*why = "cannot send to the hypervisor";
 		goto fail;
 	}
 	n = pvring_local_recv(guest->registry_fd, &welcome, sizeof(welcome), &unused_fd, 0,
@@ -150,7 +150,7 @@ int pvring_local_guest_register(struct pvring_local_guest *guest, const char *re
 	if (n != (ssize_t)sizeof(welcome) || welcome.magic != PVRING_LOCAL_MAGIC ||
 	    welcome.type != PVRING_LOCAL_WELCOME) {
 		err = err ? err : n < 0 ? (int)n : -EPROTO;
-		*why = "pvringd did not answer as expected";
+		*why = "the hypervisor did not answer as expected";
 		goto fail;
 	}
 	if (welcome.status) {

@@ -1,22 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The local platform's domain registry: how a frontend process becomes a
- * "guest" of pvringd on one Linux machine.
+ * guest on one Linux machine. The registry is the local hypervisor's, in
+ * pvring-stored (local_hypervisor.h), at STORE_RUNDIR/registry: not pvringd's,
+ * so that a guest outlives a back end that stops or dies.
  *
- * The frontend connects to pvringd's registry socket (SOCK_SEQPACKET, one
+ * The frontend connects to the registry socket (SOCK_SEQPACKET, one
  * message per packet, descriptors passed with SCM_RIGHTS):
  *
- *   hello    (+ memfd)               frontend -> pvringd
+ *   hello    (+ memfd)               frontend -> hypervisor
  *            magic, version, nr_frames, table_frames of its guest memory
- *   welcome                          pvringd -> frontend
+ *   welcome                          hypervisor -> frontend
  *            status (0 or -errno), domid, why (if refused), store socket
- *   offer    (+ kick_back, kick_front) frontend -> pvringd, any number
+ *   offer    (+ kick_back, kick_front) frontend -> hypervisor, any number
  *            an unbound event-channel port and its two eventfds
- *   offered                          pvringd -> frontend
+ *   offered                          hypervisor -> frontend
  *            status
  *
  * The domain exists as long as the connection: when it closes (the frontend
- * exits or dies), pvringd releases the domain, and the store fires
+ * exits or dies), the hypervisor releases the domain, and the store fires
  * @releaseDomain as for a Xen guest that died.
  */
 #ifndef PVRING_LOCAL_REGISTRY_H
@@ -73,20 +75,20 @@ struct pvring_local_guest {
 	int registry_fd; /* closing it ends the domain */
 	uint32_t domid;
 	char store_socket[108]; /* XENSTORED_PATH for this guest */
-	char refusal[128]; /* pvringd's reason, when it refused */
+	char refusal[128]; /* the hypervisor's reason, when it refused */
 	struct pvring_local_guest_mem mem;
 };
 
 /*
- * Create guest memory, register with pvringd at registry_path and learn the
- * domid. 0, or -errno with *why set (pvringd's own reason when it refused).
+ * Create guest memory, register with the hypervisor at registry_path and learn
+ * the domid. 0, or -errno with *why set (the hypervisor's reason when it refused).
  */
 int pvring_local_guest_register(struct pvring_local_guest *guest, const char *registry_path,
 				uint32_t nr_frames, uint32_t table_frames, const char **why);
-/* Hand an allocated port to pvringd; 0 or -errno. */
+/* Hand an allocated port to the hypervisor, for the back end to bind; 0 or -errno. */
 int pvring_local_guest_offer_port(struct pvring_local_guest *guest,
 				  const struct pvring_local_guest_port *port);
-/* Leave: pvringd releases the domain. */
+/* Leave: the hypervisor releases the domain. */
 void pvring_local_guest_leave(struct pvring_local_guest *guest);
 
 /* ---- shared by both sides ---- */

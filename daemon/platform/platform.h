@@ -60,7 +60,8 @@ struct pvring_platform_ops {
 	struct pvring_evtchn *(*evtchn_open)(struct pvring_platform *p, const char **why);
 	/*
 	 * Optional, and only where the store can be restarted under a running back end: called
-	 * once connected to a restarted store, to end what the new store does not know.
+	 * once connected to a restarted store, to let go of what the old one stood for (local:
+	 * the hypervisor restarted with it, and its guests went).
 	 */
 	void (*store_reconnected)(struct pvring_platform *p);
 };

@@ -539,6 +539,64 @@ static int do_release(struct conn *c, const struct xsd_sockmsg *req, char **args
 	return 0;
 }
 
+/*
+ * A guest the local hypervisor created (local_hypervisor.c), introduced as a toolstack
+ * introduces one: its own socket, its home /local/domain/<domid> owned by it, and
+ * @introduceDomain for the back end's watch.
+ */
+int pvring_store_server_add_domain(struct pvring_store_server *srv, uint32_t domid,
+				   const char **why)
+{
+	const struct pvring_store_perm owner = { .domid = domid, .access = 'n' };
+	char home[64];
+	int err;
+
+	if (domid == 0) {
+		*why = "domain 0 is the back end's";
+		return -EINVAL;
+	}
+	if (find_domain(srv, domid)) {
+		*why = "the store knows that domain already";
+		return -EEXIST;
+	}
+	err = listen_domain(srv, domid, why);
+	if (err)
+		return err;
+	home_of(domid, home, sizeof(home));
+	err = pvring_store_mkdir(&srv->tree, 0, home);
+	if (!err)
+		err = pvring_store_set_perms(&srv->tree, 0, home, &owner, 1);
+	if (err) {
+		*why = "cannot make the domain's home in the store";
+		release_domain(srv, find_domain(srv, domid));
+		pvring_store_rm(&srv->tree, 0, home);
+		return err;
+	}
+	fire(srv, home, false);
+	fire(srv, "@introduceDomain", false);
+	return 0;
+}
+
+bool pvring_store_server_has_domain(const struct pvring_store_server *srv, uint32_t domid)
+{
+	return find_domain((struct pvring_store_server *)srv, domid) != NULL;
+}
+
+/* The guest is gone: its home removed, its connections closed, @releaseDomain fired. */
+void pvring_store_server_remove_domain(struct pvring_store_server *srv, uint32_t domid)
+{
+	struct domain *d = domid ? find_domain(srv, domid) : NULL;
+	char home[64];
+
+	home_of(domid, home, sizeof(home));
+	if (!pvring_store_rm(&srv->tree, 0, home))
+		fire(srv, home, true);
+	if (!d)
+		return;
+	release_domain(srv, d);
+	fire(srv, "@releaseDomain", false);
+}
+
 static int do_get_perms(struct conn *c, const struct xsd_sockmsg *req,
 			const struct pvring_store_tree *tree, const char *path)
 {

@@ -25,6 +25,9 @@
 #ifndef PVRING_STORE_SERVER_H
 #define PVRING_STORE_SERVER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <event2/event.h>
 
 struct pvring_store_server;
@@ -33,5 +36,17 @@ struct pvring_store_server;
 struct pvring_store_server *pvring_store_server_new(struct event_base *base, const char *rundir,
 						    const char **why);
 void pvring_store_server_free(struct pvring_store_server *srv);
+
+/*
+ * For the local hypervisor in the same process (local_hypervisor.h): introduce a guest it
+ * created, as a toolstack would (its socket, its home /local/domain/<domid> owned by it,
+ * @introduceDomain); 0, or -errno with *why (-EEXIST: the store knows that domain already).
+ */
+int pvring_store_server_add_domain(struct pvring_store_server *srv, uint32_t domid,
+				   const char **why);
+/* Whether domid is introduced. */
+bool pvring_store_server_has_domain(const struct pvring_store_server *srv, uint32_t domid);
+/* The guest is gone: its home removed, its connections closed, @releaseDomain fired. */
+void pvring_store_server_remove_domain(struct pvring_store_server *srv, uint32_t domid);
 
 #endif /* PVRING_STORE_SERVER_H */

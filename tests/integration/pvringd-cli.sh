@@ -97,7 +97,7 @@ fi
 check "a second pvringd on the same run directory is refused" \
 	run 1 "$pvringd" --rundir "$dir" --disk "other=$dir/other.img"
 check "  ... saying why" has "$err" "another pvringd is serving the control socket"
-check "  ... and the first keeps its sockets" test -S "$dir/registry" -a -S "$dir/pvringd.sock"
+check "  ... and the first keeps its socket" test -S "$dir/pvringd.sock"
 mkdir "$dir/second"
 check "a second pvringd serving the same image read-write is refused" \
 	run 1 "$pvringd" --rundir "$dir/second" --disk "disk0=$dir/disk0.img"
@@ -195,36 +195,10 @@ check "a region smaller than the queues runs on fewer queues" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw read --bs 4k --queues 2 --size 4k --count 4
 check "  ... and says so" has "$out$err" "running 1 queue(s)"
 
-# kill -9 with a guest connected: on the local platform the guest goes with pvringd, but its
-# domain stays introduced in the store. A new pvringd releases it, saying so, and hands out
-# the domain id again (the store used to refuse it: File exists).
-"$io" --rundir "$dir" --disk disk0 --rw randread --time 60 >/dev/null 2>"$dir/io.err" &
-io_pid=$!
-wait_listed 'disk0  Connected'
-check "a guest is connected before pvringd is killed" has "$("$ctl" list)" "disk0  Connected"
-# Another pvringd on the same store, with a control socket of its own: the registry stops it
-# before it could take the running one's guests for leftovers.
-check "a second pvringd on the same store is refused at the registry socket" \
-	run 1 "$pvringd" --rundir "$dir" --control-socket "$dir/other.sock" --disk "other=$dir/other.img"
-check "  ... and the first one's guest is still connected" has "$("$ctl" list)" "disk0  Connected"
-check "  ... its domain still there" lacks "$err" "left by a pvringd that did not stop cleanly"
-check "a connected ring keeps an in-flight journal" test -n "$(ls "$dir/inflight")"
-kill -9 "$daemon_pid"
-wait "$daemon_pid" 2>/dev/null
-wait "$io_pid" 2>/dev/null
-io_pid=
-check "  ... which a killed pvringd leaves behind" test -n "$(ls "$dir/inflight")"
-pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --log-level info \
-	2>"$dir/pvringd-2.log" || { echo "Bail out! pvringd did not start again"; exit 1; }
-check "the new pvringd releases the killed one's guest" \
-	has "$(cat "$dir/pvringd-2.log")" "left by a pvringd that did not stop cleanly"
-check "  ... and forgets the journals of its gone device" test -z "$(ls "$dir/inflight")"
-check "  ... and a new guest registers and verifies" \
-	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
-
-# pvring-stored killed and started again (its tree starts empty): pvringd connects again and
-# serves new guests (it used to refuse them all, "Bad file descriptor", until restarted).
-# Waiting is bounded for a hang (pvringd asks every second), never a speed.
+# kill -9 with a guest doing verified I/O, twice: its domain is the local hypervisor's (in
+# pvring-stored), so it outlives pvringd; each new pvringd maps its rings again, answers what
+# the killed one owed, and the guest's verify run ends with every block matching.
+# (Waits are bounds for a hang, never a speed.)
 in_log() { # in_log FILE TEXT: TEXT shows up in FILE within 30 s
 	for _ in $(seq 300); do
 		grep -qF -- "$2" "$1" && return 0
@@ -233,6 +207,40 @@ in_log() { # in_log FILE TEXT: TEXT shows up in FILE within 30 s
 	echo "# no \"$2\" in $1"
 	return 1
 }
+"$io" --rundir "$dir" --disk disk0 --rw randverify --bs 512 --qd 4 --queues 2 --size 64m \
+	--timeout-ms 60000 >"$dir/io.out" 2>"$dir/io.err" &
+io_pid=$!
+wait_listed 'disk0  Connected  Connected'
+check "a guest is connected before pvringd is killed" has "$("$ctl" list)" "disk0  Connected"
+# Another pvringd on the same store, with a control socket of its own: the hypervisor takes one
+# back end at a time.
+check "a second pvringd on the same store is refused" \
+	run 1 "$pvringd" --rundir "$dir" --control-socket "$dir/other.sock" --disk "other=$dir/other.img"
+check "  ... by the hypervisor, saying why" has "$err" "another back end is connected"
+check "  ... and the first one's guest is still connected" has "$("$ctl" list)" "disk0  Connected"
+check "a connected ring keeps an in-flight journal" test -n "$(ls "$dir/inflight")"
+for round in 1 2; do
+	check "the guest is still verifying when pvringd is killed ($round)" kill -0 "$io_pid"
+	kill -9 "$daemon_pid"
+	wait "$daemon_pid" 2>/dev/null
+	pvring_start_daemon "$dir" --disk "disk0=$dir/disk0.img" --max-queues 4 --workers 2 \
+		--log-level info 2>"$dir/pvringd-$round.log" ||
+		{ echo "Bail out! pvringd did not start again"; exit 1; }
+	check "  ... the new pvringd takes the guest's rings on ($round)" \
+		in_log "$dir/pvringd-$round.log" "ring 1: resumed at request"
+	grep -h "resumed at" "$dir/pvringd-$round.log" | sed 's/^/# /'
+	sleep 0.5
+done
+wait "$io_pid"
+io_rc=$?
+io_pid=
+check "the guest's verify run survives both kills (exit 0)" test "$io_rc" = 0
+check "  ... its whole run (exit 0: every block matched)" has "$(cat "$dir/io.out")" "randverify bs 512: ops"
+check "  ... no error on its side" test ! -s "$dir/io.err"
+
+# pvring-stored killed and started again (its tree starts empty, and the hypervisor in it has
+# no guests: they went with it, as guests go with a crashed Xen): pvringd connects again and
+# serves new guests (it used to refuse them all, "Bad file descriptor", until restarted).
 "$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 16k --qd 4 --size 4m --time 600 \
 	>/dev/null 2>"$dir/io-store.err" &
 io_pid=$!
@@ -246,13 +254,15 @@ check "  ... and refuses an attach meanwhile, saying why" run 1 "$ctl" attach di
 check "  ... as the store being away" has "$err" "the store is away"
 pvring_start_store "$dir" || { echo "Bail out! pvring-stored did not start again"; exit 1; }
 check "pvringd connects to the restarted store" in_log "$dir/pvringd-2.log" "the store is back"
-# The restarted store starts empty: the guest lost its home and its store connection. It is
-# ended, not left with rings whose device the store no longer has.
+check "  ... and to the restarted hypervisor" in_log "$dir/pvringd-2.log" \
+	"connected to the restarted hypervisor"
 wait "$io_pid"
 io_rc=$?
 io_pid=
-check "  ... the guest connected before is ended (pvring-io exits with an error)" test "$io_rc" != 0
-check "  ... pvringd says why" has "$(cat "$dir/pvringd-2.log")" "ended (the store was restarted without it)"
+check "  ... the guest connected before ended with its hypervisor (pvring-io exits with an error)" \
+	test "$io_rc" != 0
+check "  ... saying so" has "$(cat "$dir/io-store.err")" "the local hypervisor ended this domain"
+check "  ... pvringd removes its device" in_log "$dir/pvringd-2.log" "51712: removed"
 check "  ... and a new guest registers and verifies" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw randverify --bs 16k --qd 4 --size 4m
 

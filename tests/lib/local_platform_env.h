@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What an in-process test of the local platform starts first: a real pvring-stored, an event
- * loop, and the local platform serving guests on a registry socket in the store's directory.
+ * What an in-process test of the local platform starts first: a real pvring-stored (the store
+ * and the local hypervisor, whose registry guests register on), an event loop, and the local
+ * platform: this process as the back end.
  * Header-only: the tests that use it link libpvringd.a before the test library.
  */
 #ifndef PVRING_TEST_LOCAL_PLATFORM_ENV_H
@@ -28,9 +29,9 @@ static inline int local_platform_env_start(struct local_platform_env *env)
 
 	if (store_process_start(&env->store))
 		return -1;
-	snprintf(env->registry, sizeof(env->registry), "%s/registry", env->store.dir);
+	snprintf(env->registry, sizeof(env->registry), "%s/registry", env->store.rundir);
 	env->base = event_base_new();
-	env->plat = pvring_platform_local_open(env->base, env->registry, env->store.rundir, &why);
+	env->plat = pvring_platform_local_open(env->store.rundir, &why);
 	if (!env->plat) {
 		fprintf(stderr, "local platform: %s\n", why);
 		return -1;

@@ -137,7 +137,6 @@ static void test_defaults(void **state)
 	assert_int_equal(parse_args(f, (const char *const[]){ NULL }), 0);
 	assert_string_equal(f->cfg.platform, "local");
 	assert_string_equal(f->cfg.rundir, "/run/pvring");
-	assert_string_equal(f->cfg.registry_socket, "/run/pvring/registry");
 	assert_string_equal(f->cfg.store_rundir, "/run/pvring/store");
 	assert_string_equal(f->cfg.control_socket, "/run/pvring/pvringd.sock");
 	assert_int_equal(f->cfg.log_level, PVRING_LOG_INFO);
@@ -192,7 +191,6 @@ static void test_full_file(void **state)
 	assert_int_equal(parse(f, "--config", f->path), 0);
 	assert_string_equal(f->cfg.platform, "xen");
 	assert_string_equal(f->cfg.rundir, "/var/run/pv");
-	assert_string_equal(f->cfg.registry_socket, "/var/run/pv/registry");
 	assert_string_equal(f->cfg.store_rundir, "/var/run/pv/store");
 	/* Set explicitly: not derived from rundir. */
 	assert_string_equal(f->cfg.control_socket, "/srv/ctl.sock");
@@ -223,7 +221,6 @@ static void test_options_win(void **state)
 			 0);
 	assert_string_equal(f->cfg.platform, "local");
 	assert_string_equal(f->cfg.rundir, "/opt");
-	assert_string_equal(f->cfg.registry_socket, "/opt/registry");
 	assert_string_equal(f->cfg.store_rundir, "/opt/store");
 	/* The file set it and no option did: the file's stays, not one derived from --rundir. */
 	assert_string_equal(f->cfg.control_socket, "/file.sock");
@@ -251,12 +248,10 @@ static void test_derived_paths(void **state)
 
 	write_config(f, "{ \"rundir\": \"/srv/pvring\" }");
 	assert_int_equal(parse(f, "--config", f->path), 0);
-	assert_string_equal(f->cfg.registry_socket, "/srv/pvring/registry");
 	assert_string_equal(f->cfg.store_rundir, "/srv/pvring/store");
 	assert_string_equal(f->cfg.control_socket, "/srv/pvring/pvringd.sock");
 	/* Derived after the options: the option's rundir, not the file's. */
 	assert_int_equal(parse(f, "--rundir", "/tmp/x", "--config", f->path), 0);
-	assert_string_equal(f->cfg.registry_socket, "/tmp/x/registry");
 	assert_string_equal(f->cfg.store_rundir, "/tmp/x/store");
 	assert_string_equal(f->cfg.control_socket, "/tmp/x/pvringd.sock");
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The local platform's event channels with real eventfds and epoll: binding,
- * kicks both ways, masking until unmask without losing a kick.
+ * kicks both ways, masking until unmask without losing a kick; the hypervisor's
+ * offers, a port unbound again when the back end lets go or goes.
  */
 #include "config.h"
 
@@ -36,10 +37,14 @@ static void offer(struct pvring_local_evtchn_offers *o, uint32_t domid,
 			 0);
 }
 
+/* The handle's source: the offers table, in this process. */
+static struct pvring_local_evtchn_source source;
+
 static void open_handle(struct pvring_local_evtchn_offers *o, struct pvring_local_evtchn *h)
 {
 	pvring_local_evtchn_offers_init(o);
-	assert_int_equal(pvring_local_evtchn_open(h, o), 0);
+	pvring_local_evtchn_offers_source(o, &source);
+	assert_int_equal(pvring_local_evtchn_open(h, &source), 0);
 }
 
 static void close_handle(struct pvring_local_evtchn_offers *o, struct pvring_local_evtchn *h)
@@ -63,8 +68,8 @@ static void test_kicks_and_masking(void **state)
 	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 4, 17), -ENOENT);
 	port = pvring_local_evtchn_bind_interdomain(&h, 3, 17);
 	assert_true(port > 0);
-	/* An offer binds once. */
-	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 3, 17), -ENOENT);
+	/* A port binds once. */
+	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 3, 17), -EBUSY);
 
 	assert_false(readable(pvring_local_evtchn_fd(&h)));
 	assert_int_equal(pvring_local_evtchn_pending(&h), -EAGAIN);
@@ -146,6 +151,44 @@ static void test_withdraw(void **state)
 	close_handle(&o, &h);
 }
 
+/*
+ * A port the back end lets go of, or that a back end that went away had bound, is unbound
+ * again: the next binding gets the guest's same doorbells, kicks still arriving.
+ */
+static void test_port_bound_again(void **state)
+{
+	struct pvring_local_guest_port gp;
+	struct pvring_local_evtchn_offers o;
+	struct pvring_local_evtchn h, next;
+	int port;
+
+	(void)state;
+	open_handle(&o, &h);
+	assert_int_equal(pvring_local_guest_port_alloc(&gp, 4), 0);
+	offer(&o, 5, &gp);
+	port = pvring_local_evtchn_bind_interdomain(&h, 5, 4);
+	assert_true(port > 0);
+	assert_int_equal(pvring_local_evtchn_unbind(&h, (uint32_t)port), 0);
+	port = pvring_local_evtchn_bind_interdomain(&h, 5, 4);
+	assert_true(port > 0);
+	assert_int_equal(pvring_local_guest_port_notify(&gp), 0);
+	assert_int_equal(pvring_local_evtchn_pending(&h), port);
+	/* The back end goes without unbinding (killed): every port it had is unbound. */
+	assert_int_equal(pvring_local_evtchn_offers_unbind_all(&o), 1);
+	assert_int_equal(pvring_local_evtchn_offers_unbind_all(&o), 0);
+	assert_int_equal(pvring_local_evtchn_open(&next, &source), 0);
+	port = pvring_local_evtchn_bind_interdomain(&next, 5, 4);
+	assert_true(port > 0);
+	assert_int_equal(pvring_local_guest_port_notify(&gp), 0);
+	assert_true(readable(pvring_local_evtchn_fd(&next)));
+	assert_int_equal(pvring_local_evtchn_pending(&next), port);
+	assert_int_equal(pvring_local_evtchn_notify(&next, (uint32_t)port), 0);
+	assert_true(readable(gp.kick_front));
+	pvring_local_evtchn_close(&next);
+	pvring_local_guest_port_free(&gp);
+	close_handle(&o, &h);
+}
+
 /* What a guest hands over must be a doorbell, and only so many of them. */
 static void test_bad_offers(void **state)
 {
@@ -158,20 +201,20 @@ static void test_bad_offers(void **state)
 	(void)state;
 	open_handle(&o, &h);
 	assert_int_equal(pipe(pipefd), 0);
-	/* A pipe could block pvringd's kick: refused, and both descriptors closed. */
+	/* A pipe could block the back end's kick: refused, and both descriptors closed. */
 	assert_int_equal(pvring_local_evtchn_offer(&o, 2, 1, pipefd[0], pipefd[1]), -EBADF);
 	assert_int_equal(fcntl(pipefd[0], F_GETFD), -1);
 	assert_int_equal(fcntl(pipefd[1], F_GETFD), -1);
 	assert_int_equal(pvring_local_evtchn_bind_interdomain(&h, 2, 1), -ENOENT);
 
-	/* A blocking eventfd is made nonblocking on pvringd's side. */
+	/* A blocking eventfd is made nonblocking on the hypervisor's side. */
 	assert_int_equal(pvring_local_guest_port_alloc(&gp, 7), 0);
 	assert_int_equal(fcntl(gp.kick_front, F_SETFL, 0), 0);
 	offer(&o, 2, &gp);
 	assert_true(fcntl(gp.kick_front, F_GETFL) & O_NONBLOCK);
 	pvring_local_guest_port_free(&gp);
 
-	/* 64 unbound ports per guest, no more; another guest is not affected. */
+	/* 64 ports per guest, no more; another guest is not affected. */
 	for (port = 100; port < 163; port++) {
 		assert_int_equal(pvring_local_guest_port_alloc(&gp, port), 0);
 		offer(&o, 2, &gp);
@@ -243,6 +286,8 @@ static void test_bind_while_owner_waits(void **state)
 		assert_int_equal(pvring_local_guest_port_notify(&churn), 0);
 		assert_int_equal(pvring_local_guest_port_notify(&steady), 0);
 		assert_int_equal(pvring_local_evtchn_unbind(&h, (uint32_t)port), 0);
+		/* The guest closes its port: the hypervisor forgets it. */
+		pvring_local_evtchn_withdraw(&o, 8);
 		pvring_local_guest_port_free(&churn);
 	}
 	/* The last kick on the steady port is seen: wait for it, however long the owner takes. */
@@ -262,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_kicks_and_masking),
 		cmocka_unit_test(test_ports_are_told_apart),
 		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test(test_port_bound_again),
 		cmocka_unit_test(test_bad_offers),
 		cmocka_unit_test(test_bind_while_owner_waits),
 	};

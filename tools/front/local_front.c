@@ -360,13 +360,14 @@ int pvring_local_front_open(struct pvring_local_front *front,
 	body = opts->queues * front->frames_per_queue + opts->spare_frames;
 	grants = PVRING_LOCAL_FRONT_FIRST_REF + body;
 	table = (grants + PVRING_LOCAL_GRANTS_PER_FRAME - 1) / PVRING_LOCAL_GRANTS_PER_FRAME;
-	if ((size_t)snprintf(registry, sizeof(registry), "%s/registry", opts->rundir) >=
+	/* The local hypervisor, in pvring-stored, keeps the guests: pvringd may come and go. */
+	if ((size_t)snprintf(registry, sizeof(registry), "%s/store/registry", opts->rundir) >=
 	    sizeof(registry))
 		return fail(front, -ENAMETOOLONG, "run directory path too long");
 	err = pvring_local_guest_register(&front->guest, registry, table + body, table, &why);
 	if (err)
-		return fail(front, err, "cannot register with pvringd at %s: %s (%s)", registry,
-			    why, strerror(-err));
+		return fail(front, err, "cannot register with the local hypervisor at %s: %s (%s)",
+			    registry, why, strerror(-err));
 	front->registered = true;
 	front->spare_frame = table + opts->queues * front->frames_per_queue;
 	err = attach(front);
@@ -916,17 +917,19 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 		if (pvring_front_fault(&q->ring))
 			continue;
 		pfd[0] = (struct pollfd){ .fd = q->port.kick_front, .events = POLLIN };
-		/* Its hang-up says pvringd is gone: no kick will ever come. */
+		/* Its hang-up says the hypervisor (pvring-stored) is gone, and this domain with it.
+		 */
 		pfd[1] = (struct pollfd){ .fd = front->guest.registry_fd, .events = 0 };
 		q->sleeps++;
 		r = poll(pfd, 2, POLL_SLICE_MS);
 		if (r < 0 && errno != EINTR)
 			return fail(front, -errno, "poll: %s", strerror(errno));
 		if (r > 0 && (pfd[1].revents & (POLLHUP | POLLERR)))
-			return fail(
-				front, -ECONNRESET,
-				"queue %u: pvringd closed the registry connection (did it exit?)",
-				q->index);
+			return fail(front, -ECONNRESET,
+				    "queue %u: the local hypervisor ended this domain (did "
+				    "pvring-stored "
+				    "exit?)",
+				    q->index);
 		if (r > 0 && (pfd[0].revents & POLLIN)) {
 			drain_kicks(q);
 			continue;
