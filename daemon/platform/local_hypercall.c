@@ -53,14 +53,14 @@ void pvring_local_hv_destroy(struct pvring_local_hv *hv)
 	pthread_mutex_destroy(&hv->sock_lock);
 }
 
+/*
+ * Read on every map, from every worker: no lock. Written under sock_lock at a connect, after
+ * the old connection is closed; a map that reads the old value races with a store restart and
+ * is refused by the check made again when a fetched domain is kept.
+ */
 uint32_t pvring_local_hv_generation(struct pvring_local_hv *hv)
 {
-	uint32_t generation;
-
-	pthread_mutex_lock(&hv->sock_lock);
-	generation = hv->generation;
-	pthread_mutex_unlock(&hv->sock_lock);
-	return generation;
+	return __atomic_load_n(&hv->generation, __ATOMIC_ACQUIRE);
 }
 
 /* With hv->sock_lock held: send what is queued, in order, as far as the socket takes it. */
@@ -257,7 +257,7 @@ int pvring_local_hv_connect(struct pvring_local_hv *hv, const char *path, const 
 	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &answer_wait, sizeof(answer_wait));
 	pthread_mutex_lock(&hv->sock_lock);
 	hv->sock = sock;
-	hv->generation++;
+	__atomic_store_n(&hv->generation, hv->generation + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&hv->sock_lock);
 	err = greet_locked(hv);
 	if (err) {
