@@ -72,6 +72,8 @@ static void flush_queued(struct pvring_local_hv *hv)
 	       send(hv->sock, &hv->queued[sent], sizeof(hv->queued[sent]),
 		    MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(hv->queued[sent]))
 		sent++;
+	if (sent == 0)
+		return;
 	memmove(hv->queued, hv->queued + sent, (hv->nr_queued - sent) * sizeof(*hv->queued));
 	hv->nr_queued -= sent;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -124,6 +125,8 @@ int daemon_process_start(struct daemon_process *dp, const char *const *args)
 	if (dp->pid == 0) {
 		int log = open(dp->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+		/* Not left running by a test that dies first. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (log >= 0)
 			dup2(log, STDERR_FILENO);
 		setenv("NOTIFY_SOCKET", notify, 1);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ int store_process_start(struct store_process *sp)
 	if (sp->pid < 0)
 		return -1;
 	if (sp->pid == 0) {
+		/* A test that dies (a sanitizer's abort) must not leave the store holding its
+		 * pipes. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		close(pipefd[0]);
 		snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
 		execl(exe, exe, "--rundir", sp->rundir, "--ready-fd", fd_arg, "--log-level",
