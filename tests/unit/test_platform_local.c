@@ -74,6 +74,25 @@ static bool readable(int fd)
 	return poll(&p, 1, 0) == 1;
 }
 
+/* A handle with the guest's port 5 bound; a kick each way goes through. */
+static struct pvring_evtchn *bind_and_kick(struct pvring_platform *p, struct local_guest *g,
+					   int *port)
+{
+	const char *why = NULL;
+	struct pvring_evtchn *e = pvring_evtchn_open(p, &why);
+
+	assert_non_null(e);
+	*port = pvring_evtchn_bind(e, g->guest.domid, 5);
+	assert_true(*port > 0);
+	assert_int_equal(pvring_local_guest_port_notify(&g->port), 0);
+	assert_true(readable(pvring_evtchn_fd(e)));
+	assert_int_equal(pvring_evtchn_pending(e), *port);
+	assert_int_equal(pvring_evtchn_unmask(e, (uint32_t)*port), 0);
+	assert_int_equal(pvring_evtchn_notify(e, (uint32_t)*port), 0);
+	assert_true(readable(g->port.kick_front));
+	return e;
+}
+
 static void test_guest_lifecycle(void **state)
 {
 	struct fixture *f = *state;
@@ -139,16 +158,7 @@ static void test_guest_lifecycle(void **state)
 			 -ENOENT);
 
 	/* The doorbells, both ways. */
-	e = pvring_evtchn_open(f->env.plat, &why);
-	assert_non_null(e);
-	port = pvring_evtchn_bind(e, g.guest.domid, 5);
-	assert_true(port > 0);
-	assert_int_equal(pvring_local_guest_port_notify(&g.port), 0);
-	assert_true(readable(pvring_evtchn_fd(e)));
-	assert_int_equal(pvring_evtchn_pending(e), port);
-	assert_int_equal(pvring_evtchn_unmask(e, (uint32_t)port), 0);
-	assert_int_equal(pvring_evtchn_notify(e, (uint32_t)port), 0);
-	assert_true(readable(g.port.kick_front));
+	e = bind_and_kick(f->env.plat, &g, &port);
 
 	/* The guest leaves (as if its process died): released from the store... */
 	pvring_local_guest_leave(&g.guest);
@@ -382,15 +392,7 @@ static void test_back_end_restart(void **state)
 		fail_msg("second back end: %s", why);
 	assert_int_equal(pvring_map(f->env.plat, g.guest.domid, 1, &rw_ref, true, &m, &why), 0);
 	assert_string_equal(m.addr, "written by the first back end");
-	e = pvring_evtchn_open(f->env.plat, &why);
-	assert_non_null(e);
-	port = pvring_evtchn_bind(e, g.guest.domid, 5);
-	assert_true(port > 0);
-	assert_int_equal(pvring_local_guest_port_notify(&g.port), 0);
-	assert_true(readable(pvring_evtchn_fd(e)));
-	assert_int_equal(pvring_evtchn_pending(e), port);
-	assert_int_equal(pvring_evtchn_notify(e, (uint32_t)port), 0);
-	assert_true(readable(g.port.kick_front));
+	e = bind_and_kick(f->env.plat, &g, &port);
 	/* A back end that lets go cleanly leaves nothing pinned. */
 	pvring_unmap(f->env.plat, &m);
 	assert_int_equal(pvring_local_end_grant(&g.guest.mem, rw_ref), 0);
