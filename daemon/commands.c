@@ -33,13 +33,33 @@ static void add_str(struct json_object *o, const char *key, const char *v)
 	json_object_object_add(o, key, json_object_new_string(v));
 }
 
+/* What serves the image: "file", "block device", "rbd" or "nbd". */
+static const char *backend_kind(const struct pvring_image *img)
+{
+	if (img->kind != PVRING_IMAGE_PATH)
+		return pvring_image_kind_name(img->kind);
+	return img->block_device ? "block device" : "file";
+}
+
+/* "open" for a file; an engine's image says whether it is being served (engine_health.h). */
+static const char *backend_state(const struct pvring_image *img, char *buf, size_t len)
+{
+	if (!img->remote_ops)
+		return "open";
+	img->remote_ops->state(img, buf, len);
+	return buf;
+}
+
 static struct json_object *device_summary(const struct pvringd_device *dev)
 {
 	struct json_object *o = json_object_new_object();
+	char state[200];
 
 	add_str(o, "device", dev->name);
 	add_str(o, "disk", dev->disk->name);
 	add_str(o, "image", dev->disk->image.path);
+	add_str(o, "backend", backend_kind(&dev->disk->image));
+	add_str(o, "backend_state", backend_state(&dev->disk->image, state, sizeof(state)));
 	add_str(o, "type", dev->type);
 	add_int(o, "domid", dev->domid);
 	add_int(o, "devid", dev->devid);
@@ -116,6 +136,7 @@ static struct json_object *ring_json(const struct pvringd_queue *q)
 	add_int(o, "in_flight", s.in_flight);
 	add_int(o, "persistent_grants", s.persistent_grants);
 	add_u64(o, "guest_bytes_in_flight", s.guest_bytes_in_flight);
+	add_str(o, "engine", s.engine_state);
 	json_object_object_add(o, "waiting_for_guest_cap",
 			       json_object_new_boolean(s.waiting_for_guest_cap));
 	json_object_object_add(o, "fault",

@@ -40,6 +40,8 @@
 #define DEFAULT_GUEST_INFLIGHT_KIB (16u << 10)
 #define MAX_GUEST_INFLIGHT_KIB (4u << 20)
 #define DISK_NAME_MAX 32
+#define DEFAULT_REMOTE_TIMEOUT_MS 30000u
+#define MAX_REMOTE_TIMEOUT_MS 3600000u
 /* A config file is a few hundred bytes: a huge one is a mistake, not a config. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -73,6 +75,8 @@ static const struct number_setting numbers[] = {
 	{ "workers", MAX_WORKERS, 0, CONFIG_U32_OFFSET(workers) },
 	{ "guest-inflight-kib", MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB,
 	  CONFIG_U32_OFFSET(guest_inflight_kib) },
+	{ "remote-timeout-ms", MAX_REMOTE_TIMEOUT_MS, DEFAULT_REMOTE_TIMEOUT_MS,
+	  CONFIG_U32_OFFSET(remote_timeout_ms) },
 };
 
 #define NR_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
@@ -92,6 +96,8 @@ struct cli {
 	unsigned int nr_disks;
 	const char **image_dirs;
 	unsigned int nr_image_dirs;
+	const char **remote_images;
+	unsigned int nr_remote_images;
 };
 
 static void fail(char *err, size_t err_len, const char *fmt, ...)
@@ -135,11 +141,19 @@ static void usage(FILE *out)
 		"NAME)\n"
 		"  --image-dir DIR               serve images attached by path from DIR\n"
 		"                                (repeatable; replaces the file's image-dirs)\n"
+		"  --remote-image NAME           serve RBD or NBD images NAME allows when "
+		"attached\n"
+		"                                (rbd:POOL[/IMAGE], nbd://HOST[:PORT][/EXPORT],\n"
+		"                                nbd+unix:///[EXPORT]?socket=PATH; repeatable;\n"
+		"                                replaces the file's remote-images)\n"
+		"  --remote-timeout-ms N         0..%u: an RBD or NBD operation fails after\n"
+		"                                waiting this long for its server (default %u)\n"
 		"  --help                        show this and exit\n"
 		"  --version                     show the version and exit\n",
 		MAX_RING_ORDER, MAX_RING_ORDER, MAX_QUEUES, MAX_INDIRECT_SEGMENTS,
 		DEFAULT_INDIRECT_SEGMENTS, MAX_POLL_US, DEFAULT_POLL_US, MAX_WORKERS,
-		MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB);
+		MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB, MAX_REMOTE_TIMEOUT_MS,
+		DEFAULT_REMOTE_TIMEOUT_MS);
 }
 
 static bool valid_disk_name(const char *name)
@@ -299,6 +313,48 @@ bool pvringd_config_image_allowed(const struct pvringd_config *cfg, const char *
 	return false;
 }
 
+/* Adds name, parsed as an allow-list entry: 0, or -1 with why. */
+static int add_remote_image(struct pvringd_config *cfg, const char *name, char *why, size_t why_len)
+{
+	struct pvring_image_name entry, *list;
+	unsigned int i;
+
+	if (pvring_image_name_parse(name, true, &entry, why, why_len))
+		return -1;
+	for (i = 0; i < cfg->nr_remote_images; i++) {
+		if (!memcmp(&cfg->remote_images[i], &entry, sizeof(entry))) {
+			snprintf(why, why_len, "given twice");
+			return -1;
+		}
+	}
+	list = realloc(cfg->remote_images, (cfg->nr_remote_images + 1) * sizeof(*list));
+	if (!list) {
+		snprintf(why, why_len, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	cfg->remote_images = list;
+	list[cfg->nr_remote_images++] = entry;
+	return 0;
+}
+
+static void free_remote_images(struct pvringd_config *cfg)
+{
+	free(cfg->remote_images);
+	cfg->remote_images = NULL;
+	cfg->nr_remote_images = 0;
+}
+
+bool pvringd_config_remote_allowed(const struct pvringd_config *cfg,
+				   const struct pvring_image_name *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_remote_images; i++)
+		if (pvring_image_name_allows(&cfg->remote_images[i], name))
+			return true;
+	return false;
+}
+
 void pvringd_config_free(struct pvringd_config *cfg)
 {
 	unsigned int i;
@@ -307,6 +363,7 @@ void pvringd_config_free(struct pvringd_config *cfg)
 		free_disk(&cfg->disks[i]);
 	free(cfg->disks);
 	free_image_dirs(cfg);
+	free_remote_images(cfg);
 	free(cfg->platform);
 	free(cfg->rundir);
 	free(cfg->store_rundir);
@@ -471,6 +528,32 @@ static int file_image_dirs(struct file_ctx *ctx, struct json_object *val)
 	return 0;
 }
 
+static int file_remote_images(struct file_ctx *ctx, struct json_object *val)
+{
+	struct json_object *elem;
+	char why[200];
+	size_t i, n;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		file_fail(ctx, "\"remote-images\" must be an array");
+		return -1;
+	}
+	n = json_object_array_length(val);
+	for (i = 0; i < n; i++) {
+		elem = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(elem, json_type_string)) {
+			file_fail(ctx, "remote-images[%zu] must be a string", i);
+			return -1;
+		}
+		if (add_remote_image(ctx->cfg, json_object_get_string(elem), why, sizeof(why))) {
+			file_fail(ctx, "remote-images[%zu]: %s: %s", i,
+				  json_object_get_string(elem), why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int file_key(struct file_ctx *ctx, const char *key, struct json_object *val)
 {
 	struct pvringd_config *cfg = ctx->cfg;
@@ -521,6 +604,8 @@ static int file_key(struct file_ctx *ctx, const char *key, struct json_object *v
 	}
 	if (!strcmp(key, "image-dirs"))
 		return file_image_dirs(ctx, val);
+	if (!strcmp(key, "remote-images"))
+		return file_remote_images(ctx, val);
 	file_fail(ctx, "unknown key \"%s\"", key);
 	return -1;
 }
@@ -725,6 +810,7 @@ enum {
 	OPT_SYSLOG,
 	OPT_DISK,
 	OPT_IMAGE_DIR,
+	OPT_REMOTE_IMAGE,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_NUMBER, /* OPT_NUMBER + i: numbers[i] */
@@ -739,6 +825,7 @@ static const struct option fixed_options[] = {
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
+	{ "remote-image", required_argument, NULL, OPT_REMOTE_IMAGE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -824,6 +911,9 @@ static int parse_options(struct cli *cli, int argc, char **argv, char *err, size
 				return -1;
 			}
 			cli->image_dirs[cli->nr_image_dirs++] = optarg;
+			break;
+		case OPT_REMOTE_IMAGE:
+			cli->remote_images[cli->nr_remote_images++] = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -921,7 +1011,20 @@ static int apply_options(struct pvringd_config *cfg, const struct cli *cli, char
 		if (apply_disk_arg(cfg, cli->disks[i], err, err_len))
 			return -1;
 	}
-	return apply_image_dirs(cfg, cli, err, err_len);
+	if (apply_image_dirs(cfg, cli, err, err_len))
+		return -1;
+	/* Any --remote-image replaces the file's list as a whole. */
+	if (cli->nr_remote_images)
+		free_remote_images(cfg);
+	for (i = 0; i < cli->nr_remote_images; i++) {
+		char why[200];
+
+		if (add_remote_image(cfg, cli->remote_images[i], why, sizeof(why))) {
+			fail(err, err_len, "--remote-image %s: %s", cli->remote_images[i], why);
+			return -1;
+		}
+	}
+	return 0;
 nomem:
 	fail(err, err_len, "%s", strerror(ENOMEM));
 	return -1;
@@ -974,9 +1077,11 @@ int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char
 	/* At most every argument is a --disk, or an --image-dir. */
 	cli.disks = calloc((size_t)argc + 1, sizeof(*cli.disks));
 	cli.image_dirs = calloc((size_t)argc + 1, sizeof(*cli.image_dirs));
-	if (!cli.disks || !cli.image_dirs) {
+	cli.remote_images = calloc((size_t)argc + 1, sizeof(*cli.remote_images));
+	if (!cli.disks || !cli.image_dirs || !cli.remote_images) {
 		free(cli.disks);
 		free(cli.image_dirs);
+		free(cli.remote_images);
 		fail(err, err_len, "%s", strerror(ENOMEM));
 		return -1;
 	}
@@ -996,6 +1101,7 @@ int pvringd_config_parse(struct pvringd_config *cfg, int argc, char **argv, char
 out:
 	free(cli.disks);
 	free(cli.image_dirs);
+	free(cli.remote_images);
 	if (ret)
 		pvringd_config_free(cfg);
 	return ret;

@@ -28,6 +28,8 @@
 #include <event2/event.h>
 
 #include "daemon/aio.h"
+#include "daemon/engine.h"
+#include "daemon/image.h"
 #include "daemon/clock.h"
 #include "daemon/dataplane_internal.h"
 #include "daemon/log.h"
@@ -315,6 +317,7 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 }
 
 static void ready_add(struct pvringd_queue *q);
+static void queue_idle(struct pvringd_queue *q);
 
 /*
  * The queue's guest has its cap of bytes in flight (across its queues, on any worker). A
@@ -386,7 +389,7 @@ static void respond(struct pvringd_request *r, int16_t status)
 	}
 	/* Last: once main has IDLE it may free the queue. */
 	if (q->stopped && !q->in_flight)
-		dp_post_to_main(&q->idle_mail);
+		queue_idle(q);
 }
 
 /* ---- segments ---- */
@@ -502,16 +505,12 @@ static void on_io_done(void *arg, int64_t result);
 
 static int submit_transfer(struct pvringd_request *r)
 {
-	struct pvringd_queue *q = r->q;
-	struct pvring_aio *aio = q->w->aio;
-	int fd = q->image_fd;
+	struct pvringd_engine *e = r->q->engine;
 	uint64_t offset = r->sector << PVRING_BLKIF_SECTOR_SHIFT;
 
-	if (r->op == PVRING_BLKIF_OP_READ && q->image_cached)
-		return pvring_aio_readv_cached(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
 	if (r->op == PVRING_BLKIF_OP_READ)
-		return pvring_aio_readv(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
-	return pvring_aio_writev(aio, fd, r->iov, r->nr_iov, offset, on_io_done, r);
+		return e->ops->readv(e, r->iov, r->nr_iov, offset, on_io_done, r);
+	return e->ops->writev(e, r->iov, r->nr_iov, offset, on_io_done, r);
 }
 
 static void on_io_done(void *arg, int64_t result)
@@ -539,7 +538,7 @@ static void on_io_done(void *arg, int64_t result)
 				respond(r, PVRING_BLKIF_RSP_ERROR);
 				return;
 			}
-			pvring_aio_submit(q->w->aio);
+			q->engine->ops->submit(q->engine);
 			return;
 		}
 	}
@@ -553,7 +552,7 @@ static void on_io_done(void *arg, int64_t result)
 static void handle_request(struct pvringd_request *r)
 {
 	struct pvringd_queue *q = r->q;
-	struct pvring_aio *aio = q->w->aio;
+	struct pvringd_engine *e = q->engine;
 	const struct pvring_blkif_segment *seg = r->req.rw.seg;
 	enum pvring_blkif_error bad;
 	uint32_t nr_segs = 0;
@@ -589,8 +588,8 @@ static void handle_request(struct pvringd_request *r)
 		break;
 	case PVRING_BLKIF_OP_DISCARD:
 		r->bytes = r->req.discard.nr_sectors << PVRING_BLKIF_SECTOR_SHIFT;
-		err = pvring_aio_discard(aio, q->image_fd, r->sector << PVRING_BLKIF_SECTOR_SHIFT,
-					 r->bytes, on_io_done, r);
+		err = e->ops->discard(e, r->sector << PVRING_BLKIF_SECTOR_SHIFT, r->bytes,
+				      on_io_done, r);
 		goto queued;
 	default:
 		/* pvring_blkif_check_request() has checked these segments already. */
@@ -601,7 +600,7 @@ static void handle_request(struct pvringd_request *r)
 	if (nr_segs && !map_segments(r, seg, nr_segs, r->op == PVRING_BLKIF_OP_READ))
 		goto error;
 	if (r->op == PVRING_BLKIF_OP_FLUSH_DISKCACHE || r->op == PVRING_BLKIF_OP_WRITE_BARRIER)
-		err = pvring_aio_fdatasync(aio, q->image_fd, on_io_done, r);
+		err = e->ops->flush(e, on_io_done, r);
 	else
 		err = submit_transfer(r);
 queued:
@@ -716,9 +715,9 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 		q->counters.batches++;
 		if (batch > q->counters.batch_max)
 			q->counters.batch_max = batch;
-		pvring_aio_submit(q->w->aio);
+		q->engine->ops->submit(q->engine);
 		/* Page-cache reads are done by now: answer them in this same pass. */
-		pvring_aio_reap(q->w->aio);
+		q->engine->ops->reap(q->engine);
 	}
 }
 
@@ -745,7 +744,7 @@ static void issue_owed(struct pvringd_queue *q)
 		handle_request(r);
 	}
 	if (q->owed.nr_owed)
-		pvring_aio_submit(q->w->aio);
+		q->engine->ops->submit(q->engine);
 	free(q->owed.owed);
 	q->owed.owed = NULL;
 	q->owed.nr_owed = 0;
@@ -1034,11 +1033,7 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 {
 	uint32_t pages = 1u << q->order;
 	const char *reason = NULL;
-	int flags;
 
-	/* Reads from the page cache are copied at once; never so with O_DIRECT (it would wait). */
-	flags = fcntl(q->image_fd, F_GETFL);
-	q->image_cached = flags >= 0 && !(flags & O_DIRECT);
 	q->max_segments = q->limits.max_indirect_segments > PVRING_BLKIF_MAX_SEGMENTS
 				  ? q->limits.max_indirect_segments
 				  : PVRING_BLKIF_MAX_SEGMENTS;
@@ -1094,7 +1089,18 @@ void dp_queue_unprepare(struct pvringd_queue *q)
 
 void dp_queue_add(struct pvringd_queue *q)
 {
+	const char *why = NULL;
+
+	q->engine = pvringd_engine_open(q->image, q->w->base, q->w->aio, q->name, &why);
+	if (!q->engine) {
+		/* Not served: what a killed pvringd owed stays in the journal for the next try. */
+		queue_fail(q, "ring %u: cannot reach the image %s: %s", q->queue, q->image->path,
+			   why);
+		return;
+	}
 	q->served = true;
+	q->next_engine = q->w->engine_queues;
+	q->w->engine_queues = q;
 	if (set_port_queue(q->w, (uint32_t)q->port, q)) {
 		queue_fail(q, "ring %u: out of memory", q->queue);
 		return;
@@ -1129,7 +1135,59 @@ void dp_queue_halt(struct pvringd_queue *q, bool serve_published)
 		push_ring(q);
 	}
 	if (!q->in_flight)
+		queue_idle(q);
+}
+
+/*
+ * A stopped queue has nothing in flight: its engine closes, then main hears IDLE. Not here
+ * and now: this may be inside one of the engine's own calls (its last completion).
+ */
+static void queue_idle(struct pvringd_queue *q)
+{
+	q->next_closing = q->w->closing;
+	q->w->closing = q;
+	event_active(q->w->close_ev, 0, 0);
+}
+
+static void close_engines(struct pvringd_worker *w)
+{
+	struct pvringd_queue *q, **link;
+
+	while ((q = w->closing)) {
+		w->closing = q->next_closing;
+		if (q->engine) {
+			for (link = &w->engine_queues; *link != q; link = &(*link)->next_engine)
+				;
+			*link = q->next_engine;
+			q->engine->ops->close(q->engine);
+			q->engine = NULL;
+		}
 		dp_post_to_main(&q->idle_mail);
+	}
+}
+
+static void on_close(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	close_engines(arg);
+}
+
+void dp_worker_drain(struct pvringd_worker *w)
+{
+	struct pvringd_queue *q;
+	bool busy = true;
+
+	while (busy) {
+		pvring_aio_drain(w->aio);
+		busy = false;
+		/* A queue's drain may answer its last request: closing waits until after. */
+		for (q = w->engine_queues; q; q = q->next_engine) {
+			q->engine->ops->drain(q->engine);
+			busy |= q->in_flight != 0;
+		}
+	}
+	close_engines(w);
 }
 
 void dp_queue_fill_snapshot(const struct pvringd_queue *q, struct pvringd_queue_snapshot *s)
@@ -1143,6 +1201,10 @@ void dp_queue_fill_snapshot(const struct pvringd_queue *q, struct pvringd_queue_
 	s->guest_bytes_in_flight =
 		atomic_load_explicit(&q->guest->bytes_in_flight, memory_order_relaxed);
 	s->waiting_for_guest_cap = q->capped;
+	if (q->engine)
+		q->engine->ops->state(q->engine, s->engine_state, sizeof(s->engine_state));
+	else
+		snprintf(s->engine_state, sizeof(s->engine_state), "closed");
 	s->counters = q->counters;
 }
 
@@ -1168,8 +1230,9 @@ int dp_worker_events_new(struct pvringd_worker *w, const char **why)
 	w->push_ev = event_new(w->base, -1, 0, on_push, w);
 	w->ready_ev = evtimer_new(w->base, on_ready, w);
 	w->rest_ev = evtimer_new(w->base, on_kick_rest, w);
+	w->close_ev = event_new(w->base, -1, 0, on_close, w);
 	w->ready_tail = &w->ready_head;
-	if (!w->evtchn_ev || !w->push_ev || !w->ready_ev || !w->rest_ev ||
+	if (!w->evtchn_ev || !w->push_ev || !w->ready_ev || !w->rest_ev || !w->close_ev ||
 	    event_add(w->evtchn_ev, NULL)) {
 		*why = "cannot watch the event channels";
 		return -1;
@@ -1187,7 +1250,9 @@ void dp_worker_events_free(struct pvringd_worker *w)
 		event_free(w->ready_ev);
 	if (w->rest_ev)
 		event_free(w->rest_ev);
-	w->evtchn_ev = w->push_ev = w->ready_ev = w->rest_ev = NULL;
+	if (w->close_ev)
+		event_free(w->close_ev);
+	w->evtchn_ev = w->push_ev = w->ready_ev = w->rest_ev = w->close_ev = NULL;
 	free(w->port_queues);
 	w->port_queues = NULL;
 	w->nr_port_queues = 0;

@@ -84,7 +84,7 @@ struct pvringd_queue_params {
 	const uint32_t *refs; /* the ring's 1 << order grant references: copied */
 	uint32_t remote_port;
 	const struct pvring_blkif_disk *limits; /* what requests are checked against: copied */
-	int image_fd; /* valid until the queue is released */
+	struct pvring_image *image; /* valid until the queue is released */
 	bool persistent; /* the front end keeps its grants: map them once */
 	/*
 	 * The ring's in-flight journal (daemon/inflight.h), copied; NULL: none. With resume, a
@@ -124,6 +124,7 @@ struct pvringd_queue_snapshot {
 	uint32_t persistent_grants;
 	uint64_t guest_bytes_in_flight; /* its guest's, across the guest's queues */
 	bool waiting_for_guest_cap; /* stopped consuming: its guest is at the cap */
+	char engine_state[64]; /* its way to the image (engine.h): "open", "connected", ... */
 	struct pvringd_counters counters;
 };
 

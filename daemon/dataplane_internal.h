@@ -33,6 +33,8 @@
 struct event;
 struct event_base;
 struct pvring_aio;
+struct pvring_image;
+struct pvringd_engine;
 struct pvringd_worker;
 
 /* A request consumed from a ring and not yet answered. */
@@ -121,8 +123,11 @@ struct pvringd_queue {
 	uint32_t refs[1u << PVRING_MAX_ORDER];
 	uint32_t remote_port;
 	struct pvring_blkif_disk limits;
-	int image_fd;
-	bool image_cached; /* not O_DIRECT: reads try the page cache first */
+	struct pvring_image *image;
+	/* how it reaches its image: opened on ADD, closed by its worker before IDLE */
+	struct pvringd_engine *engine;
+	struct pvringd_queue *next_engine; /* the worker's queues with an engine open */
+	struct pvringd_queue *next_closing; /* idle: engine to close, then IDLE to main */
 	const struct pvringd_queue_owner_ops *ops;
 	void *owner;
 	struct pvringd_guest *guest;
@@ -182,6 +187,9 @@ struct pvringd_worker {
 	struct event *ready_ev;
 	struct event *rest_ev;
 	struct pvringd_queue *resting; /* ports masked for a kick storm */
+	struct pvringd_queue *engine_queues; /* with an engine open: QUIESCE drains them */
+	struct pvringd_queue *closing; /* idle: their engines close outside any engine call */
+	struct event *close_ev;
 	struct pvringd_mailbox *mailbox; /* main -> worker */
 	struct pvringd_queue *push_list;
 	struct pvringd_queue *ready_head, **ready_tail; /* FIFO: round robin */
@@ -220,6 +228,8 @@ void dp_queue_unprepare(struct pvringd_queue *q);
 void dp_queue_add(struct pvringd_queue *q);
 /* Worker, on STOP. */
 void dp_queue_halt(struct pvringd_queue *q, bool serve_published);
+/* Worker, on QUIESCE: every I/O in flight on the worker completes and is answered. */
+void dp_worker_drain(struct pvringd_worker *w);
 /* Worker: what the queue looks like now. */
 void dp_queue_fill_snapshot(const struct pvringd_queue *q, struct pvringd_queue_snapshot *s);
 uint32_t dp_queue_fill_slots(const struct pvringd_queue *q, struct pvringd_slot_snapshot *out,

@@ -432,7 +432,7 @@ static int connect_queues(struct pvringd_device *dev, const struct queue_keys *k
 		.domid = dev->domid,
 		.order = dev->order,
 		.limits = &dev->limits,
-		.image_fd = dev->disk->image.fd,
+		.image = &dev->disk->image,
 		.persistent = dev->persistent,
 		.resume = dev->resuming,
 	};
@@ -461,6 +461,16 @@ static int connect_queues(struct pvringd_device *dev, const struct queue_keys *k
 		dev->nr_queues = q + 1;
 	}
 	return 0;
+}
+
+/* The queues offered: pvringd's, or fewer if the image says so (an NBD export without multi-conn).
+ */
+static uint32_t max_queues(const struct pvringd_device *dev)
+{
+	uint32_t image_max = dev->disk->image.max_queues;
+	uint32_t max = dev->d->cfg->max_queues;
+
+	return image_max && image_max < max ? image_max : max;
 }
 
 /* Read what the front end wrote, negotiate, map; -1 with why on anything unacceptable. */
@@ -493,9 +503,9 @@ static int connect_rings(struct pvringd_device *dev, char *why, size_t why_len)
 			 cfg->max_ring_order);
 		return -1;
 	}
-	if (pvring_negotiate_queues(cfg->max_queues, has_queues, (uint32_t)queues, &use_queues)) {
+	if (pvring_negotiate_queues(max_queues(dev), has_queues, (uint32_t)queues, &use_queues)) {
 		snprintf(why, why_len, "%" PRIu64 " queues asked, %u offered", queues,
-			 cfg->max_queues);
+			 max_queues(dev));
 		return -1;
 	}
 	if (read_uint(dev->d, dev->frontend, PVRING_XS_FEATURE_PERSISTENT, 2, &persistent) < 0) {
@@ -643,14 +653,56 @@ void pvringd_disk_close(struct pvringd_disk *disk)
 	struct pvring_image *img = &disk->image;
 
 	/* Acknowledged writes are in the page cache: make them durable before leaving. */
-	if (!img->read_only && fdatasync(img->fd))
+	if (!img->read_only && img->fd >= 0 && fdatasync(img->fd))
 		pvring_err("disk %s: fdatasync: %s", disk->name, strerror(errno));
 	pvring_image_close(img);
 }
 
 /*
+ * An RBD or NBD image by its name (image_name.h), if the remote-images list allows it: opened
+ * now for this device alone. Connecting waits up to the remote timeout.
+ */
+static struct pvringd_disk *open_remote_target(struct pvringd *d, const char *target,
+					       bool read_only, struct pvringd_disk **own, char *err,
+					       size_t err_len)
+{
+	struct pvring_image_name name;
+	struct pvringd_disk *disk;
+	char why[256];
+
+	if (pvring_image_name_parse(target, false, &name, why, sizeof(why))) {
+		snprintf(err, err_len, "%.160s: %s", target, why);
+		return NULL;
+	}
+	if (!pvringd_config_remote_allowed(d->cfg, &name)) {
+		snprintf(err, err_len,
+			 "%.160s is not among the images pvringd serves by name "
+			 "(remote-images)",
+			 target);
+		return NULL;
+	}
+	disk = calloc(1, sizeof(*disk));
+	if (!disk || pvring_image_open_remote(&disk->image, target, read_only,
+					      d->cfg->remote_timeout_ms, why, sizeof(why))) {
+		snprintf(err, err_len, "%s", disk ? why : "out of memory");
+		free(disk);
+		return NULL;
+	}
+	disk->name = strdup(target);
+	if (!disk->name) {
+		pvring_image_close(&disk->image);
+		free(disk);
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	*own = disk;
+	return disk;
+}
+
+/*
  * What a back end's params names: a configured disk (a name never holds a
- * '/'), or an image by its absolute path, opened now for this device alone
+ * '/'), an RBD or NBD image by its name, or an image by its absolute path, opened now for this
+ * device alone
  * (*own set). Images by path are served only from inside the configured image
  * directories, compared after symbolic links are resolved. An image in use is waited for up
  * to wait_ms (see pvring_image_open_patiently).
@@ -664,6 +716,8 @@ static struct pvringd_disk *open_target(struct pvringd *d, const char *target, b
 	bool waited;
 
 	*own = NULL;
+	if (pvring_image_name_is_remote(target))
+		return open_remote_target(d, target, read_only, own, err, err_len);
 	if (target[0] != '/') {
 		disk = disk_by_name(d, target);
 		if (!disk)
@@ -738,9 +792,9 @@ static bool fill_offer(xs_transaction_t t, void *arg)
 
 	ok = write_key(d, t, dev->backend, PVRING_XS_MAX_RING_PAGE_ORDER, "%u",
 		       cfg->max_ring_order) &&
-	     write_key(d, t, dev->backend, PVRING_XS_MAX_QUEUES, "%u", cfg->max_queues) &&
-	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_FLUSH, "1") &&
-	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_BARRIER, "1") &&
+	     write_key(d, t, dev->backend, PVRING_XS_MAX_QUEUES, "%u", max_queues(dev)) &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_FLUSH, "%d", dev->limits.flush) &&
+	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_BARRIER, "%d", dev->limits.barrier) &&
 	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_PERSISTENT, "1") &&
 	     write_key(d, t, dev->backend, PVRING_XS_FEATURE_DISCARD, "%d", dev->limits.discard) &&
 	     write_key(d, t, dev->backend, PVRING_XS_STATE, "%u", PVRING_XENBUS_INIT_WAIT);
@@ -793,8 +847,9 @@ static struct pvringd_device *device_new(struct pvringd *d, uint32_t domid, uint
 	dev->state = PVRING_XENBUS_INITIALISING;
 	dev->limits.sectors = disk->image.sectors;
 	dev->limits.read_only = disk->image.read_only || read_only;
-	dev->limits.flush = true;
-	dev->limits.barrier = true;
+	/* An engine's image without a cache to flush (an NBD export that says so) offers none. */
+	dev->limits.flush = disk->image.flush;
+	dev->limits.barrier = disk->image.flush;
 	dev->limits.discard = disk->image.discard && !dev->limits.read_only;
 	dev->limits.max_indirect_segments = d->cfg->max_indirect_segments;
 	dev->next = d->devices;

@@ -26,8 +26,6 @@
 #include "daemon/dataplane_internal.h"
 #include "daemon/log.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 static struct dp_mail *dp_mail_of(struct pvringd_mail *mail)
 {
 	return container_of(mail, struct dp_mail, mail);
@@ -85,7 +83,7 @@ static void on_worker_mail(void *arg, struct pvringd_mail *mail)
 		break;
 	case MAIL_QUIESCE:
 		/* Shutdown: every queue is stopped; what is in flight completes and is answered. */
-		pvring_aio_drain(w->aio);
+		dp_worker_drain(w);
 		sync_done(w->dp, sm);
 		break;
 	case MAIL_EXIT:
@@ -338,7 +336,7 @@ static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvrin
 	memcpy(q->refs, p->refs, sizeof(*q->refs) << p->order);
 	q->remote_port = p->remote_port;
 	q->limits = *p->limits;
-	q->image_fd = p->image_fd;
+	q->image = p->image;
 	q->resume = p->resume;
 	if (p->inflight_path) {
 		q->inflight_path = strdup(p->inflight_path);

@@ -175,6 +175,7 @@ int pvring_image_open(struct pvring_image *img, const char *path, bool read_only
 	img->fd = -1;
 	img->read_only = read_only;
 	img->direct = direct;
+	img->flush = true;
 	img->path = strdup(path);
 	if (!img->path)
 		return fail(why, why_len, -ENOMEM, path, "out of memory");
@@ -260,6 +261,10 @@ int pvring_image_open_patiently(struct pvring_image *img, const char *path, bool
 
 void pvring_image_close(struct pvring_image *img)
 {
+	if (img->remote_ops)
+		img->remote_ops->close(img);
+	img->remote_ops = NULL;
+	img->remote = NULL;
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -110,6 +111,14 @@ void pvringd_mailbox_run(struct pvringd_mailbox *mb)
 		list = mail->next;
 		mb->fn(mb->arg, mail);
 	}
+}
+
+void pvringd_mailbox_wait(struct pvringd_mailbox *mb, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = mb->efd, .events = POLLIN };
+
+	/* EINTR or a timeout: the caller looks again either way. */
+	(void)poll(&pfd, 1, timeout_ms);
 }
 
 void pvringd_mailbox_discard(struct pvringd_mailbox *mb)

@@ -11,8 +11,15 @@
 #ifndef PVRINGD_MAILBOX_H
 #define PVRINGD_MAILBOX_H
 
+#include <stddef.h>
+
 struct event_base;
 struct pvringd_mailbox;
+
+/* Mail is embedded in the poster's objects: this gets the object back from its mail. */
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#endif
 
 struct pvringd_mail {
 	struct pvringd_mail *next;
@@ -27,6 +34,8 @@ struct pvringd_mailbox *pvringd_mailbox_new(struct event_base *base, pvringd_mai
 void pvringd_mailbox_post(struct pvringd_mailbox *mb, struct pvringd_mail *mail);
 /* In the owner's thread: deliver what is there now, without waiting for the loop. */
 void pvringd_mailbox_run(struct pvringd_mailbox *mb);
+/* In the owner's thread: wait up to timeout_ms (-1: no limit) for mail, delivering none. */
+void pvringd_mailbox_wait(struct pvringd_mailbox *mb, int timeout_ms);
 /* In the owner's thread: forget what is there, undelivered. */
 void pvringd_mailbox_discard(struct pvringd_mailbox *mb);
 /* In the owner's thread, once no thread posts any more; undelivered mail is forgotten. */

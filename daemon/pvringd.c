@@ -62,11 +62,17 @@ static int open_disks(struct pvringd *d, const struct pvringd_config *cfg)
 	for (i = 0; i < cfg->nr_disks; i++) {
 		const struct pvringd_disk_config *dc = &cfg->disks[i];
 
-		bool waited;
+		bool waited = false;
+		int err;
 
-		if (pvring_image_open_patiently(&d->disks[i].image, dc->path, dc->read_only,
-						dc->direct, PVRINGD_IMAGE_WAIT_MS, &waited, why,
-						sizeof(why))) {
+		if (pvring_image_name_is_remote(dc->path))
+			err = pvring_image_open_remote(&d->disks[i].image, dc->path, dc->read_only,
+						       cfg->remote_timeout_ms, why, sizeof(why));
+		else
+			err = pvring_image_open_patiently(
+				&d->disks[i].image, dc->path, dc->read_only, dc->direct,
+				PVRINGD_IMAGE_WAIT_MS, &waited, why, sizeof(why));
+		if (err) {
 			pvring_err("disk %s: %s", dc->name, why);
 			return -1;
 		}

@@ -16,6 +16,11 @@
  *                                           answering before sleeping (0: never)
  *     "image-dirs": ["/var/lib/pvring/images"],
  *                                           directories whose image files may be attached by path
+ *     "remote-images": ["rbd:vms", "nbd://10.0.0.5"],
+ *                                           RBD and NBD images that may be attached by name:
+ *                                           a pool (or POOL/IMAGE), a server (or its EXPORT)
+ *     "remote-timeout-ms": 30000,           an RBD or NBD operation fails after waiting this
+ *                                           long for its server (and so does connecting)
  *     "disks": [
  *       { "name": "disk0", "path": "/var/lib/pvring/disk0.img",
  *         "read-only": false, "direct": false }
@@ -31,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "daemon/image_name.h"
 
 #define PVRINGD_DEFAULT_RUNDIR "/run/pvring"
 
@@ -61,6 +68,11 @@ struct pvringd_config {
 	/* Resolved by realpath, no two alike; the options' list replaces the file's. */
 	char **image_dirs;
 	unsigned int nr_image_dirs;
+	/* Which RBD and NBD images may be attached by name (image_name.h); the options' list
+	 * replaces the file's. */
+	struct pvring_image_name *remote_images;
+	unsigned int nr_remote_images;
+	uint32_t remote_timeout_ms; /* an RBD or NBD operation's wait for its server */
 };
 
 /*
@@ -79,5 +91,9 @@ void pvringd_config_free(struct pvringd_config *cfg);
  * "/" allows every absolute path. A path that is not absolute is never allowed.
  */
 bool pvringd_config_image_allowed(const struct pvringd_config *cfg, const char *resolved_path);
+
+/* Whether an RBD or NBD image (parsed) is allowed by one of the remote-images entries. */
+bool pvringd_config_remote_allowed(const struct pvringd_config *cfg,
+				   const struct pvring_image_name *name);
 
 #endif /* PVRINGD_CONFIG_H */

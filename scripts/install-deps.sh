@@ -9,6 +9,9 @@ packages=(
 	libevent-dev libxen-dev libjson-c-dev libcmocka-dev liburing-dev
 	"linux-headers-$arch" kmod dkms clang-format
 	clang libclang-rt-14-dev
+	librbd-dev libnbd-dev
+	# the real storage engines the tests serve disks from: a one-node Ceph cluster, nbdkit
+	ceph-mon ceph-osd ceph-common nbdkit
 )
 
 missing=()

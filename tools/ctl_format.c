@@ -252,12 +252,20 @@ int pvring_fmt_list(FILE *out, struct json_object *reply)
 static void show_header(FILE *out, struct json_object *d)
 {
 	static const char *const keys[][2] = {
-		{ "device", "device" },		{ "disk", "disk" },
-		{ "image", "image" },		{ "type", "type" },
-		{ "domid", "domid" },		{ "devid", "devid" },
-		{ "state", "state" },		{ "fe-state", "frontend_state" },
-		{ "sectors", "sectors" },	{ "sector-size", "sector_size" },
-		{ "read-only", "read_only" },	{ "queues", "queues" },
+		{ "device", "device" },
+		{ "disk", "disk" },
+		{ "image", "image" },
+		{ "backend", "backend" },
+		{ "io-state", "backend_state" },
+		{ "type", "type" },
+		{ "domid", "domid" },
+		{ "devid", "devid" },
+		{ "state", "state" },
+		{ "fe-state", "frontend_state" },
+		{ "sectors", "sectors" },
+		{ "sector-size", "sector_size" },
+		{ "read-only", "read_only" },
+		{ "queues", "queues" },
 		{ "ring-order", "ring_order" },
 	};
 	uint64_t sectors, sector_size;
@@ -308,7 +316,7 @@ static const struct ring_col ring_state[] = {
 	RING_FIELD("REQ-EVENT", "req_event"),  RING_FIELD("RSP-PROD", "rsp_prod"),
 	RING_FIELD("RSP-PVT", "rsp_prod_pvt"), RING_FIELD("RSP-EVENT", "rsp_event"),
 	RING_FIELD("IN-FLIGHT", "in_flight"),  RING_FIELD("PGRANTS", "persistent_grants"),
-	RING_FIELD("FAULT", "fault"),
+	RING_FIELD("FAULT", "fault"),	       RING_FIELD("ENGINE", "engine"),
 };
 
 static const struct ring_col ring_ops[] = {

@@ -38,9 +38,11 @@
 	"\"device\":\"1/51712\",\"disk\":\"disk0\",\"image\":\"/srv/disk0.img\",\"type\":\"vbd\"," \
 	"\"domid\":1,\"devid\":51712,\"state\":\"Connected\",\"frontend_state\":\"Connected\","    \
 	"\"sectors\":2097152,\"sector_size\":512,\"read_only\":false,\"queues\":2,"                \
-	"\"ring_order\":1"
+	"\"ring_order\":1,\"backend\":\"file\",\"backend_state\":\"open\""
 #define DEV_2                                                                                      \
-	"\"device\":\"2/768\",\"disk\":\"scratch\",\"image\":\"/srv/scratch.img\","                \
+	"\"device\":\"2/768\",\"disk\":\"scratch\",\"image\":\"rbd:vms/scratch\","                 \
+	"\"backend\":\"rbd\",\"backend_state\":\"failing for 3 s: 2 operations, last: read: "      \
+	"Connection timed out\","                                                                  \
 	"\"type\":\"vbd\",\"domid\":2,\"devid\":768,\"state\":\"Closed\","                         \
 	"\"frontend_state\":\"Initialising\",\"sectors\":204800,\"sector_size\":512,"              \
 	"\"read_only\":true,\"queues\":0,\"ring_order\":0,"                                        \
@@ -52,7 +54,7 @@ static const char show_1[] =
 	"{\"device\":{" DEV_1 ",\"rings\":["
 	"{\"queue\":0,\"order\":1,\"worker\":1,\"slots\":64,\"req_prod\":1000,\"req_event\":1001,"
 	"\"req_cons\":998,\"rsp_prod\":995,\"rsp_event\":996,\"rsp_prod_pvt\":998,"
-	"\"in_flight\":2,\"persistent_grants\":40,\"fault\":null,"
+	"\"in_flight\":2,\"persistent_grants\":40,\"fault\":null,\"engine\":\"open\","
 	"\"counters\":{\"requests\":1000,\"read\":700,"
 	"\"write\":285,\"flush\":10,\"barrier\":0,\"discard\":0,\"indirect\":5,"
 	"\"responses\":998,\"errors\":1,\"kicks_in\":250,\"kicks_out\":400,\"kick_rests\":3,"
@@ -60,7 +62,7 @@ static const char show_1[] =
 	"\"batch_max\":17,\"bytes_read\":2867200,\"bytes_written\":1187840}},"
 	"{\"queue\":1,\"order\":1,\"worker\":0,\"slots\":64,\"req_prod\":4096,\"req_event\":1,"
 	"\"req_cons\":0,\"rsp_prod\":0,\"rsp_event\":1,\"rsp_prod_pvt\":0,\"in_flight\":0,"
-	"\"persistent_grants\":0,"
+	"\"persistent_grants\":0,\"engine\":\"open\","
 	"\"fault\":\"request producer 4096 ahead of the consumer (ring of 64)\","
 	"\"counters\":{\"requests\":0,\"read\":0,\"write\":0,\"flush\":0,\"barrier\":0,"
 	"\"discard\":0,\"indirect\":0,\"responses\":0,\"errors\":0,\"kicks_in\":1,"
@@ -578,6 +580,8 @@ static void test_format_show(void **state)
 		    "device      1/51712\n"
 		    "disk        disk0\n"
 		    "image       /srv/disk0.img\n"
+		    "backend     file\n"
+		    "io-state    open\n"
 		    "type        vbd\n"
 		    "domid       1\n"
 		    "devid       51712\n"
@@ -590,13 +594,14 @@ static void test_format_show(void **state)
 		    "ring-order  1\n"
 		    "\n"
 		    "RING  ORDER  WORKER  SLOTS  REQ-PROD  REQ-CONS  REQ-EVENT  RSP-PROD  RSP-PVT  "
-		    "RSP-EVENT  IN-FLIGHT  PGRANTS  FAULT\n"
+		    "RSP-EVENT  IN-FLIGHT  PGRANTS  FAULT"
+		    "                                                     ENGINE\n"
 		    "0     1      1       64     1000      998       1001       995       998      "
-		    "996        2          40       -\n"
+		    "996        2          40       -"
+		    "                                                         open\n"
 		    "1     1      0       64     4096      0         1          0         0        "
 		    "1          0          0        request producer 4096 ahead of the consumer "
-		    "(ring of "
-		    "64)\n"
+		    "(ring of 64)  open\n"
 		    "\n"
 		    "RING  REQUESTS  READ  WRITE  FLUSH  BARRIER  DISCARD  INDIRECT  RESPONSES  "
 		    "ERRORS\n"
@@ -619,7 +624,9 @@ static void test_format_show(void **state)
 	expect_text(pvring_fmt_show, reply,
 		    "device      2/768\n"
 		    "disk        scratch\n"
-		    "image       /srv/scratch.img\n"
+		    "image       rbd:vms/scratch\n"
+		    "backend     rbd\n"
+		    "io-state    failing for 3 s: 2 operations, last: read: Connection timed out\n"
 		    "type        vbd\n"
 		    "domid       2\n"
 		    "devid       768\n"
@@ -872,6 +879,8 @@ static void test_format_lines_bounded(void **state)
 		"device      ?[31m1/1\n"
 		"disk        -\n"
 		"image       %s...\n"
+		"backend     -\n"
+		"io-state    -\n"
 		"type        -\n"
 		"domid       -\n"
 		"devid       -\n"

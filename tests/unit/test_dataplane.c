@@ -30,6 +30,7 @@
 
 #include "common/proto/pvring_blkif.h"
 #include "daemon/dataplane.h"
+#include "daemon/image.h"
 #include "daemon/inflight.h"
 #include "daemon/platform/local_registry.h"
 #include "daemon/platform/platform_local.h"
@@ -65,6 +66,7 @@ struct fixture {
 	struct pvring_front front, front2;
 	char image_path[64];
 	int image_fd;
+	struct pvring_image image; /* over image_fd, as pvringd opens it */
 	struct pvring_blkif_disk limits;
 	struct owner owner;
 	/*
@@ -200,6 +202,11 @@ static int setup(void **state)
 	f->image_fd = mkstemp(f->image_path);
 	if (f->image_fd < 0 || ftruncate(f->image_fd, IMAGE_SECTORS * 512ull))
 		return -1;
+	f->image = (struct pvring_image){ .fd = f->image_fd,
+					  .path = f->image_path,
+					  .sectors = IMAGE_SECTORS,
+					  .sector_size = 512,
+					  .flush = true };
 	f->limits = (struct pvring_blkif_disk){ .sectors = IMAGE_SECTORS, .flush = true };
 	return 0;
 }
@@ -222,7 +229,7 @@ static int teardown(void **state)
 	return ret;
 }
 
-static struct pvringd_queue *connect_queue_journal(struct fixture *f, int image_fd,
+static struct pvringd_queue *connect_queue_journal(struct fixture *f, struct pvring_image *image,
 						   const char *inflight_path, bool resume,
 						   char *why, size_t why_len)
 {
@@ -237,17 +244,17 @@ static struct pvringd_queue *connect_queue_journal(struct fixture *f, int image_
 		.refs = refs,
 		.remote_port = PORT,
 		.limits = &f->limits,
-		.image_fd = image_fd,
+		.image = image,
 	};
 
 	f->owner.q = DP_CALL(pvringd_queue_connect(f->dp, &p, &owner_ops, &f->owner, why, why_len));
 	return f->owner.q;
 }
 
-static struct pvringd_queue *connect_queue(struct fixture *f, int image_fd, char *why,
+static struct pvringd_queue *connect_queue(struct fixture *f, struct pvring_image *image, char *why,
 					   size_t why_len)
 {
-	return connect_queue_journal(f, image_fd, NULL, false, why, why_len);
+	return connect_queue_journal(f, image, NULL, false, why, why_len);
 }
 
 static void *data_page(struct fixture *f, uint32_t i)
@@ -360,7 +367,7 @@ static void test_write_read_verified(void **state)
 	char why[160];
 	uint32_t i;
 
-	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	q = connect_queue(f, &f->image, why, sizeof(why));
 	if (!q)
 		fail_msg("connect: %s", why);
 	for (i = 0; i < 2 * 4096; i++)
@@ -472,7 +479,7 @@ static void test_resume_answers_what_was_owed(void **state)
 	assert_int_equal(rsp.id, 2);
 	publish(&f->front, &f->port, &c, true);
 
-	q = connect_queue_journal(f, f->image_fd, path, true, why, sizeof(why));
+	q = connect_queue_journal(f, &f->image, path, true, why, sizeof(why));
 	if (!q)
 		fail_msg("connect: %s", why);
 	for (i = 0; i < 2; i++) {
@@ -511,7 +518,7 @@ static void test_broken_ring_fails_once(void **state)
 	char why[160];
 	int i;
 
-	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	q = connect_queue(f, &f->image, why, sizeof(why));
 	assert_non_null(q);
 	f->front.shape.sring->req_prod += 1000;
 	for (i = 0; i < 5; i++) {
@@ -535,7 +542,7 @@ static void test_broken_before_connect(void **state)
 
 	submit(f, PVRING_BLKIF_OP_WRITE, 1, 0, 0, 1, false);
 	f->front.shape.sring->req_prod += 1000;
-	assert_null(connect_queue(f, f->image_fd, why, sizeof(why)));
+	assert_null(connect_queue(f, &f->image, why, sizeof(why)));
 	assert_non_null(strstr(why, "req_prod"));
 	wait_callbacks(f, 0, 0);
 	assert_no_grant_mapped(f);
@@ -550,6 +557,7 @@ static void test_stop_waits_for_io(void **state)
 	struct pvringd_queue_snapshot s;
 	struct pvringd_queue *q;
 	uint8_t payload[4096];
+	struct pvring_image pipe_image;
 	int pipe_fds[2];
 	char why[160];
 	unsigned int i;
@@ -557,7 +565,9 @@ static void test_stop_waits_for_io(void **state)
 	/* A pipe as the image: a read of it stays in flight until the test writes. */
 	assert_int_equal(pipe(pipe_fds), 0);
 	f->pipe_writer = pipe_fds[1];
-	q = connect_queue(f, pipe_fds[0], why, sizeof(why));
+	pipe_image = f->image;
+	pipe_image.fd = pipe_fds[0];
+	q = connect_queue(f, &pipe_image, why, sizeof(why));
 	if (!q)
 		fail_msg("connect: %s", why);
 	submit(f, PVRING_BLKIF_OP_READ, 77, 0, 4, 1, true);
@@ -603,7 +613,7 @@ static void test_stop_serves_published(void **state)
 	char why[160];
 	uint64_t id;
 
-	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	q = connect_queue(f, &f->image, why, sizeof(why));
 	assert_non_null(q);
 	for (id = 1; id <= 3; id++)
 		submit(f, PVRING_BLKIF_OP_WRITE, id, id * 8, (uint32_t)id, 1, false);
@@ -635,7 +645,7 @@ static void test_kick_storm_rests_the_port(void **state)
 	char why[160];
 	unsigned int i;
 
-	q = connect_queue(f, f->image_fd, why, sizeof(why));
+	q = connect_queue(f, &f->image, why, sizeof(why));
 	assert_non_null(q);
 	/* Kicks coalesce: wait for each to be taken before the next, until the port rests. */
 	for (i = 0; i < 100000; i++) {
@@ -749,7 +759,7 @@ static void test_full_ring_cannot_starve_another(void **state)
 		.refs = refs2,
 		.remote_port = PORT2,
 		.limits = &f->limits,
-		.image_fd = f->image_fd,
+		.image = &f->image,
 	};
 	struct pvringd_queue_snapshot sa, sv;
 	struct pvringd_queue *victim, *aggressor;
@@ -760,7 +770,7 @@ static void test_full_ring_cannot_starve_another(void **state)
 
 	for (i = 0; i < 1u << RING2_ORDER; i++)
 		refs2[i] = RING2_REF + i;
-	victim = connect_queue(f, f->image_fd, why, sizeof(why));
+	victim = connect_queue(f, &f->image, why, sizeof(why));
 	assert_non_null(victim);
 	aggressor =
 		pvringd_queue_connect(f->dp, &p2, &owner_ops, &aggressor_owner, why, sizeof(why));
@@ -835,13 +845,16 @@ static void test_guest_cap_bounds_bytes_in_flight(void **state)
 	struct pvringd_queue *q;
 	uint8_t payload[4096];
 	bool answered[6] = { false };
+	struct pvring_image pipe_image;
 	int pipe_fds[2];
 	char why[160];
 	unsigned int i, turns;
 
 	assert_int_equal(pipe(pipe_fds), 0);
 	f->pipe_writer = pipe_fds[1];
-	q = connect_queue(f, pipe_fds[0], why, sizeof(why));
+	pipe_image = f->image;
+	pipe_image.fd = pipe_fds[0];
+	q = connect_queue(f, &pipe_image, why, sizeof(why));
 	if (!q)
 		fail_msg("connect: %s", why);
 	for (i = 0; i < 6; i++)
@@ -905,12 +918,13 @@ static void test_guest_bytes_return_to_zero(void **state)
 		.refs = refs2,
 		.remote_port = PORT2,
 		.limits = &f->limits,
-		.image_fd = f->image_fd,
+		.image = &f->image,
 	};
 	union pvring_blkif_request req;
 	struct pvringd_queue_snapshot s0, s1;
 	struct pvringd_queue *q0, *q1;
 	struct owner owner1 = { 0 };
+	struct pvring_image ro_image;
 	char why[160];
 	unsigned int i, round;
 	int ro_fd;
@@ -920,7 +934,9 @@ static void test_guest_bytes_return_to_zero(void **state)
 		refs2[i] = RING2_REF + i;
 	ro_fd = open(f->image_path, O_RDONLY);
 	assert_true(ro_fd >= 0);
-	q0 = connect_queue(f, ro_fd, why, sizeof(why));
+	ro_image = f->image;
+	ro_image.fd = ro_fd;
+	q0 = connect_queue(f, &ro_image, why, sizeof(why));
 	if (!q0)
 		fail_msg("connect queue 0: %s", why);
 	q1 = DP_CALL(pvringd_queue_connect(f->dp, &p2, &owner_ops, &owner1, why, sizeof(why)));
