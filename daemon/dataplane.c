@@ -71,9 +71,9 @@ static void ring_fault_reason(const struct pvringd_queue *q, char *buf, size_t l
 }
 
 /*
- * What a front end does wrong is logged, but a front end cannot flood the
- * log: at most RING_WARN_BURST lines per ring per second, then one line
- * saying how many were left out.
+ * What a front end does wrong, and what its image fails, is logged, but neither can flood the
+ * log (a guest writing on while its storage is away): at most RING_WARN_BURST lines per ring
+ * per second, then one line saying how many were left out.
  */
 #define RING_WARN_BURST 10u
 
@@ -520,10 +520,10 @@ static void on_io_done(void *arg, int64_t result)
 	int err;
 
 	if (result < 0) {
-		/* The image failed, not the front end: always said. */
-		pvring_warn("%s: ring %u: %s of %llu bytes at sector %llu failed: %s", q->name,
-			    q->queue, pvring_blkif_op_name(r->req.op), (unsigned long long)r->bytes,
-			    (unsigned long long)r->sector, strerror((int)-result));
+		/* The image failed, not the front end: said, within the ring's log budget. */
+		ring_warn(q, "%s of %llu bytes at sector %llu failed: %s",
+			  pvring_blkif_op_name(r->req.op), (unsigned long long)r->bytes,
+			  (unsigned long long)r->sector, strerror((int)-result));
 		respond(r, PVRING_BLKIF_RSP_ERROR);
 		return;
 	}

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -58,7 +59,7 @@ struct nbd_op {
 	unsigned int iovcnt;
 	uint64_t offset, len;
 	void *bounce; /* the transfer's one buffer, when the iovecs are not one span */
-	uint64_t issued_ns;
+	uint64_t queued_ns, issued_ns;
 	int64_t result;
 	bool in_libnbd; /* its closure is not freed yet */
 	bool finished; /* result set */
@@ -92,7 +93,12 @@ struct nbd_queue {
 	unsigned int in_flight; /* queued, the data plane not told yet */
 	unsigned int in_callbacks; /* inside run_done: no re-entry */
 	uint64_t reconnects;
+	uint64_t retry_ns; /* down: no new connection before this */
+	bool down_said; /* the connection's loss (or first failed connect) is logged */
 };
+
+/* A connection that failed waits this long (or the timeout, if shorter) before the next. */
+#define RETRY_NS 500000000ull
 
 /* ---- lists ---- */
 
@@ -221,18 +227,29 @@ static void arm_timer(struct nbd_queue *nq);
 static void update_events(struct nbd_queue *nq);
 static void issue_pending(struct nbd_queue *nq);
 
-/* Give up on the connection: fail what it had (err), close it; the next operation reconnects. */
+static uint64_t timeout_ns(const struct nbd_queue *nq)
+{
+	return (uint64_t)nq->img->timeout_ms * 1000000ull;
+}
+
+/*
+ * Give up on the connection: what it had fails (err: the server may or may not have done it),
+ * it is closed, and a new one is tried after a pause. What is pending waits for that one, up to
+ * its timeout. Said once per outage, not once per try.
+ */
 static void conn_drop(struct nbd_queue *nq, int err, const char *why)
 {
+	uint64_t pause = timeout_ns(nq) < RETRY_NS ? timeout_ns(nq) : RETRY_NS;
 	struct nbd_op *op;
 
-	pvring_warn("%s: %s: %s", nq->name, nq->img->path, why);
+	if (!nq->down_said)
+		pvring_warn("%s: %s: %s", nq->name, nq->img->path, why);
+	nq->down_said = true;
 	pvringd_engine_health_failed(&nq->ni->health, err,
 				     nq->conn == CONN_READY ? "connection" : "connect");
 	while ((op = nq->issued.head))
 		op_finish(nq, &nq->issued, op, err);
-	while ((op = nq->pending.head))
-		op_finish(nq, &nq->pending, op, err);
+	nq->retry_ns = pvring_now_ns() + pause;
 	if (nq->sock_ev)
 		event_del(nq->sock_ev);
 	nq->sock_what = 0;
@@ -242,6 +259,7 @@ static void conn_drop(struct nbd_queue *nq, int err, const char *why)
 		nbd_close(nq->h); /* frees the closures of what it still held */
 	nq->h = NULL;
 	nq->conn = CONN_DOWN;
+	arm_timer(nq);
 }
 
 /* After libnbd said -1 or went dead: what it says, in why. */
@@ -272,6 +290,7 @@ static void conn_check(struct nbd_queue *nq)
 			return;
 		}
 		nq->conn = CONN_READY;
+		nq->down_said = false;
 		if (nq->reconnects++)
 			pvring_info("%s: %s: connected again", nq->name, nq->img->path);
 		issue_pending(nq);
@@ -327,48 +346,75 @@ static void update_events(struct nbd_queue *nq)
 		conn_drop(nq, -ENOMEM, "cannot watch the connection");
 }
 
-static uint64_t timeout_ns(const struct nbd_queue *nq)
+/*
+ * The next moment something is due: the handshake's or the oldest issued operation's
+ * deadline, a pending operation's, or (down, with work) the next try. 0: nothing.
+ */
+static uint64_t next_due_ns(const struct nbd_queue *nq)
 {
-	return (uint64_t)nq->img->timeout_ms * 1000000ull;
+	uint64_t due = 0, t;
+
+	if (nq->conn == CONN_CONNECTING)
+		due = nq->connect_ns + timeout_ns(nq);
+	if (nq->issued.head) {
+		t = nq->issued.head->issued_ns + timeout_ns(nq);
+		due = !due || t < due ? t : due;
+	}
+	if (nq->pending.head) {
+		t = nq->pending.head->queued_ns + timeout_ns(nq);
+		due = !due || t < due ? t : due;
+		if (nq->conn == CONN_DOWN)
+			due = nq->retry_ns < due ? nq->retry_ns : due;
+	}
+	return due;
 }
 
-/* When the handshake, or the oldest operation, started; 0: nothing to wait for. */
-static uint64_t oldest_ns(const struct nbd_queue *nq)
+static void conn_start(struct nbd_queue *nq);
+
+/* What is due now: give up on a server that does not answer, fail what waited too long for a
+ * connection, try again to connect. */
+static void tick(struct nbd_queue *nq)
 {
-	if (nq->conn == CONN_CONNECTING)
-		return nq->connect_ns;
-	return nq->issued.head ? nq->issued.head->issued_ns : 0;
+	uint64_t now = pvring_now_ns();
+	struct nbd_op *op;
+	char why[160];
+
+	if ((nq->conn == CONN_CONNECTING && now - nq->connect_ns >= timeout_ns(nq)) ||
+	    (nq->issued.head && now - nq->issued.head->issued_ns >= timeout_ns(nq))) {
+		snprintf(why, sizeof(why), "no answer from the server for %u ms: giving up on %s",
+			 nq->img->timeout_ms,
+			 nq->conn == CONN_CONNECTING ? "connecting" : "what is in flight");
+		conn_drop(nq, -ETIMEDOUT, why);
+	}
+	while ((op = nq->pending.head) && now - op->queued_ns >= timeout_ns(nq))
+		op_finish(nq, &nq->pending, op, -ETIMEDOUT);
+	if (nq->conn == CONN_DOWN && nq->pending.head && now >= nq->retry_ns)
+		conn_start(nq);
+	if (nq->conn == CONN_READY)
+		issue_pending(nq);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct nbd_queue *nq = arg;
-	uint64_t since = oldest_ns(nq);
-	char why[160];
 
 	(void)fd;
 	(void)what;
-	if (since && pvring_now_ns() - since >= timeout_ns(nq)) {
-		snprintf(why, sizeof(why), "no answer from the server for %u ms: giving up on %s",
-			 nq->img->timeout_ms,
-			 nq->conn == CONN_CONNECTING ? "connecting" : "what is in flight");
-		conn_drop(nq, -ETIMEDOUT, why);
-		run_done(nq);
-		return;
-	}
+	tick(nq);
 	arm_timer(nq);
+	run_done(nq);
 }
 
 static void arm_timer(struct nbd_queue *nq)
 {
-	uint64_t since = oldest_ns(nq), now = pvring_now_ns(), left;
+	uint64_t due = next_due_ns(nq), now = pvring_now_ns(), left;
 	struct timeval tv;
 
-	if (!since) {
+	if (!due) {
 		event_del(nq->timer_ev);
 		return;
 	}
-	left = since + timeout_ns(nq) > now ? since + timeout_ns(nq) - now : 0;
+	left = due > now ? due - now : 0;
 	left = left / 1000u + 1000u; /* in us, a millisecond late rather than early */
 	tv.tv_sec = (time_t)(left / 1000000u);
 	tv.tv_usec = (suseconds_t)(left % 1000000u);
@@ -491,6 +537,7 @@ static int queue_op(struct pvringd_engine *e, enum nbd_op_kind kind, const struc
 	op->len = len;
 	op->done = done;
 	op->arg = arg;
+	op->queued_ns = pvring_now_ns();
 	list_add(&nq->pending, op);
 	nq->in_flight++;
 	return 0;
@@ -542,14 +589,13 @@ static void nbdq_submit(struct pvringd_engine *e)
 
 	if (!nq->pending.head)
 		return;
-	if (nq->conn == CONN_DOWN)
+	if (nq->conn == CONN_DOWN && pvring_now_ns() >= nq->retry_ns)
 		conn_start(nq);
 	else if (nq->conn == CONN_READY)
 		issue_pending(nq);
-	if (nq->h) {
+	if (nq->h)
 		update_events(nq);
-		arm_timer(nq);
-	}
+	arm_timer(nq);
 }
 
 static void nbdq_reap(struct pvringd_engine *e)
@@ -560,23 +606,22 @@ static void nbdq_reap(struct pvringd_engine *e)
 static void nbdq_drain(struct pvringd_engine *e)
 {
 	struct nbd_queue *nq = nbd_queue_of(e);
-	uint64_t since;
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
 
+	/* Everything ends by the timeout at the latest: answered, failed or given up on. */
 	for (;;) {
-		nbdq_submit(e);
+		tick(nq);
 		run_done(nq);
 		if (!nq->in_flight)
 			break;
-		if (!nq->h)
-			continue; /* dropped with nothing left to say: the loop ends */
-		if (nbd_poll(nq->h, 100) < 0) {
-			conn_broken(nq);
+		if (!nq->h) {
+			nanosleep(&pause, NULL); /* down: until the next try, or a timeout */
 			continue;
 		}
-		conn_check(nq);
-		since = oldest_ns(nq);
-		if (nq->h && since && pvring_now_ns() - since >= timeout_ns(nq))
-			conn_drop(nq, -ETIMEDOUT, "no answer from the server: giving up on it");
+		if (nbd_poll(nq->h, 100) < 0)
+			conn_broken(nq);
+		else
+			conn_check(nq);
 	}
 }
 

@@ -35,6 +35,7 @@ struct job {
 	double seconds;
 	unsigned int qd, queues, order, spin_us, timeout_ms;
 	bool persistent, json;
+	bool keep_going; /* a failed request is counted, and the run goes on */
 	/* derived */
 	uint32_t pages_per_io, sectors_per_io;
 	uint64_t nr_blocks; /* in the region */
@@ -57,8 +58,9 @@ struct worker {
 	struct pvring_local_front_completion *done;
 	struct pvring_io_hist hist;
 	uint64_t ops, bytes;
+	uint64_t errors; /* --keep-going: requests answered with an error */
 	int exit_code;
-	char msg[512];
+	char msg[512]; /* why it failed; with --keep-going, the first error */
 };
 
 static uint64_t xorshift(uint64_t *s)
@@ -77,9 +79,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pvring-io [--rundir DIR] --disk NAME [--rw MODE] [--bs BYTES] [--qd N]\n"
 		   "                 [--queues N] [--order N] [--count N | --time SEC]\n"
 		   "                 [--offset BYTES] [--size BYTES] [--seed N] [--no-persistent]\n"
-		   "                 [--spin-us N] [--timeout-ms N] [--json]\n"
+		   "                 [--spin-us N] [--timeout-ms N] [--keep-going] [--json]\n"
 		   "MODE: read write verify randread randwrite randverify (default read)\n"
 		   "BYTES take k, m, g suffixes (powers of 1024); --bs is a multiple of 512.\n"
+		   "--keep-going: count failed requests and go on (read and write modes)\n"
 		   "exit: 0 ok, 1 I/O error or verification failure, 2 usage, 3 cannot "
 		   "attach/connect\n");
 }
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, struct job *job)
 		{ "spin-us", required_argument, NULL, 'p' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "keep-going", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -219,6 +223,9 @@ static int parse_args(int argc, char **argv, struct job *job)
 		case 'j':
 			job->json = true;
 			break;
+		case 'k':
+			job->keep_going = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -236,6 +243,9 @@ static int parse_args(int argc, char **argv, struct job *job)
 	if (job->seconds > 0 && (job->mode == VERIFY || job->mode == RANDVERIFY))
 		return usage_error("%s",
 				   "verify modes cover the region once: use --count, not --time");
+	/* A block whose write failed holds anything: there is nothing to verify against. */
+	if (job->keep_going && (job->mode == VERIFY || job->mode == RANDVERIFY))
+		return usage_error("%s", "--keep-going is for the read and write modes");
 	job->pages_per_io = (uint32_t)((job->bs + PVRING_PAGE_SIZE - 1) / PVRING_PAGE_SIZE);
 	job->sectors_per_io = (uint32_t)(job->bs / 512);
 	return 0;
@@ -353,14 +363,22 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 			uint32_t slot = (uint32_t)w->done[i].cookie;
 			uint64_t sector = (job->offset + w->slot_block[slot] * job->bs) / 512;
 
-			if (w->done[i].status != PVRING_BLKIF_RSP_OKAY)
-				return worker_fail(w, EXIT_IO,
-						   "queue %u: %s of %u sectors at sector %" PRIu64
-						   " failed: status %d (%s)",
-						   w->queue,
-						   op == PVRING_BLKIF_OP_READ ? "read" : "write",
-						   job->sectors_per_io, sector, w->done[i].status,
-						   status_name(w->done[i].status));
+			if (w->done[i].status != PVRING_BLKIF_RSP_OKAY) {
+				/* The first is said; with --keep-going the run goes on, counting.
+				 */
+				if (!w->errors++)
+					worker_fail(w, EXIT_IO,
+						    "queue %u: %s of %u sectors at sector %" PRIu64
+						    " failed: status %d (%s)",
+						    w->queue,
+						    op == PVRING_BLKIF_OP_READ ? "read" : "write",
+						    job->sectors_per_io, sector, w->done[i].status,
+						    status_name(w->done[i].status));
+				if (!job->keep_going)
+					return EXIT_IO;
+				w->slot_free[w->nr_free++] = slot;
+				continue;
+			}
 			if (check) {
 				const void *data = pvring_local_front_data(
 					front, w->queue,
@@ -468,7 +486,7 @@ static double us(uint64_t ns)
 }
 
 struct totals {
-	uint64_t ops, bytes, requests, responses, kicks_sent, kicks_received;
+	uint64_t ops, bytes, errors, requests, responses, kicks_sent, kicks_received;
 	double seconds;
 	struct pvring_io_hist hist;
 };
@@ -498,6 +516,7 @@ static void report(const struct job *job, const struct pvring_local_front *front
 		json_object_object_add(o, "max_segments",
 				       json_object_new_int64(front->max_segments));
 		json_object_object_add(o, "ops", json_object_new_int64((int64_t)t->ops));
+		json_object_object_add(o, "errors", json_object_new_int64((int64_t)t->errors));
 		json_object_object_add(o, "seconds", json_object_new_double(t->seconds));
 		json_object_object_add(o, "iops", json_object_new_double(iops));
 		json_object_object_add(o, "mb_per_s", json_object_new_double(mbs));
@@ -643,6 +662,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pvring-io: %s\n", workers[q].msg);
 			rc = workers[q].exit_code;
 		}
+		t.errors += workers[q].errors;
 		t.ops += workers[q].ops;
 		t.bytes += workers[q].bytes;
 		pvring_io_hist_merge(&t.hist, &workers[q].hist);
@@ -653,7 +673,10 @@ int main(int argc, char **argv)
 		t.kicks_received += s->kicks_received;
 	}
 	t.seconds = (double)(pvring_now_ns() - start) / 1e9;
-	if (!rc)
+	if (t.errors)
+		fprintf(stderr, "pvring-io: %" PRIu64 " of %" PRIu64 " requests failed\n", t.errors,
+			t.errors + t.ops);
+	if (!rc || job.keep_going)
 		report(&job, &front, qd, &t);
 free:
 	for (q = 0; q < nr_queues; q++)

@@ -62,9 +62,10 @@ struct peer {
 struct fixture {
 	struct daemon_process dp;
 	char d0[96], d1[96], ro[96], dd[96], blk_img[96];
+	char d0_name[256]; /* an engine's image made from d0 (d0_hook), or "" */
 	struct loop_device blk; /* over blk_img, for test_block_device where there is one */
 	char blk_why[256]; /* why there is none */
-	char disk_args[5][128];
+	char disk_args[5][320];
 	struct peer peer;
 	bool peer_running;
 };
@@ -99,6 +100,46 @@ static bool sector_matches(const void *buf, uint64_t sector, uint64_t seed)
 }
 
 /* ---- the fixture: store + pvringd with three disks ---- */
+
+/*
+ * d0 can be an engine's image rather than a file (tests/integration/remote-images.sh runs these
+ * tests so): PVRING_TEST_D0_LOAD makes one from a file and prints its name, and
+ * PVRING_TEST_D0_SAVE copies it into a file (shell commands: the file as $1, the name as $2).
+ * Without them d0 is the file itself. 0, or -1 with the reason on stderr.
+ */
+static int d0_hook(struct fixture *f, const char *env)
+{
+	const char *cmd = getenv(env);
+	bool load = !strcmp(env, "PVRING_TEST_D0_LOAD");
+	int out[2], st;
+	ssize_t n = 0;
+	pid_t pid;
+
+	if (!cmd)
+		return 0;
+	if (pipe(out))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl("/bin/sh", "sh", "-c", cmd, "sh", f->d0, f->d0_name, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	if (load && pid > 0) {
+		n = read(out[0], f->d0_name, sizeof(f->d0_name) - 1);
+		f->d0_name[n > 0 ? n : 0] = '\0';
+		f->d0_name[strcspn(f->d0_name, "\n")] = '\0';
+	}
+	close(out[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) ||
+	    (load && !f->d0_name[0])) {
+		fprintf(stderr, "%s (%s %s) failed\n", env, cmd, f->d0);
+		return -1;
+	}
+	return 0;
+}
 
 static int make_image(const char *path, size_t bytes, uint64_t seed)
 {
@@ -193,7 +234,10 @@ static int setup_fixture(void **state, bool block_device)
 	if (make_image(f->d0, DISK_BYTES, 1) || make_image(f->d1, DISK_BYTES, 2) ||
 	    make_image(f->ro, RO_BYTES, 3) || make_image(f->dd, RO_BYTES, 4))
 		goto fail;
-	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s", f->d0);
+	if (d0_hook(f, "PVRING_TEST_D0_LOAD"))
+		goto fail;
+	snprintf(f->disk_args[0], sizeof(f->disk_args[0]), "d0=%s",
+		 f->d0_name[0] ? f->d0_name : f->d0);
 	snprintf(f->disk_args[1], sizeof(f->disk_args[1]), "d1=%s", f->d1);
 	snprintf(f->disk_args[2], sizeof(f->disk_args[2]), "ro=%s,ro", f->ro);
 	snprintf(f->disk_args[3], sizeof(f->disk_args[3]), "dd=%s,direct", f->dd);
@@ -568,6 +612,7 @@ static void test_stop_with_guest_connected(void **state)
 	free(home);
 
 	/* Acknowledged is on disk: read the image itself. */
+	assert_int_equal(d0_hook(f, "PVRING_TEST_D0_SAVE"), 0);
 	fd = open(f->d0, O_RDONLY);
 	assert_true(fd >= 0);
 	for (s = 0; s < 88; s++) {
@@ -804,9 +849,11 @@ static void test_discard(void **state)
 	assert_int_equal(front_up(f, &front, "d0", 1, 0, 64, NULL), 0);
 	assert_true(front.backend.discard);
 	assert_int_equal(write_verify(&front, 0, 16384, 64, 11, why, sizeof(why)), 0);
+	assert_int_equal(d0_hook(f, "PVRING_TEST_D0_SAVE"), 0);
 	assert_int_equal(stat(f->d0, &before), 0);
 	assert_int_equal(
 		do_io(&front, 0, PVRING_BLKIF_OP_DISCARD, 16384, 64 * SECTORS_PER_PAGE, NULL), 0);
+	assert_int_equal(d0_hook(f, "PVRING_TEST_D0_SAVE"), 0);
 	assert_int_equal(stat(f->d0, &after), 0);
 	assert_int_equal(after.st_size, before.st_size);
 	assert_true(after.st_blocks < before.st_blocks);

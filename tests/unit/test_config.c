@@ -604,6 +604,51 @@ static void test_image_dirs_option(void **state)
 	assert_image_dir(f, 0, real, "");
 }
 
+/* remote-images: the file's list, the options' list replacing it, and what they allow. */
+static void test_remote_images(void **state)
+{
+	struct fixture *f = *state;
+	struct pvring_image_name name;
+	char why[200];
+
+	write_config(f, "{ \"remote-images\": [ \"rbd:vms\", \"nbd://10.0.0.5\" ], "
+			"\"remote-timeout-ms\": 5000 }");
+	assert_int_equal(parse(f, "--config", f->path), 0);
+	assert_int_equal(f->cfg.nr_remote_images, 2);
+	assert_int_equal(f->cfg.remote_timeout_ms, 5000);
+	assert_int_equal(pvring_image_name_parse("rbd:vms/web", false, &name, why, sizeof(why)), 0);
+	assert_true(pvringd_config_remote_allowed(&f->cfg, &name));
+	assert_int_equal(
+		pvring_image_name_parse("nbd://10.0.0.5/x", false, &name, why, sizeof(why)), 0);
+	assert_true(pvringd_config_remote_allowed(&f->cfg, &name));
+	assert_int_equal(pvring_image_name_parse("rbd:db/x", false, &name, why, sizeof(why)), 0);
+	assert_false(pvringd_config_remote_allowed(&f->cfg, &name));
+
+	/* The options' list replaces the file's. */
+	assert_int_equal(parse(f, "--config", f->path, "--remote-image", "rbd:db"), 0);
+	assert_int_equal(f->cfg.nr_remote_images, 1);
+	assert_true(pvringd_config_remote_allowed(&f->cfg, &name));
+	assert_int_equal(pvring_image_name_parse("rbd:vms/web", false, &name, why, sizeof(why)), 0);
+	assert_false(pvringd_config_remote_allowed(&f->cfg, &name));
+
+	/* None by default: nothing is served by name, and the timeout is 30 s. */
+	assert_int_equal(parse(f, "--rundir", "/tmp"), 0);
+	assert_int_equal(f->cfg.nr_remote_images, 0);
+	assert_false(pvringd_config_remote_allowed(&f->cfg, &name));
+	assert_int_equal(f->cfg.remote_timeout_ms, 30000);
+
+	assert_file_error(f, "{ \"remote-images\": \"rbd:vms\" }",
+			  "\"remote-images\" must be an array");
+	assert_file_error(f, "{ \"remote-images\": [ 7 ] }", "remote-images[0] must be a string");
+	assert_file_error(f, "{ \"remote-images\": [ \"rbd:a\", \"nbds://h\" ] }",
+			  "remote-images[1]: nbds://h: TLS (nbds) and vsock NBD names are not "
+			  "supported");
+	assert_file_error(f, "{ \"remote-images\": [ \"rbd:a\", \"rbd:a\" ] }",
+			  "remote-images[1]: rbd:a: given twice");
+	assert_int_equal(parse(f, "--remote-image", "/srv"), -1);
+	assert_string_equal(f->err, "--remote-image /srv: not an rbd: or nbd: name");
+}
+
 static void test_image_dirs_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -809,6 +854,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_image_dirs_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_dirs_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_dirs_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_twice, setup, teardown),
