@@ -44,7 +44,7 @@ struct nbd_image_ctx {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	uint64_t size;
-	bool can_zero, can_trim;
+	bool can_zero;
 	struct pvringd_engine_health health;
 };
 
@@ -111,6 +111,17 @@ static void list_add(struct nbd_op_list *l, struct nbd_op *op)
 	else
 		l->head = op;
 	l->tail = op;
+}
+
+static void list_add_head(struct nbd_op_list *l, struct nbd_op *op)
+{
+	op->prev = NULL;
+	op->next = l->head;
+	if (l->head)
+		l->head->prev = op;
+	else
+		l->tail = op;
+	l->head = op;
 }
 
 static void list_del(struct nbd_op_list *l, struct nbd_op *op)
@@ -242,11 +253,12 @@ static void conn_drop(struct nbd_queue *nq, int err, const char *why)
 	uint64_t pause = timeout_ns(nq) < RETRY_NS ? timeout_ns(nq) : RETRY_NS;
 	struct nbd_op *op;
 
-	if (!nq->down_said)
+	if (!nq->down_said) {
 		pvring_warn("%s: %s: %s", nq->name, nq->img->path, why);
+		pvringd_engine_health_failed(&nq->ni->health, err,
+					     nq->conn == CONN_READY ? "connection" : "connect");
+	}
 	nq->down_said = true;
-	pvringd_engine_health_failed(&nq->ni->health, err,
-				     nq->conn == CONN_READY ? "connection" : "connect");
 	while ((op = nq->issued.head))
 		op_finish(nq, &nq->issued, op, err);
 	nq->retry_ns = pvring_now_ns() + pause;
@@ -309,7 +321,12 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if ((what & EV_READ) && nq->h)
 		r = nbd_aio_notify_read(nq->h);
-	if (r >= 0 && (what & EV_WRITE) && nq->h)
+	/*
+	 * Reading may have moved libnbd to a state that takes no write event (it finished
+	 * sending, or is in the middle of a reply): only if it still wants to write.
+	 */
+	if (r >= 0 && (what & EV_WRITE) && nq->h &&
+	    (nbd_aio_get_direction(nq->h) & LIBNBD_AIO_DIRECTION_WRITE))
 		r = nbd_aio_notify_write(nq->h);
 	if (r < 0 && nq->h)
 		conn_broken(nq);
@@ -475,7 +492,8 @@ static void issue(struct nbd_queue *nq, struct nbd_op *op)
 
 	list_del(&nq->pending, op);
 	list_add(&nq->issued, op);
-	op->issued_ns = pvring_now_ns();
+	/* Its deadline counts from when it came, not from when a connection took it. */
+	op->issued_ns = op->queued_ns;
 	if (op->kind == NBD_OP_READ || op->kind == NBD_OP_WRITE) {
 		buf = op_buffer(op);
 		if (!buf) {
@@ -495,11 +513,11 @@ static void issue(struct nbd_queue *nq, struct nbd_op *op)
 		cookie = nbd_aio_flush(nq->h, cb, 0);
 		break;
 	case NBD_OP_DISCARD:
-		/* Zeroes where the server can (trimming as it likes): reads return zeros. */
-		if (nq->ni->can_zero)
-			cookie = nbd_aio_zero(nq->h, op->len, op->offset, cb, 0);
-		else
-			cookie = nbd_aio_trim(nq->h, op->len, op->offset, cb, 0);
+		/*
+		 * WRITE_ZEROES without NO_HOLE: the server may punch a hole, and reads return
+		 * zeros. (A TRIM is advisory, so a server without WRITE_ZEROES offers no discard.)
+		 */
+		cookie = nbd_aio_zero(nq->h, op->len, op->offset, cb, 0);
 		break;
 	}
 	if (cookie < 0) {
@@ -507,14 +525,32 @@ static void issue(struct nbd_queue *nq, struct nbd_op *op)
 
 		/* libnbd has freed the closure, or never will: either way it is ours. */
 		op->in_libnbd = false;
+		if (nbd_aio_is_dead(nq->h) || nbd_aio_is_closed(nq->h)) {
+			/* Never sent: it waits for the next connection like the rest. */
+			free(op->bounce);
+			op->bounce = NULL;
+			list_del(&nq->issued, op);
+			list_add_head(&nq->pending, op);
+			return;
+		}
 		op_finish(nq, &nq->issued, op, err > 0 ? -err : -EIO);
 	}
 }
 
+/*
+ * Hand what is pending to libnbd. Sending can find the connection broken (the server went
+ * while it was idle): libnbd goes dead inside the call, fails what it had, and the rest waits
+ * for the next connection.
+ */
 static void issue_pending(struct nbd_queue *nq)
 {
-	while (nq->pending.head && nq->conn == CONN_READY)
+	while (nq->pending.head && nq->conn == CONN_READY) {
 		issue(nq, nq->pending.head);
+		if (nbd_aio_is_dead(nq->h) || nbd_aio_is_closed(nq->h)) {
+			conn_broken(nq);
+			return;
+		}
+	}
 }
 
 static int queue_op(struct pvringd_engine *e, enum nbd_op_kind kind, const struct iovec *iov,
@@ -594,8 +630,9 @@ static void nbdq_submit(struct pvringd_engine *e)
 	else if (nq->conn == CONN_READY)
 		issue_pending(nq);
 	if (nq->h)
-		update_events(nq);
-	arm_timer(nq);
+		conn_check(nq); /* also watches the socket and arms the timer */
+	else
+		arm_timer(nq);
 }
 
 static void nbdq_reap(struct pvringd_engine *e)
@@ -791,7 +828,8 @@ int pvringd_nbd_image_open(struct pvring_image *img, const struct pvring_image_n
 		return err;
 	h = nbd_create();
 	if (!h) {
-		snprintf(why, why_len, "cannot create a libnbd handle: %s", nbd_get_error());
+		snprintf(why, why_len, "cannot create a libnbd handle: %s",
+			 nbd_get_error() ? nbd_get_error() : "out of memory");
 		return -ENOMEM;
 	}
 	err = handshake(h, ni, img->timeout_ms, why, why_len);
@@ -816,12 +854,11 @@ int pvringd_nbd_image_open(struct pvring_image *img, const struct pvring_image_n
 	}
 	ni->size = (uint64_t)size;
 	ni->can_zero = nbd_can_zero(h) == 1;
-	ni->can_trim = nbd_can_trim(h) == 1;
 	img->sectors = (uint64_t)size / 512;
 	img->sector_size = minimum > 512 ? (uint32_t)minimum : 512;
 	img->physical_sector_size = 4096;
 	img->flush = nbd_can_flush(h) == 1;
-	img->discard = !img->read_only && (ni->can_zero || ni->can_trim);
+	img->discard = !img->read_only && ni->can_zero;
 	/* Queues on separate connections must see each other's writes. */
 	img->max_queues = img->read_only || nbd_can_multi_conn(h) == 1 ? 0 : 1;
 	err = 0;

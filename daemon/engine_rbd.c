@@ -38,7 +38,6 @@ struct rbd_image_ctx {
 	rados_t cluster;
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
-	bool connected; /* rados_connect succeeded: shut down */
 	struct pvringd_engine_health health;
 };
 

@@ -247,6 +247,7 @@ static int parse_nbd(const char *name, bool entry, struct pvring_image_name *out
 		     size_t why_len)
 {
 	const char *rest, *path, *query;
+	bool has_path;
 	size_t auth_len;
 
 	if (starts_with(name, "nbds") || starts_with(name, "nbd+vsock"))
@@ -290,7 +291,8 @@ static int parse_nbd(const char *name, bool entry, struct pvring_image_name *out
 	}
 	if (!query)
 		query = path + strlen(path);
-	if (*path == '/')
+	has_path = *path == '/';
+	if (has_path)
 		path++;
 	else if (path != query)
 		return bad(why, why_len, "nbd export must follow a '/'");
@@ -299,7 +301,8 @@ static int parse_nbd(const char *name, bool entry, struct pvring_image_name *out
 		return bad(why, why_len,
 			   "nbd export name malformed (%%XX) or longer than %zu bytes",
 			   sizeof(out->export_name) - 1);
-	out->any_export = entry && !out->export_name[0];
+	/* An entry with no path at all allows every export; "/" alone is the default export. */
+	out->any_export = entry && !has_path;
 	return 0;
 }
 

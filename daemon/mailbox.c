@@ -73,10 +73,14 @@ void pvringd_mailbox_post(struct pvringd_mailbox *mb, struct pvringd_mail *mail)
 	mb->tail = &mail->next;
 	wake = !mb->woken;
 	mb->woken = true;
-	pthread_mutex_unlock(&mb->lock);
-	/* EAGAIN: the counter is saturated, the loop wakes anyway. */
+	/*
+	 * Written under the lock: once the owner has taken this mail, the poster no longer
+	 * touches the mailbox, so an owner that frees it after its last mail frees nothing in
+	 * use. EAGAIN: the counter is saturated, the loop wakes anyway.
+	 */
 	if (wake && write(mb->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		abort(); /* an eventfd write cannot otherwise fail: mail would be lost */
+	pthread_mutex_unlock(&mb->lock);
 }
 
 /* The mail there now, taken off the mailbox in order. */

@@ -47,8 +47,8 @@ start_pvringd() { # [pvringd options]: a fresh pvringd serving ro (shareable) an
 }
 pvring_start_store "$dir"
 
-median() { python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
-ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print('%.2f' % (a / b) if b else '-')" "$@"; }
+# shellcheck source=stats.sh
+. "$(dirname "$0")/stats.sh"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
 
 on_cpus() { # CPUS|- COMMAND...: run COMMAND on CPUS (- : wherever the scheduler likes)

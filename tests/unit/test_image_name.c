@@ -143,6 +143,9 @@ static void test_allow_list(void **state)
 	/* A server allows its exports; an export allows itself. */
 	assert_true(allows("nbd://10.0.0.5", "nbd://10.0.0.5/any"));
 	assert_true(allows("nbd://10.0.0.5:10809/", "nbd://10.0.0.5/"));
+	/* A "/" with no export names the default export, not every one. */
+	assert_false(allows("nbd://10.0.0.5/", "nbd://10.0.0.5/other"));
+	assert_false(allows("nbd+unix:///?socket=/run/s", "nbd+unix:///e?socket=/run/s"));
 	assert_true(allows("nbd://NAS.example", "nbd://nas.example/x"));
 	assert_false(allows("nbd://10.0.0.5", "nbd://10.0.0.6/any"));
 	assert_false(allows("nbd://10.0.0.5", "nbd://10.0.0.5:10810/any"));
