@@ -30,6 +30,11 @@ web: xvdb /var/lib/pvring/images/data.img (ro)"
 check "KEY=VALUE after the file overrides it, as with xl" \
 	run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = [ "vdev=xvde, target=/srv/x" ]'
 check "  ... the overriding line is the one read" test "$out" = "web: xvde /srv/x (rw)"
+check "RBD and NBD targets pass through as pvringd names them" \
+	run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = [ "vdev=xvde, target=rbd:vms/web:id=xen",
+	"vdev=xvdf, access=ro, target=nbd+unix:///data?socket=/run/nbd.sock" ]'
+check "  ... unchanged" test "$out" = "web: xvde rbd:vms/web:id=xen (rw)
+web: xvdf nbd+unix:///data?socket=/run/nbd.sock (ro)"
 check "a configuration without pvring_disk has nothing to attach" \
 	run 0 "$xlw" create -n "$dir/web.cfg" 'pvring_disk = [ ]'
 check "  ... and says nothing" test -z "$out$err"
