@@ -2,7 +2,9 @@
 /* Which engine serves an image: see engine.h and engines.h. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +23,39 @@ struct pvringd_engine *pvringd_engine_open(struct pvring_image *img, struct even
 	return pvringd_file_engine_open(img, aio, why);
 }
 
+/*
+ * An engine module's image opener, loaded the first time it is needed and kept. Main thread
+ * only (images are opened there). NULL with why.
+ */
+static pvringd_remote_open_fn load_engine(enum pvring_image_kind kind, char *why, size_t why_len)
+{
+	static pvringd_remote_open_fn loaded[PVRING_IMAGE_NBD + 1];
+	const char *name = pvring_image_kind_name(kind);
+	const char *dir = getenv("PVRINGD_ENGINE_DIR");
+	char path[PATH_MAX];
+	void *module;
+
+	if (loaded[kind])
+		return loaded[kind];
+	snprintf(path, sizeof(path), "%s/pvringd-%s.so", dir ? dir : PVRINGD_ENGINE_DIR, name);
+	/* RTLD_LOCAL: its libraries (librbd, libnbd) stay its own. */
+	module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!module) {
+		snprintf(why, why_len, "no %s engine in this pvringd (%s)", name, dlerror());
+		return NULL;
+	}
+	loaded[kind] = (pvringd_remote_open_fn)dlsym(module, PVRINGD_REMOTE_OPEN_SYMBOL);
+	if (!loaded[kind]) {
+		snprintf(why, why_len, "pvringd-%s.so is not a pvringd engine", name);
+		dlclose(module);
+	}
+	return loaded[kind];
+}
+
 int pvring_image_open_remote(struct pvring_image *img, const char *name, bool read_only,
 			     uint32_t timeout_ms, char *why, size_t why_len)
 {
+	pvringd_remote_open_fn open_fn;
 	struct pvring_image_name n;
 	char reason[256];
 	int err;
@@ -43,17 +75,8 @@ int pvring_image_open_remote(struct pvring_image *img, const char *name, bool re
 		snprintf(why, why_len, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	snprintf(reason, sizeof(reason), "pvringd was built without %s support",
-		 n.kind == PVRING_IMAGE_RBD ? "RBD" : "NBD");
-	err = -ENOTSUP;
-#ifdef HAVE_RBD
-	if (n.kind == PVRING_IMAGE_RBD)
-		err = pvringd_rbd_image_open(img, &n, reason, sizeof(reason));
-#endif
-#ifdef HAVE_NBD
-	if (n.kind == PVRING_IMAGE_NBD)
-		err = pvringd_nbd_image_open(img, &n, reason, sizeof(reason));
-#endif
+	open_fn = load_engine(n.kind, reason, sizeof(reason));
+	err = open_fn ? open_fn(img, &n, reason, sizeof(reason)) : -ENOTSUP;
 	if (err) {
 		snprintf(why, why_len, "%s: %s", name, reason);
 		pvring_image_close(img);

@@ -807,8 +807,8 @@ failed:
 	return -EIO;
 }
 
-int pvringd_nbd_image_open(struct pvring_image *img, const struct pvring_image_name *n, char *why,
-			   size_t why_len)
+int pvringd_remote_image_open(struct pvring_image *img, const struct pvring_image_name *n,
+			      char *why, size_t why_len)
 {
 	struct nbd_image_ctx *ni = calloc(1, sizeof(*ni));
 	struct nbd_handle *h = NULL;

@@ -357,8 +357,8 @@ static int configure(rados_t cluster, const struct pvring_image_name *n, uint32_
 	return 0;
 }
 
-int pvringd_rbd_image_open(struct pvring_image *img, const struct pvring_image_name *n, char *why,
-			   size_t why_len)
+int pvringd_remote_image_open(struct pvring_image *img, const struct pvring_image_name *n,
+			      char *why, size_t why_len)
 {
 	struct rbd_image_ctx *ri = calloc(1, sizeof(*ri));
 	uint64_t size = 0;

@@ -17,6 +17,8 @@ repeat=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/pvring-rbench-XXXXXX)
 bin=$build
+# The build tree's engine modules, not installed ones.
+export PVRINGD_ENGINE_DIR=$build/daemon
 # shellcheck source=../../scripts/processes.sh
 . "$here/../../scripts/processes.sh"
 # shellcheck source=../lib/storage-engines.sh

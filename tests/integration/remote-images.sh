@@ -131,6 +131,10 @@ check "a malformed NBD name is refused" run 1 "$ctl" attach "nbd://h:99999/x" --
 check "  ... naming the problem" has "$err" "nbd port is not a number from 1 to 65535"
 check "TLS is refused with its reason" run 1 "$ctl" attach "nbds://h/x" --domid "$g"
 check "  ... saying so" has "$err" "TLS (nbds) and vsock NBD names are not supported"
+check "without its engine module, an RBD disk is refused with the reason (exit 1)" \
+	run 1 env PVRINGD_ENGINE_DIR="$dir/none" "$pvringd" --rundir "$dir/other" \
+	--disk "x=rbd:rbd/io"
+check "  ... naming the module" has "$err" "no rbd engine in this pvringd ($dir/none/pvringd-rbd.so"
 check "a startup disk on a missing image stops pvringd with one line (exit 1)" \
 	run 1 "$pvringd" --rundir "$dir/other" --disk "x=rbd:rbd/missing" --remote-timeout-ms 3000
 check "  ... naming it" has "$err" "disk x: rbd:rbd/missing: no such image"
