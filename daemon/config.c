@@ -53,6 +53,7 @@ struct number_setting {
 	const char *name;
 	uint32_t max, def;
 	size_t offset; /* of the uint32_t in struct pvringd_config */
+	uint32_t min; /* 0 unless given */
 };
 
 /* offsetof, refusing to compile unless the field is a uint32_t. */
@@ -64,19 +65,20 @@ struct number_setting {
 				 : -1]))
 
 static const struct number_setting numbers[] = {
-	{ "max-ring-page-order", MAX_RING_ORDER, MAX_RING_ORDER,
-	  CONFIG_U32_OFFSET(max_ring_order) },
+	{ "max-ring-page-order", MAX_RING_ORDER, MAX_RING_ORDER, CONFIG_U32_OFFSET(max_ring_order),
+	  0 },
 	/* 0: one per CPU, resolved by derive(). */
-	{ "max-queues", MAX_QUEUES, 0, CONFIG_U32_OFFSET(max_queues) },
+	{ "max-queues", MAX_QUEUES, 0, CONFIG_U32_OFFSET(max_queues), 0 },
 	{ "max-indirect-segments", MAX_INDIRECT_SEGMENTS, DEFAULT_INDIRECT_SEGMENTS,
-	  CONFIG_U32_OFFSET(max_indirect_segments) },
-	{ "poll-us", MAX_POLL_US, DEFAULT_POLL_US, CONFIG_U32_OFFSET(poll_us) },
+	  CONFIG_U32_OFFSET(max_indirect_segments), 0 },
+	{ "poll-us", MAX_POLL_US, DEFAULT_POLL_US, CONFIG_U32_OFFSET(poll_us), 0 },
 	/* 0: one per CPU pvringd may run on, resolved by derive(). */
-	{ "workers", MAX_WORKERS, 0, CONFIG_U32_OFFSET(workers) },
+	{ "workers", MAX_WORKERS, 0, CONFIG_U32_OFFSET(workers), 0 },
 	{ "guest-inflight-kib", MAX_GUEST_INFLIGHT_KIB, DEFAULT_GUEST_INFLIGHT_KIB,
-	  CONFIG_U32_OFFSET(guest_inflight_kib) },
+	  CONFIG_U32_OFFSET(guest_inflight_kib), 0 },
+	/* No wait at all would fail every operation: at least 1 ms. */
 	{ "remote-timeout-ms", MAX_REMOTE_TIMEOUT_MS, DEFAULT_REMOTE_TIMEOUT_MS,
-	  CONFIG_U32_OFFSET(remote_timeout_ms) },
+	  CONFIG_U32_OFFSET(remote_timeout_ms), 1 },
 };
 
 #define NR_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
@@ -146,7 +148,7 @@ static void usage(FILE *out)
 		"                                (rbd:POOL[/IMAGE], nbd://HOST[:PORT][/EXPORT],\n"
 		"                                nbd+unix:///[EXPORT]?socket=PATH; repeatable;\n"
 		"                                replaces the file's remote-images)\n"
-		"  --remote-timeout-ms N         0..%u: an RBD or NBD operation fails after\n"
+		"  --remote-timeout-ms N         1..%u: an RBD or NBD operation fails after\n"
 		"                                waiting this long for its server (default %u)\n"
 		"  --help                        show this and exit\n"
 		"  --version                     show the version and exit\n",
@@ -409,18 +411,13 @@ static int file_bool(struct file_ctx *ctx, const char *where, const char *key,
 	return 0;
 }
 
-static int file_number(struct file_ctx *ctx, const char *key, struct json_object *val, uint32_t max,
-		       uint32_t *dst)
+static int file_number(struct file_ctx *ctx, const struct number_setting *n,
+		       struct json_object *val, uint32_t *dst)
 {
-	int64_t v;
+	int64_t v = json_object_is_type(val, json_type_int) ? json_object_get_int64(val) : -1;
 
-	if (!json_object_is_type(val, json_type_int)) {
-		file_fail(ctx, "\"%s\" must be an integer 0..%u", key, max);
-		return -1;
-	}
-	v = json_object_get_int64(val);
-	if (v < 0 || v > max) {
-		file_fail(ctx, "\"%s\" must be an integer 0..%u", key, max);
+	if (v < n->min || v > n->max) {
+		file_fail(ctx, "\"%s\" must be an integer %u..%u", n->name, n->min, n->max);
 		return -1;
 	}
 	*dst = (uint32_t)v;
@@ -589,8 +586,7 @@ static int file_key(struct file_ctx *ctx, const char *key, struct json_object *v
 		return file_bool(ctx, "", key, val, &cfg->syslog);
 	for (i = 0; i < NR_NUMBERS; i++)
 		if (!strcmp(key, numbers[i].name))
-			return file_number(ctx, key, val, numbers[i].max,
-					   number_field(cfg, &numbers[i]));
+			return file_number(ctx, &numbers[i], val, number_field(cfg, &numbers[i]));
 	if (!strcmp(key, "disks")) {
 		if (!json_object_is_type(val, json_type_array)) {
 			file_fail(ctx, "\"disks\" must be an array");
@@ -933,9 +929,10 @@ static int parse_options(struct cli *cli, int argc, char **argv, char *err, size
 			}
 			n = &numbers[opt - OPT_NUMBER];
 			cli->numbers[opt - OPT_NUMBER] = parse_number(optarg, n->max);
-			if (cli->numbers[opt - OPT_NUMBER] < 0) {
-				fail(err, err_len, "--%s %s: must be an integer 0..%u", n->name,
-				     optarg, n->max);
+			if (cli->numbers[opt - OPT_NUMBER] < n->min) {
+				cli->numbers[opt - OPT_NUMBER] = -1;
+				fail(err, err_len, "--%s %s: must be an integer %u..%u", n->name,
+				     optarg, n->min, n->max);
 				return -1;
 			}
 			break;

@@ -12,8 +12,6 @@
 #include "daemon/engine.h"
 #include "daemon/engines.h"
 
-#define DEFAULT_TIMEOUT_MS 30000u
-
 struct pvringd_engine *pvringd_engine_open(struct pvring_image *img, struct event_base *base,
 					   struct pvring_aio *aio, const char *name,
 					   const char **why)
@@ -69,7 +67,7 @@ int pvring_image_open_remote(struct pvring_image *img, const char *name, bool re
 	}
 	img->kind = n.kind;
 	img->read_only = read_only || n.snap[0];
-	img->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	img->timeout_ms = timeout_ms;
 	img->path = strdup(name);
 	if (!img->path) {
 		snprintf(why, why_len, "%s: out of memory", name);

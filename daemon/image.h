@@ -42,7 +42,7 @@ struct pvring_image {
 	bool discard; /* the image can discard (punch holes, BLKDISCARD, trim) */
 	bool flush; /* the image has a cache to flush (a file's always has) */
 	uint32_t max_queues; /* queues a device of it may have; 0: no limit of its own */
-	/* An engine's image: how long an operation waits for its server (0: the default) */
+	/* An engine's image: how long an operation waits for its server, in ms */
 	uint32_t timeout_ms;
 	const struct pvring_remote_image_ops *remote_ops;
 	void *remote;
@@ -66,7 +66,7 @@ int pvring_image_open_patiently(struct pvring_image *img, const char *path, bool
 				size_t why_len);
 /*
  * Open an engine's image by its name (pvring_image_name_is_remote): connect, find the image,
- * learn its size. An operation that waits longer than timeout_ms for the server fails (0: 30 s);
+ * learn its size. An operation that waits longer than timeout_ms (at least 1) for the server fails;
  * so does the connection itself. 0, or a negative errno with a one-line reason in why
  * ("rbd:pool/img: no such image", "nbd://h/x: cannot connect: Connection refused", "pvringd
  * was built without RBD support", ...).

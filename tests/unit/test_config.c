@@ -645,6 +645,11 @@ static void test_remote_images(void **state)
 			  "supported");
 	assert_file_error(f, "{ \"remote-images\": [ \"rbd:a\", \"rbd:a\" ] }",
 			  "remote-images[1]: rbd:a: given twice");
+	/* No wait at all would fail every operation. */
+	assert_file_error(f, "{ \"remote-timeout-ms\": 0 }",
+			  "\"remote-timeout-ms\" must be an integer 1..3600000");
+	assert_int_equal(parse(f, "--remote-timeout-ms", "0"), -1);
+	assert_string_equal(f->err, "--remote-timeout-ms 0: must be an integer 1..3600000");
 	assert_int_equal(parse(f, "--remote-image", "/srv"), -1);
 	assert_string_equal(f->err, "--remote-image /srv: not an rbd: or nbd: name");
 }
