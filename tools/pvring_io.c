@@ -11,7 +11,9 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,37 @@ struct job {
 	unsigned int nr_queues; /* queues that run: no more than span */
 	uint64_t deadline_ns; /* 0: run by count */
 };
+
+/*
+ * Set by SIGINT or SIGTERM: stop issuing, finish what is in flight and report, as at the end of a
+ * run. Lock-free atomics are safe in a handler; relaxed, as nothing else is published with it.
+ */
+static atomic_bool stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	atomic_store_explicit(&stop_requested, true, memory_order_relaxed);
+}
+
+/* Only once: SA_RESETHAND gives a second signal its default action, for a run that hangs. */
+static void catch_stop_signals(void)
+{
+	static const int signals[] = { SIGINT, SIGTERM };
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND };
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
+static bool more_to_issue(const struct job *job, uint64_t now, uint64_t issued, uint64_t total)
+{
+	if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
+		return false;
+	return job->deadline_ns ? now < job->deadline_ns : issued < total;
+}
 
 struct worker {
 	const struct job *job;
@@ -315,10 +348,13 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 	uint32_t qd = pvring_local_front_inflight(front, w->queue) + w->nr_free;
 	int n, i;
 
-	/* By count: until total are done; by time: until the deadline, then drain. */
+	/*
+	 * By count: until total are done; by time: until the deadline; then drain.
+	 * A stop signal ends either early.
+	 */
 	for (;;) {
 		uint64_t now = pvring_now_ns();
-		bool more = job->deadline_ns ? now < job->deadline_ns : issued < total;
+		bool more = more_to_issue(job, now, issued, total);
 
 		while (more && w->nr_free) {
 			struct pvring_local_front_io io;
@@ -351,7 +387,7 @@ static int run_phase(struct worker *w, uint8_t op, uint64_t total, bool check)
 			w->slot_block[slot] = block;
 			w->slot_start[slot] = now;
 			issued++;
-			more = job->deadline_ns ? true : issued < total;
+			more = more_to_issue(job, now, issued, total);
 		}
 		if (!pvring_local_front_inflight(front, w->queue))
 			break;
@@ -564,6 +600,8 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &job);
 	if (rc)
 		return rc;
+	/* Before the guest connects: one who has seen it connected may stop it at once. */
+	catch_stop_signals();
 	pvring_local_front_opts_init(&opts);
 	opts.rundir = job.rundir;
 	opts.disk = job.disk;

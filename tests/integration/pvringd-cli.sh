@@ -194,6 +194,16 @@ check "the disk can be attached again and serves verified I/O" \
 check "a region smaller than the queues runs on fewer queues" \
 	run 0 "$io" --rundir "$dir" --disk disk0 --rw read --bs 4k --queues 2 --size 4k --count 4
 check "  ... and says so" has "$out$err" "running 1 queue(s)"
+# SIGINT ends a timed run early, as its end would: in-flight requests answered, a report, exit 0.
+"$io" --rundir "$dir" --disk disk0 --rw randwrite --bs 4k --qd 4 --size 4m --time 600 \
+	>"$dir/io-int.out" 2>"$dir/io-int.err" &
+io_pid=$!
+wait_listed 'disk0  Connected  Connected'
+kill -INT "$io_pid"
+wait "$io_pid"
+check "SIGINT stops a pvring-io run early, which exits 0" test $? = 0
+check "  ... with its report" has "$(cat "$dir/io-int.out")" "randwrite bs 4096: ops"
+check "  ... and no error" test ! -s "$dir/io-int.err"
 
 # kill -9 with a guest doing verified I/O, twice: its domain is the local hypervisor's (in
 # pvring-stored), so it outlives pvringd; each new pvringd maps its rings again, answers what
@@ -275,7 +285,7 @@ check "  ... and says why" has "$err" "cannot reach pvringd"
 if [ "$failures" -ne 0 ]; then
 	echo "--- pvringd log"
 	tail -n 30 "$dir/pvringd.log"
-	echo "FAIL: $failures checks failed"
+	checks_failed
 	exit 1
 fi
 echo "PASS: pvringd, pvringctl and pvring-io from the command line"
