@@ -94,5 +94,12 @@ fail=$((fail + e2e_fail))
 [ "$fail" -eq 0 ] || status=1
 echo "fuzz: $fuzz_pass targets passed, $fuzz_fail failed (build/check/tests/fuzz/fuzz.log)"
 echo "e2e: $e2e_pass cases passed, $e2e_fail failed (build/check/tests/e2e/e2e.log)"
+# What failed, by name, just above the closing line: a log's tail is what CI shows.
+[ -f "$e2e_log" ] && grep '^FAIL: e2e ' "$e2e_log"
+for dir in "$top/build/check" "$top/build/sanitize" "$top/build/tsan"; do
+	[ -d "$dir/tests" ] || continue
+	find "$dir/tests" -name '*.trs' -exec grep -l -E '^:test-result: (FAIL|ERROR|XPASS)' {} + |
+		sed -e "s|^$top/||" -e 's|\.trs$||' -e 's|^|FAIL: |'
+done
 echo "tests: $pass passed, $fail failed, $skip skipped"
 exit $status

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The script tests' checks: each prints one TAP-like "ok -" / "not ok -" line and counts failures.
 # The sourcing script sets $dir (a scratch directory) and failures=0.
+failed_checks=()
 
 check() { # check DESCRIPTION COMMAND...: the command must succeed
 	local what=$1
@@ -10,6 +11,7 @@ check() { # check DESCRIPTION COMMAND...: the command must succeed
 	else
 		echo "not ok - $what"
 		failures=$((failures + 1))
+		failed_checks+=("$what")
 	fi
 }
 
@@ -29,3 +31,14 @@ run() {
 
 has() { grep -qF -- "$2" <<<"$1" || { echo "# no \"$2\" in: $1"; return 1; }; }
 lacks() { ! grep -qF -- "$2" <<<"$1" || { echo "# \"$2\" in: $1"; return 1; }; }
+
+# checks_failed: the closing lines of a run that failed, naming each failed check. They are the
+# last lines, so a log's tail (all CI shows) says what failed whatever was printed before.
+checks_failed() {
+	local what
+
+	for what in "${failed_checks[@]}"; do
+		echo "failed: $what"
+	done
+	echo "FAIL: $failures checks failed"
+}

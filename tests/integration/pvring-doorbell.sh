@@ -29,7 +29,7 @@ if [ ! -e /proc/xen/privcmd ] && [ ! -e /dev/xen/privcmd ]; then
 fi
 
 if [ "$failures" -ne 0 ]; then
-	echo "FAIL: $failures checks failed"
+	checks_failed
 	exit 1
 fi
 echo "PASS: pvring-doorbell checks its arguments"

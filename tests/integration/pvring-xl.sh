@@ -129,7 +129,7 @@ check "  ... saying why" has "$err" "no socket at $dir/no.sock"
 check "  ... and xl never ran" lacks "$err" "cannot run xl"
 
 if [ "$failures" -ne 0 ]; then
-	echo "FAIL: $failures checks failed"
+	checks_failed
 	exit 1
 fi
 echo "PASS: pvring-xl reads and checks xl configurations"

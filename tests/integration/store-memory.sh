@@ -31,7 +31,7 @@ check "what they held is given back when they leave (within 4 MiB of idle)" \
 	test "$after16" -le $((idle16 + 4096))
 
 if [ "$failures" -ne 0 ]; then
-	echo "FAIL: $failures checks failed"
+	checks_failed
 	exit 1
 fi
 echo "PASS: pvring-stored's memory grows with its guests and is given back"

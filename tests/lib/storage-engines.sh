@@ -5,7 +5,8 @@
 #   ceph_start DIR PORT   a cluster in DIR with its mon on 127.0.0.1:PORT; CEPH_CONF set
 #   ceph_osd_pid          the OSD's pid (to stop or pause it)
 #   ceph_stop             SIGTERM both daemons (memstore saves its data on a clean stop)
-#   nbd_start DIR IMAGE   nbdkit's file plugin serving IMAGE on DIR/nbd.sock; $nbd_uri
+#   nbd_start DIR IMAGE [NBDKIT_OPTION...]
+#                         nbdkit's file plugin serving IMAGE on DIR/nbd.sock; $nbd_uri
 #   nbd_stop
 
 # ceph_wait WHAT CMD...: CMD succeeds within 30 s (a bound for a hang, not a speed).
@@ -90,8 +91,9 @@ ceph_stop() {
 nbd_start() {
 	local dir=$1 image=$2
 
+	shift 2
 	rm -f "$dir/nbd.sock"
-	nbdkit -U "$dir/nbd.sock" -P "$dir/nbd.pid" file "$image" || return 1
+	nbdkit "$@" -U "$dir/nbd.sock" -P "$dir/nbd.pid" file "$image" || return 1
 	nbd_uri="nbd+unix:///?socket=$dir/nbd.sock"
 	nbd_dir=$dir
 }
