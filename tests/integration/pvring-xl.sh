@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pvring-xl as an operator meets it before any domain exists: the xl configuration read by
 # libxlutil (xl's own parser), every pvring_disk and pvring_pvblk_disk line checked with a
-# reason, nothing created (or restored) when pvringd is not there. Creating real domains with it is the e2e suite's (tests/e2e/).
+# reason, nothing created (or restored, or migrated) when pvringd is not there. Creating real
+# domains with it, and migrating them between two real Xen hosts, is the e2e suite's (tests/e2e/).
 set -u
 bin=${BUILDDIR:-$(pwd)}
 xlw=$bin/tools/pvring-xl
@@ -83,6 +84,7 @@ check "usage errors exit 2" run 2 "$xlw" frobnicate
 check "--help exits 0" run 0 "$xlw" --help
 check "  ... and names the key" has "$out" "pvring_disk"
 check "  ... and the pvblk key" has "$out" "pvring_pvblk_disk"
+check "  ... and migrate" has "$out" "pvring-xl migrate-finish [-p] [-n] [-s SOCKET] [-t SEC] CONFIG|-"
 
 # Disks for pvring's own front end (device type pvblk) under a key of their own.
 check "pvring_pvblk_disk lines are read" run 0 "$xlw" create -n "$dir/web.cfg" \
@@ -127,6 +129,52 @@ check "no pvringd: exit 3 before any domain exists" \
 	run 3 env PATH=/nonexistent "$xlw" create -s "$dir/no.sock" "$dir/web.cfg"
 check "  ... saying why" has "$err" "no socket at $dir/no.sock"
 check "  ... and xl never ran" lacks "$err" "cannot run xl"
+
+# migrate and migrate-finish: usage, and nothing done (least of all destroyed) without pvringd.
+check "migrate -n reads the configuration" run 0 "$xlw" migrate -n "$dir/web.cfg" host1
+check "  ... and prints its disks" test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
+web: xvdb /var/lib/pvring/images/data.img (ro)"
+check "migrate without a host is refused" run 2 "$xlw" migrate -n "$dir/web.cfg"
+check "  ... saying what it wants" has "$err" "migrate: want CONFIG HOST"
+check "migrate with an empty -S is refused" run 2 "$xlw" migrate -n -S '' "$dir/web.cfg" host1
+check "  ... with the reason" has "$err" "-S '': an empty command cannot reach host1"
+check "migrate to a host that ssh would take for an option is refused" \
+	run 2 "$xlw" migrate -n -- "$dir/web.cfg" -oProxyCommand=x
+check "a host of letters that ssh would take for an option is refused" \
+	run 2 "$xlw" migrate -n -- "$dir/web.cfg" -lroot
+check "  ... saying why" has "$err" "'-lroot' is not a host name: ssh would take it for an option"
+# xl puts HOST unquoted into a command line for sh -c: what sh would split or expand is refused.
+for host in 'host1;reboot' 'host1 -oProxyCommand=x' '$(reboot)' 'host1|x' "host1'" ''; do
+	check "migrate to '$host' is refused" run 2 "$xlw" migrate -n "$dir/web.cfg" "$host"
+	check "  ... saying why" has "$err" "is not a host name: xl hands it to sh unquoted"
+done
+for host in root@host-1.example.com 192.0.2.7 '[fe80::1%eth0]' host_2:; do
+	check "migrate to $host is taken" run 0 "$xlw" migrate -n "$dir/web.cfg" "$host"
+done
+check "migrate checks the configuration as create does" \
+	run 2 "$xlw" migrate -n "$dir/bad.cfg" host1
+check "  ... with libxlutil's reason" has "$err" "syntax error"
+check "migrate takes no -p (the domain is unpaused on the host, or left paused there)" \
+	run 2 "$xlw" migrate -p -n "$dir/web.cfg" host1
+check "migrate-finish without a configuration is refused" run 2 "$xlw" migrate-finish -n
+check "  ... saying what it wants" has "$err" "migrate-finish: want CONFIG, or - for standard input"
+check "migrate-finish - reads the configuration from standard input" \
+	run 0 "$xlw" migrate-finish -n - <"$dir/web.cfg"
+check "  ... all of it" test "$out" = "web: xvda /var/lib/pvring/images/web.img (rw)
+web: xvdb /var/lib/pvring/images/data.img (ro)"
+check "  ... and names it so in messages" run 2 "$xlw" migrate-finish -n - <"$dir/bad.cfg"
+check "  ... (standard input)" has "$err" "(standard input): not a configuration xl reads"
+check "no pvringd: migrate exits 3 before xl runs" \
+	run 3 env PATH=/nonexistent "$xlw" migrate -s "$dir/no.sock" "$dir/web.cfg" host1
+check "  ... saying why" has "$err" "no socket at $dir/no.sock"
+check "  ... and xl never ran" lacks "$err" "cannot run xl"
+check "no pvringd: migrate-finish - exits 3" \
+	run 3 env PATH=/nonexistent "$xlw" migrate-finish -s "$dir/no.sock" - <"$dir/web.cfg"
+check "  ... saying why" has "$err" "no socket at $dir/no.sock"
+check "  ... and that the domain is left paused" has "$err" "web is left paused, not destroyed"
+check "  ... destroying nothing" lacks "$err" "destroying"
+check "  ... and xl never ran" lacks "$err" "cannot run xl"
+
 
 if [ "$failures" -ne 0 ]; then
 	checks_failed
