@@ -54,8 +54,9 @@ if [ -f "$top/build/check/Makefile" ]; then
 	# installs, stopped and restarted with systemctl; pvblk: pvring's own guest module (those three
 	# on Debian's Xen); doorbell: Xen built with hypervisor-patch/ (cached after the first build)
 	# and its test guest; doorbell-flask: the same built with XSM/FLASK, enforcing, a policy
-	# that refuses the test guest's sends.
-	for suite in functional systemd pvblk doorbell doorbell-flask; do
+	# that refuses the test guest's sends; migrate: two Xen hosts, a guest moved between them
+	# and back with verified I/O on disks on shared NBD storage.
+	for suite in functional systemd pvblk doorbell doorbell-flask migrate; do
 		"$top/tests/e2e/run.sh" "$top/build/check" $suite 2>&1 | tee -a "$e2e_log"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	done

@@ -20,6 +20,8 @@ die() {
 }
 
 host_packages=(qemu-system-x86 busybox-static e2fsprogs fio cpio kmod file python3 linux-headers-amd64
+	# the migrate suite: its shared storage, and the ssh client its dom0s run
+	nbdkit openssh-client
 	systemd)
 missing=()
 for p in "${host_packages[@]}"; do
@@ -41,6 +43,8 @@ packages=(
 	"linux-image-$abi" "xen-hypervisor-$xv-amd64" "xen-utils-$xv" xen-utils-common
 	xenstore-utils libxencall1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 "libxenmisc$xv"
 	libxenstore4 libxentoollog1 libxendevicemodel1 libxenhypfs1 libxentoolcore1 libyajl2
+	# the migrate suite's dom0s serve ssh to each other (unpacked here, never run on this machine)
+	openssh-server libwrap0
 )
 
 # Key the cache by what would be downloaded now.

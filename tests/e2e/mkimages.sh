@@ -109,7 +109,7 @@ for t in "$build"/tests/e2e/bin/*; do
 	[ -x "$t" ] && add_bin "$d" usr/bin "$t"
 done
 cp "$here"/lib.sh "$here"/hostile.sh "$here"/doorbell-lib.sh "$here"/cases-*.sh "$here/../../daemon/pvringd-xen.json.example" "$d/e2e/"
-cp "$here"/xen-up.sh "$here"/suite.sh "$d/e2e/"
+cp "$here"/xen-up.sh "$here"/suite.sh "$here"/migrate-gexec.sh "$d/e2e/"
 if [ "${E2E_WITH_SYSTEMD:-0}" = 1 ]; then
 	# systemd as dom0's init (Debian's, as the host has it), with pvringd installed as a package
 	# installs it: the unit from daemon/pvringd.service.in for prefix /usr, the Xen example as
@@ -137,6 +137,35 @@ if [ "${E2E_WITH_SYSTEMD:-0}" = 1 ]; then
 	cp /usr/lib/os-release "$d/etc/os-release"
 	echo "root:x:0:" >"$d/etc/group"
 	ln -sf /lib/systemd/systemd "$d/init"
+fi
+if [ "${E2E_WITH_MIGRATION:-0}" = 1 ]; then
+	# Two hosts: NICs (one to the host's nbdkit through QEMU's user network, one to the other
+	# host), the NBD engine (its disks are on the host's nbdkit), and ssh between the dom0s as
+	# xl migrate uses it: Debian's sshd and ssh, one key for both. OpenSSH's aes128-gcm, with
+	# the AES-NI run.sh gives the vCPUs, carries a migration stream at some MB/s under TCG;
+	# dropbear's ciphers (no AES-NI) managed 0.5 MB/s.
+	add_modules "$d" virtio_pci virtio_net
+	mkdir -p "$d/usr/lib/pvring"
+	add_bin "$d" usr/lib/pvring "$build/daemon/pvringd-nbd.so"
+	add_bin "$d" usr/sbin "$x/usr/sbin/sshd"
+	add_bin "$d" usr/bin /usr/bin/ssh
+	mkdir -p "$d/etc/ssh" "$d/root/.ssh"
+	ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$d/etc/ssh/ssh_host_ed25519_key"
+	printf '%s\n' 'Port 22' 'HostKey /etc/ssh/ssh_host_ed25519_key' \
+		'PermitRootLogin prohibit-password' 'UsePAM no' 'PidFile /run/sshd.pid' \
+		>"$d/etc/ssh/sshd_config"
+	# sshd's privilege separation runs as user sshd, chrooted to /run/sshd.
+	echo "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin" >>"$d/etc/passwd"
+	echo "nogroup:x:65534:" >>"$d/etc/group"
+	ssh-keygen -q -t ed25519 -N '' -C e2e -f "$d/root/.ssh/id_ed25519"
+	cp "$d/root/.ssh/id_ed25519.pub" "$d/root/.ssh/authorized_keys"
+	printf '%s\n' 'Host *' '  StrictHostKeyChecking no' '  UserKnownHostsFile /dev/null' \
+		'  LogLevel ERROR' '  ConnectTimeout 30' '  Ciphers aes128-gcm@openssh.com' \
+		>"$d/root/.ssh/config"
+	chmod 700 "$d/root" "$d/root/.ssh"
+	chmod 600 "$d/root/.ssh/"*
+	# A command over ssh gets root's PATH (/usr/sbin:/usr/bin:/sbin:/bin): xl there too.
+	ln -s ../lib/xen-4.17/bin/xl "$d/usr/sbin/xl"
 fi
 cp "$here/hotplug-block-phy" "$d/etc/xen/scripts/"
 cp "$cache/boot/vmlinux" "$d/domU/vmlinux"
