@@ -187,6 +187,46 @@ migrate() {
 case_to_b() { migrate a b "$B_IP"; }
 case_back_to_a() { migrate b a "$A_IP"; }
 
+# b_pvringd REMOTE_IMAGE...: B's pvringd started again, serving only these images by name.
+b_pvringd() {
+	args=
+	for img in "$@"; do args="$args --remote-image $img"; done
+	on_b "i=0; kill \$(pidof pvringd) 2>/dev/null
+		while pidof pvringd >/dev/null; do i=\$((i + 1)); [ \$i -lt 300 ] || exit 1; usleep 100000; done
+		PVRINGD_ENGINE_DIR=/usr/lib/pvring pvringd --config /etc/pvring/pvringd.json \
+			--log-level debug $args >>$PVLOG 2>&1 </dev/null &
+		i=0; until pvringctl -t 1 list >/dev/null 2>&1; do
+			i=\$((i + 1)); [ \$i -lt 100 ] || exit 1; usleep 100000; done"
+}
+
+# B's pvringd refuses one of the guest's disks (not among the images it serves by name):
+# pvring-xl migrate moves the guest, which stays paused on B, says why and how to finish, and
+# destroys nothing. Once B's pvringd serves that image, migrate-finish on B gives the guest the
+# rest of its disks and unpauses it, and the guest's verified I/O goes on.
+case_refused_on_b() {
+	b_pvringd "$NBD_BLK" || { fail "cannot start B's pvringd again"; return 1; }
+	timeout $((600 * SLOW)) pvring-xl migrate -t 60 "$CFG" "$B_IP" >/tmp/migrate.out 2>&1
+	st=$?
+	sed 's/^/  | /' /tmp/migrate.out
+	[ "$st" = 1 ] || { fail "pvring-xl migrate exited $st, not 1"; return 1; }
+	grep -q "not among the images pvringd serves by name" /tmp/migrate.out ||
+		{ fail "pvring-xl did not say why B refused the disk"; return 1; }
+	grep -q "mig is left paused, not destroyed" /tmp/migrate.out ||
+		{ fail "pvring-xl did not say the guest is left paused on B"; return 1; }
+	grep -q "migrate-finish" /tmp/migrate.out || { fail "pvring-xl did not say how to finish"; return 1; }
+	xl list mig >/dev/null 2>&1 && { fail "A still has domain mig"; return 1; }
+	WHERE=b
+	state=$(on_b "xl list mig | awk 'NR == 2 { print \$5 }'")
+	case $state in *p*) ;; *) fail "mig on B is '$state', not paused"; return 1 ;; esac
+	b_pvringd "$NBD_BLK" "$NBD_PVBLK" || { fail "cannot start B's pvringd again"; return 1; }
+	on_b "pvring-xl migrate-finish -t 60 $CFG" >/tmp/finish.out 2>&1 ||
+		{ fail "migrate-finish on B: $(tr '\n' ' ' </tmp/finish.out)"; return 1; }
+	list=$(on_b 'pvringctl -t 5 list')
+	[ "$(echo "$list" | grep -c ' Connected ')" = 2 ] ||
+		{ fail "on b: $(echo "$list" | tr '\n' '|')"; return 1; }
+	io_going
+}
+
 # The loops stop; every round of both passed, and the guest logged no I/O error.
 case_io_verifies() {
 	gx 20 'touch /tmp/stop' || return 1
@@ -198,7 +238,7 @@ case_io_verifies() {
 	[ "$5" = 0 ] || { gx 20 'dmesg | grep -E -A3 "I/O error|BUG|Oops|WARNING" | head -n 20'
 		fail "the guest's kernel: $(echo "$gout" | tr '\n' '|')"; return 1; }
 	echo "E2E-INFO migrate: $2 verified rounds on xvda (blkfront), $4 on pvdb (pvblk)"
-	xl destroy mig
+	if [ "$WHERE" = a ]; then xl destroy mig; else on_b 'xl destroy mig'; fi
 }
 
 if [ "$THIS" = b ]; then
@@ -214,6 +254,7 @@ else
 	e2e_case io-starts case_io_starts
 	e2e_case to-b case_to_b
 	e2e_case back-to-a case_back_to_a
+	e2e_case refused-on-b case_refused_on_b
 	e2e_case io-verifies case_io_verifies
 	on_b 'touch /tmp/e2e-done'
 	echo "E2E-INFO pvringd warnings: $(grep -c -E 'warning|error' $PVLOG)"
