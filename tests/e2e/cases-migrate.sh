@@ -5,8 +5,9 @@
 # exports of the machine's nbdkit (shared storage both dom0s reach at 10.0.2.2): one driven by
 # stock blkfront, one by pvblk. A creates the guest, starts verified writes on both disks, and
 # runs `pvring-xl migrate` to B and, from B (over ssh, as xl migrate itself goes), back to A;
-# the guest's I/O must go on across both moves with no error and every block verified. B serves
-# until A tells it that the run is over.
+# the guest's I/O must go on across both moves with no error and every block verified. Then a
+# move to a B whose pvringd refuses a disk: the guest waits there, paused, until migrate-finish.
+# B serves until A tells it that the run is over.
 
 THIS=$(sed -n 's/.*e2e_host=\([ab]\).*/\1/p' /proc/cmdline)
 PORTS=$(sed -n 's/.*e2e_nbd=\([0-9:]*\).*/\1/p' /proc/cmdline)
@@ -42,8 +43,8 @@ net_up() {
 host_up() {
 	if [ "$THIS" = a ]; then ip=$A_IP; else ip=$B_IP; fi
 	net_up "$ip" || return 1
-	# dom0 first: under TCG a busy guest (its page tables shadowed for log-dirty while it
-	# migrates) otherwise takes most of the CPU that xl's save helper needs.
+	# dom0 first, so that a busy guest (its page tables shadowed for log-dirty while it
+	# migrates, which TCG makes dear) does not slow xl's save helper.
 	xl sched-credit2 -d 0 -w 4096 || { fail "xl sched-credit2"; return 1; }
 	mkdir -p -m 755 /run/sshd
 	/usr/sbin/sshd -E /var/log/sshd.log || { fail "sshd did not start: $(cat /var/log/sshd.log)"; return 1; }
