@@ -2,7 +2,7 @@
 /*
  * Portability for common/: the only header in common/ that includes libc or
  * kernel headers. Everything else in common/ includes this file and uses the
- * fixed-width types, errno values, memcpy and the barriers named below.
+ * fixed-width types, errno values, memcpy, prefetch and the barriers named below.
  *
  * The peer of a ring is another domain, possibly running on another physical
  * CPU even when this kernel was built without SMP, so the kernel side uses the
@@ -21,6 +21,7 @@
 #include <linux/string.h>
 #include <linux/compiler.h>
 #include <asm/barrier.h>
+#include <linux/prefetch.h>
 
 #define pvring_likely(x) likely(x)
 #define pvring_unlikely(x) unlikely(x)
@@ -42,6 +43,9 @@
 
 /* The load that follows pvring_store_mb(); acquire for the slots read after it. */
 #define pvring_load_sc(p) virt_load_acquire(p)
+
+/* A hint to load the cache line at p; never faults. */
+#define pvring_prefetch(p) prefetch(p)
 
 #else /* userspace */
 
@@ -94,6 +98,12 @@ static inline void pvring_store_mb(uint32_t *p, uint32_t v)
 static inline uint32_t pvring_load_sc(uint32_t *p)
 {
 	return atomic_load_explicit((_Atomic uint32_t *)p, memory_order_seq_cst);
+}
+
+/* A hint to load the cache line at p; never faults. */
+static inline void pvring_prefetch(const void *p)
+{
+	__builtin_prefetch(p, 0, 3);
 }
 
 #endif /* __KERNEL__ */

@@ -265,7 +265,7 @@ static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, u
 		pvring_back_poll_begin(&rings[i]->back);
 	while (!found && (end = pvring_now_ns()) < start + window) {
 		for (i = 0; i < n && !found; i++)
-			found = pvring_back_unconsumed(&rings[i]->back) ||
+			found = pvring_back_poll(&rings[i]->back) ||
 				pvring_back_fault(&rings[i]->back);
 		cpu_relax();
 	}

@@ -320,6 +320,29 @@ static inline uint32_t pvring__take(const struct pvring_shape *shape, uint32_t *
 	return n;
 }
 
+/* x86's line size; elsewhere a prefetch per 64 bytes is at worst one too many. */
+#define PVRING_CACHE_LINE 64u
+
+/*
+ * For a consumer polling a producer index: ask for the lines of the slot the next message will
+ * be in, len bytes of slot idx. The producer writes the slot before it publishes the index, so a
+ * prefetch issued after its slot stores landed brings the slot over while the index is still on
+ * its way, and the copy out finds it here: the two cross-CPU misses a message costs overlap
+ * instead of following each other. A prefetch that comes too early only makes the producer's
+ * stores take the line back, which they had to do anyway: this end used the line last (it read
+ * the request there, or wrote the response it is answering). Only a hint: nothing read here is
+ * used. Measured with pvring-io at QD1 on two CPUs 420 ns apart: about 300 ns less a request.
+ */
+static inline void pvring__prefetch_slot(const struct pvring_shape *shape, uint32_t idx,
+					 uint32_t len)
+{
+	uintptr_t at = (uintptr_t)pvring__slot(shape, idx);
+	uintptr_t end = at + len;
+
+	for (at &= ~(uintptr_t)(PVRING_CACHE_LINE - 1); at < end; at += PVRING_CACHE_LINE)
+		pvring_prefetch((const void *)at);
+}
+
 /* ---- front end ---- */
 
 static inline uint32_t pvring_front_nr_slots(const struct pvring_front *front)
@@ -395,6 +418,19 @@ static inline uint32_t pvring_front_unconsumed(struct pvring_front *front)
 		return 0;
 	/* Acquire: the response slots are read only after rsp_prod. */
 	return pvring__front_accept(front, pvring_load_acquire(&front->shape.sring->rsp_prod));
+}
+
+/*
+ * pvring_front_unconsumed() for a busy-polling loop: while there is nothing, it prefetches the
+ * slot of the next response (see pvring__prefetch_slot()).
+ */
+static inline uint32_t pvring_front_poll(struct pvring_front *front)
+{
+	uint32_t n = pvring_front_unconsumed(front);
+
+	if (!n)
+		pvring__prefetch_slot(&front->shape, front->rsp_cons, front->shape.rsp_size);
+	return n;
 }
 
 /* Copy up to max responses out of the ring; returns how many. */
@@ -525,6 +561,19 @@ static inline uint32_t pvring_back_unconsumed(struct pvring_back *back)
 		return 0;
 	/* Acquire: the request slots are read only after req_prod. */
 	return pvring__back_accept(back, pvring_load_acquire(&back->shape.sring->req_prod));
+}
+
+/*
+ * pvring_back_unconsumed() for a busy-polling loop: while there is nothing, it prefetches the
+ * slot of the next request (see pvring__prefetch_slot()).
+ */
+static inline uint32_t pvring_back_poll(struct pvring_back *back)
+{
+	uint32_t n = pvring_back_unconsumed(back);
+
+	if (!n)
+		pvring__prefetch_slot(&back->shape, back->req_cons, back->shape.req_size);
+	return n;
 }
 
 /* Copy up to max requests out of the ring; returns how many. */

@@ -740,6 +740,49 @@ static void test_front_poll_suppresses_kicks(void **state)
 	}
 }
 
+/*
+ * The busy-polling looks count what is there as the plain ones do, consume nothing, and find
+ * nothing on a faulted ring, at every slot (the last one's prefetch stays inside the ring: the
+ * shared area is an exact-size heap block) and across the index's wrap.
+ */
+static void test_poll_looks_consume_nothing(void **state)
+{
+	struct ring_pair *p = pair_new(0, 0xfffffff0u);
+	struct test_req req;
+	struct test_rsp rsp;
+	unsigned int n;
+
+	(void)state;
+	for (n = 0; n < 40; n++) {
+		assert_int_equal(pvring_back_poll(&p->back), 0);
+		test_req_fill(&req, n);
+		assert_true(pvring_front_produce(&p->front, &req));
+		pvring_front_push(&p->front);
+		assert_int_equal(pvring_back_poll(&p->back), 1);
+		assert_int_equal(pvring_back_poll(&p->back), 1);
+		assert_true(pvring_back_consume(&p->back, &req));
+		assert_int_equal(req.id, n);
+		assert_int_equal(pvring_back_poll(&p->back), 0);
+		assert_int_equal(pvring_front_poll(&p->front), 0);
+		assert_true(pvring_back_produce(&p->back, &(struct test_rsp){ .id = req.id }));
+		pvring_back_push(&p->back);
+		assert_int_equal(pvring_front_poll(&p->front), 1);
+		assert_int_equal(pvring_front_poll(&p->front), 1);
+		assert_true(pvring_front_consume(&p->front, &rsp));
+		assert_int_equal(rsp.id, n);
+		assert_int_equal(pvring_front_poll(&p->front), 0);
+	}
+	/* A request producer index out of range: nothing to poll, and the fault says why. */
+	sring(p)->req_prod = p->back.req_cons + 100;
+	assert_int_equal(pvring_back_poll(&p->back), 0);
+	assert_int_equal(pvring_back_fault(&p->back), PVRING_FAULT_REQ_PROD_AHEAD);
+	/* A response producer index beyond the requests published: the same for the front end. */
+	sring(p)->rsp_prod = p->front.rsp_cons + 1;
+	assert_int_equal(pvring_front_poll(&p->front), 0);
+	assert_int_equal(pvring_front_fault(&p->front), PVRING_FAULT_RSP_PROD_AHEAD);
+	pair_free(p);
+}
+
 static void test_back_attach_with_pending(void **state)
 {
 	static uint8_t page[PVRING_PAGE_SIZE] __attribute__((aligned(PVRING_PAGE_SIZE)));
@@ -782,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_orders),
 		cmocka_unit_test(test_back_poll_suppresses_kicks),
 		cmocka_unit_test(test_front_poll_suppresses_kicks),
+		cmocka_unit_test(test_poll_looks_consume_nothing),
 		cmocka_unit_test(test_back_attach_with_pending),
 	};
 

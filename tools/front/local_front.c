@@ -900,7 +900,7 @@ int pvring_local_front_poll(struct pvring_local_front *front, unsigned int queue
 			bool found = false, preempted = false;
 
 			spin_end = now + window;
-			while (!(found = pvring_front_unconsumed(&q->ring) != 0) &&
+			while (!(found = pvring_front_poll(&q->ring) != 0) &&
 			       pvring_now_ns() < spin_end)
 				cpu_relax();
 			if (pvring_spin_look(&q->spin, pvring_now_ns() - now)) {
