@@ -234,9 +234,24 @@ static void push_ring(struct pvringd_queue *q)
 	}
 }
 
+static void ready_add(struct pvringd_queue *q);
+
+/*
+ * The final check a pass left to on_push. What it finds waits for the ring's turn on the ready
+ * list, as a kick's work does: on_push runs passes only for the rings it polls.
+ */
+static void rearm(struct pvringd_queue *q)
+{
+	q->rearm_pending = false;
+	if (q->stopped || q->failed)
+		return; /* consumes no more: nothing to be kicked for */
+	if (pvring_back_final_check(&q->back) || pvring_back_fault(&q->back))
+		ready_add(q);
+}
+
 /* Rings one poll looks at, at most; more wait for their kicks as usual. */
 #define POLL_RINGS_MAX 16u
-/* Polls in a row before the loop looks at its descriptors again (see on_push). */
+/* Polls in a row before the loop looks at its descriptors again (see poll_rings). */
 #define POLLS_PER_LOOK 16u
 
 /*
@@ -252,14 +267,19 @@ static void push_ring(struct pvringd_queue *q)
  */
 static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, unsigned int n)
 {
-	uint32_t window = pvring_spin_window(&w->spin);
+	/* Rings waiting for their budgeted turn come first: no busy-poll ahead of them. */
+	uint32_t window = w->ready_head ? 0 : pvring_spin_window(&w->spin);
 	uint64_t start, end;
 	bool preempted = false;
 	bool found = false;
 	unsigned int i;
 
-	if (!window)
-		return; /* every ring was re-armed at the end of its pass */
+	if (!window) {
+		for (i = 0; i < n; i++)
+			if (rings[i]->rearm_pending)
+				rearm(rings[i]);
+		return;
+	}
 	start = pvring_now_ns();
 	for (i = 0; i < n; i++)
 		pvring_back_poll_begin(&rings[i]->back);
@@ -280,9 +300,23 @@ static void poll_rings(struct pvringd_worker *w, struct pvringd_queue **rings, u
 	/* Work found, or the window is over: either way ring_process re-arms the kicks. */
 	for (i = 0; i < n; i++)
 		ring_process(rings[i]);
+	/*
+	 * push_ev made active again from here (the rings just polled answered more) runs again
+	 * in this same loop turn: cheap, and what keeps a QD1 guest's round trip short. But a
+	 * guest that keeps up would keep the worker from every other ring's kicks, its timers
+	 * and its mail for good: every POLLS_PER_LOOK polls, the loop looks at its descriptors.
+	 */
+	if (++w->polls_since_look >= POLLS_PER_LOOK) {
+		w->polls_since_look = 0;
+		event_base_loopcontinue(w->base);
+	}
 }
 
-/* Every response produced in this loop iteration is published here, once per ring. */
+/*
+ * Every response produced in this loop iteration is published here, once per ring. A ring whose
+ * pass ran out of requests with responses to publish was not re-armed (ring_pass): it is looked
+ * at again here, after its responses, by a poll or by a pass of its own.
+ */
 static void on_push(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvringd_worker *w = arg;
@@ -299,24 +333,13 @@ static void on_push(evutil_socket_t fd, short what, void *arg)
 		/* A ring out of budget is not polled: the ready list brings it back in turn. */
 		if (w->dp->poll_us && !q->in_flight && !q->ready && nr_idle < POLL_RINGS_MAX)
 			idle[nr_idle++] = q;
+		else if (q->rearm_pending)
+			rearm(q);
 	}
-	/* Rings waiting for their budgeted turn come first: no busy-poll ahead of them. */
-	if (!nr_idle || w->ready_head)
-		return;
-	poll_rings(w, idle, nr_idle);
-	/*
-	 * push_ev made active again from here (the rings just polled answered more) runs again
-	 * in this same loop turn: cheap, and what keeps a QD1 guest's round trip short. But a
-	 * guest that keeps up would keep the worker from every other ring's kicks, its timers
-	 * and its mail for good: every POLLS_PER_LOOK polls, the loop looks at its descriptors.
-	 */
-	if (++w->polls_since_look >= POLLS_PER_LOOK) {
-		w->polls_since_look = 0;
-		event_base_loopcontinue(w->base);
-	}
+	if (nr_idle)
+		poll_rings(w, idle, nr_idle);
 }
 
-static void ready_add(struct pvringd_queue *q);
 static void queue_idle(struct pvringd_queue *q);
 
 /*
@@ -652,6 +675,14 @@ static int journal_consumed(struct pvringd_queue *q, struct pvringd_request *r)
 	return 0;
 }
 
+/* Hand what a pass consumed to the engine. */
+static void ring_submit(struct pvringd_queue *q)
+{
+	q->engine->ops->submit(q->engine);
+	/* Page-cache reads are done by now: answer them in this same pass. */
+	q->engine->ops->reap(q->engine);
+}
+
 /*
  * Consume and start what the front end published, up to the pass budget (everything, with
  * unlimited); sleep only after a final check. A ring with more left goes to the back of the
@@ -660,9 +691,10 @@ static int journal_consumed(struct pvringd_queue *q, struct pvringd_request *r)
 static void ring_pass(struct pvringd_queue *q, bool unlimited)
 {
 	union pvring_blkif_request overflow;
-	uint64_t batch = 0, bytes = 0;
+	uint64_t batch = 0, submitted = 0, bytes = 0;
 
 	q->capped = false; /* this pass looks at the cap afresh */
+	q->rearm_pending = false;
 	while (!q->stopped && !q->failed) {
 		struct pvringd_request *r = q->free_reqs;
 		/*
@@ -690,6 +722,22 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 				queue_fail(q, "%s", reason);
 				break;
 			}
+			/* The I/O first: the final check below need not hold it up. */
+			if (batch > submitted) {
+				submitted = batch;
+				ring_submit(q);
+			}
+			/*
+			 * With responses to publish, on_push runs later in this loop turn and
+			 * looks at the ring again once they are out: re-arming waits until then.
+			 * The final check writes the line the front end polls for those
+			 * responses, a cross-CPU transfer they need not wait behind. Meanwhile
+			 * a front end that publishes more is not kicked, and need not be.
+			 */
+			if (q->push_pending && !q->stopped) {
+				q->rearm_pending = true;
+				break;
+			}
 			if (pvring_back_final_check(&q->back))
 				continue;
 			/* The final check's own look may find the ring broken. */
@@ -715,9 +763,8 @@ static void ring_pass(struct pvringd_queue *q, bool unlimited)
 		q->counters.batches++;
 		if (batch > q->counters.batch_max)
 			q->counters.batch_max = batch;
-		q->engine->ops->submit(q->engine);
-		/* Page-cache reads are done by now: answer them in this same pass. */
-		q->engine->ops->reap(q->engine);
+		if (batch > submitted)
+			ring_submit(q);
 	}
 }
 

@@ -147,6 +147,7 @@ struct pvringd_queue {
 	bool stopped; /* no more consuming; responses are pushed at once */
 	bool failed; /* the ring cannot be trusted: no more consuming */
 	bool push_pending; /* responses produced, not yet pushed */
+	bool rearm_pending; /* out of requests, its final check left to on_push (see ring_pass) */
 	struct pvringd_queue *next_push;
 	bool ready; /* on the worker's ready list: its pass ran out of budget */
 	struct pvringd_queue *next_ready;
