@@ -480,17 +480,8 @@ static int pvblk_resume(struct xenbus_device *xbdev)
 	/* Xen does not keep the doorbell across a save: whether to ring it is asked again. */
 	pvblk_doorbell_probe();
 	mutex_lock(&info->lock);
-	if (!info->gd || info->broken) {
-		/*
-		 * No disk being served (or one the old back end broke): whatever there was goes,
-		 * and the fresh handshake that follows (InitWait) starts over as a probe does.
-		 */
-		pvblk_close_disk(info);
-		info->broken = false;
-		WRITE_ONCE(info->dead, false);
-		mutex_unlock(&info->lock);
-		return 0;
-	}
+	if (!info->gd || info->broken)
+		goto start_over;
 	/* Quiesced before the bit says so: pvblk_resume_end() unquiesces only what was. */
 	if (!test_bit(0, &info->quiesced)) {
 		blk_mq_quiesce_queue(info->gd->queue);
@@ -504,11 +495,30 @@ static int pvblk_resume(struct xenbus_device *xbdev)
 	 * before (a request timing out while the guest resumed) is done before the rings go.
 	 */
 	cancel_work_sync(&info->broken_work);
+	/*
+	 * A request that timed out after the look above marked the disk broken, and the cancel
+	 * may have taken the work that would have failed what it held: then nothing else ever
+	 * would (the deadline's mark finds the disk marked already). Closed here instead, as a
+	 * disk broken before the save is.
+	 */
+	if (READ_ONCE(info->broken))
+		goto start_over;
 	pvblk_queues_release(info);
 	/* A back end that never comes back must not hold the requests forever. */
 	mod_delayed_work(system_wq, &info->resume_timeout, max(request_timeout, 1u) * HZ);
 	dev_info(&xbdev->dev, "%s: restored; %u requests in flight will be re-issued\n",
 		 info->gd->disk_name, reissued);
+	mutex_unlock(&info->lock);
+	return 0;
+
+start_over:
+	/*
+	 * No disk being served (or one the old back end broke): whatever there was goes, and the
+	 * fresh handshake that follows (InitWait) starts over as a probe does.
+	 */
+	pvblk_close_disk(info);
+	info->broken = false;
+	WRITE_ONCE(info->dead, false);
 	mutex_unlock(&info->lock);
 	return 0;
 }
