@@ -86,6 +86,8 @@ print(d["iops"], p["50.000000"] / 1000, p["99.000000"] / 1000)'
 header() {
 	printf '\n%-44s | %s\n' "$1" "$2"
 }
+# The last row's medians per side, for figures derived from them.
+declare -A med_iops med_p99
 # row LABEL SIDE_NAME... -- then the commands as functions named side_1, side_2, ...: each
 # repeat runs every side once, in turn; medians of IOPS, p50, p99 are printed per side, and
 # the first side's IOPS over each other's.
@@ -104,7 +106,9 @@ row() {
 		k=$(median ${iops[$i]})
 		[ "$i" = 1 ] && first=$k
 		# shellcheck disable=SC2086
-		out+=("$(printf '%8.0f %6.1f %7.1f' "$k" "$(median ${p50[$i]})" "$(median ${p99[$i]})")")
+		med_iops[$i]=$k med_p99[$i]=$(median ${p99[$i]})
+		# shellcheck disable=SC2086
+		out+=("$(printf '%8.0f %6.1f %7.1f' "$k" "$(median ${p50[$i]})" "${med_p99[$i]}")")
 		[ "$i" = 1 ] || out+=("x$(ratio "$first" "$k")")
 	done
 	printf '%-44s | %s\n' "$label" "${out[*]}"
@@ -214,11 +218,22 @@ side_3() { beside "$build/tests/bench/kick_storm" --rundir "$dir" --disk ro --ti
 # The machine's own share: a process that only burns a CPU, no I/O, nothing of pvringd's.
 side_4() { beside bash -c 'while :; do :; done'; }
 fair_label="alone | beside 64 x 1 MiB reads (order 4) | beside a kick storm | beside a busy loop (no I/O)"
+# What the noisy guests cost the victim beyond the CPU they take: each beside the busy loop.
+fair_part() {
+	printf '%-44s | %s\n' "  the same, against the busy loop's figures" \
+		"1 MiB reads: IOPS x$(ratio "${med_iops[4]}" "${med_iops[2]}"), p99 x$(ratio "${med_p99[2]}" "${med_p99[4]}"); kick storm: IOPS x$(ratio "${med_iops[4]}" "${med_iops[3]}"), p99 x$(ratio "${med_p99[3]}" "${med_p99[4]}")"
+}
 row "$fair_label" 4
+fair_part
 stop_pvringd
 start_pvringd --poll-us 0
 victim_args=(--spin-us 0)
 row "no spin on either side (--poll-us 0): $fair_label" 4
+fair_part
 echo
 echo "xN.NN in the fairness rows: alone over beside (at most 2.00 is the target). The busy loop"
 echo "does no I/O: what the victim loses beside it is the CPU, which pvringd does not hand out."
+echo "The lines under them compare the victim beside each noisy guest with the victim beside the"
+echo "busy loop (IOPS: busy loop over guest; p99: guest over busy loop): what the guest's I/O"
+echo "costs it beyond a CPU's share. With the spin on 2 CPUs, alone means the victim's guest and"
+echo "pvringd's worker spinning on a CPU each, which nothing else busy leaves them."
