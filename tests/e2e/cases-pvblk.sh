@@ -127,6 +127,19 @@ case_poll() {
 	guest_kernel_clean
 }
 
+# fio on pvdb did not finish: where its requests are, on each side, one E2E-INFO line each.
+fio_stuck_report() {
+	why_before=$why
+	gexec 30 'cat /sys/block/pvdb/pvblk/rings /sys/block/pvdb/inflight
+		for p in $(pidof fio); do echo "fio $p: $(cat /proc/$p/wchan)"; done
+		tail -n 3 /tmp/sr.out; dmesg | grep -i pvblk | tail -n 6' &&
+		echo "E2E-INFO pvblk save-restore, the guest: $(echo "$gout" | tr '\n' '|')"
+	echo "E2E-INFO pvblk save-restore, pvringd: $(pvringctl -t 2 show "$PV/51728" 2>&1 | tr '\n' '|')"
+	pvlog_sync
+	echo "E2E-INFO pvblk save-restore, pvringd's log: $(tail -n 8 "$PVLOG" | tr '\n' '|')"
+	why=$why_before
+}
+
 # xl save of the guest while pvblk has requests in flight (pvringd stopped, so none is answered),
 # then xl restore: pvringd attaches both disks to the restored domain before it runs, pvblk takes
 # its requests back from the void rings and re-issues them on new ones, blkfront resumes on its
@@ -165,7 +178,7 @@ case_save_restore() {
 	DOMID=$PV
 	wait_state "$PV/51728" Connected 30 && wait_state "$PV/51712" Connected 30 || return 1
 	gexec $((60 * SLOW)) 'i=0; while [ ! -e /tmp/sr.rc ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
-		cat /tmp/sr.rc' || return 1
+		cat /tmp/sr.rc' || { fio_stuck_report; return 1; }
 	[ "$gout" = 0 ] || { gexec 10 'tail -n 8 /tmp/sr.out'; fail "fio after the restore: $(echo "$gout" | tr '\n' '|')"; return 1; }
 	gexec 20 "dmesg | grep -c 'requests in flight will be re-issued'; awk 'NR > 1 { n += \$16 } END { print n + 0 }' /sys/block/pvdb/pvblk/rings" ||
 		return 1
