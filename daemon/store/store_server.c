@@ -38,21 +38,52 @@
 #define TXNS_PER_CONN 16u
 /* The tree's own quotas on what a guest owns (store_tree.h), as the log names them. */
 #define NODE_QUOTA "nodes (or 512 KiB of names and values)"
+/*
+ * What one of a guest's transactions keeps until it ends, bounded: the paths it read or
+ * changed, at most xenstored's default "transaction-nodes" quota of them, and its changes, in
+ * order, to be made again at the commit. Changes count too, not only their paths, or a guest
+ * could change one node a million times; a change like the one just before it (same kind,
+ * same path) takes its place, so writing one node over and over costs one. Two changes a path
+ * (a write and a permission change on each node) is more than any front end makes.
+ */
+#define TXN_NODES_PER_GUEST 1024u
+#define TXN_CHANGES_PER_GUEST (2u * TXN_NODES_PER_GUEST)
+#define TXN_QUOTA "nodes read or changed in a transaction (or 2048 changes)"
 /* Replies and events queued for a client that does not read them, at most. */
 #define OUTPUT_LIMIT (256u * 1024u)
 
-struct change {
-	struct change *next;
-	char *path;
-	bool removed;
+/*
+ * A path a transaction read or changed, once. If it read it first, the gen it saw (0: no node)
+ * is checked at the commit, unless what it saw was its own doing (txn_access).
+ */
+struct access {
+	struct access *next;
+	uint64_t gen;
+	bool check;
+	char path[];
+};
+
+/* A change a transaction made, to be made again on the store's tree when it commits. */
+struct op {
+	struct op *next;
+	enum xsd_sockmsg_type type; /* XS_WRITE, XS_MKDIR, XS_RM or XS_SET_PERMS */
+	const char *path; /* its struct access's */
+	char *value; /* XS_WRITE's */
+	size_t len;
+	struct pvring_store_perm *perms; /* XS_SET_PERMS's */
+	unsigned int nr_perms;
 };
 
 struct txn {
 	struct txn *next;
 	uint32_t id;
-	uint64_t base_generation;
+	uint64_t base_generation; /* the store's when it started: later gens in tree are its own */
 	struct pvring_store_tree tree;
-	struct change *changes;
+	struct access *accessed;
+	unsigned int nr_accessed;
+	struct op *ops, *last_op;
+	unsigned int nr_ops;
+	bool failed; /* a change in tree could not be recorded: it cannot commit */
 };
 
 struct watch {
@@ -76,7 +107,7 @@ struct conn {
 	bool doomed; /* over OUTPUT_LIMIT: closed by the reaper, never in place */
 };
 
-enum { QUOTA_WATCHES = 1, QUOTA_TXNS = 2, QUOTA_NODES = 4 };
+enum { QUOTA_WATCHES = 1, QUOTA_TXNS = 2, QUOTA_NODES = 4, QUOTA_TXN_NODES = 8 };
 
 struct domain {
 	struct domain *next;
@@ -240,12 +271,19 @@ static void fire(struct pvring_store_server *srv, const char *path, bool removed
 
 static void free_txn(struct txn *t)
 {
-	while (t->changes) {
-		struct change *ch = t->changes;
+	while (t->ops) {
+		struct op *op = t->ops;
 
-		t->changes = ch->next;
-		free(ch->path);
-		free(ch);
+		t->ops = op->next;
+		free(op->value);
+		free(op->perms);
+		free(op);
+	}
+	while (t->accessed) {
+		struct access *a = t->accessed;
+
+		t->accessed = a->next;
+		free(a);
 	}
 	pvring_store_tree_free(&t->tree);
 	free(t);
@@ -338,23 +376,175 @@ static int tree_for(struct conn *c, uint32_t tx_id, struct pvring_store_tree **t
 	return -ENOENT;
 }
 
-/* A change made: fire now, or when the transaction commits. */
-static int changed(struct conn *c, struct txn *txn, const char *path, bool removed)
+static struct access *txn_find(const struct txn *txn, const char *path)
 {
-	struct change *ch;
+	struct access *a;
 
-	if (!txn) {
-		fire(c->srv, path, removed);
-		return 0;
+	for (a = txn->accessed; a && strcmp(a->path, path); a = a->next)
+		;
+	return a;
+}
+
+/* Whether the transaction removed path, or a node above it. */
+static bool txn_removed(const struct txn *txn, const char *path)
+{
+	const struct op *op;
+
+	for (op = txn->ops; op; op = op->next) {
+		size_t n = strlen(op->path);
+
+		if (op->type == XS_RM && !strncmp(path, op->path, n) &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return true;
 	}
-	ch = malloc(sizeof(*ch));
-	if (!ch || !(ch->path = strdup(path))) {
-		free(ch);
+	return false;
+}
+
+/* Whether a change of type at path takes the place of the transaction's last one. */
+static bool txn_replaces_last(const struct txn *txn, enum xsd_sockmsg_type type, const char *path)
+{
+	return txn->last_op && txn->last_op->type == type && !strcmp(txn->last_op->path, path);
+}
+
+/*
+ * A transaction is about to read (XS_READ, XS_DIRECTORY, XS_GET_PERMS) or change path:
+ * remembered, within a guest's quota (else -ENOSPC, before anything is done). Read first, the
+ * node's gen is checked at the commit, unless the transaction's tree shows its own doing: a
+ * node it changed, made or changed the children of, or one gone because it removed it or a
+ * node above. As in xenstored, a node changed first is not checked: the change is made again
+ * at the commit, whatever became of the node.
+ */
+static int txn_access(struct conn *c, struct txn *txn, enum xsd_sockmsg_type type, const char *path)
+{
+	bool read = type == XS_READ || type == XS_DIRECTORY || type == XS_GET_PERMS;
+	struct access *a;
+	size_t n;
+
+	if (!txn)
+		return 0;
+	if (c->domid != 0 && !read && txn->nr_ops >= TXN_CHANGES_PER_GUEST &&
+	    !txn_replaces_last(txn, type, path))
+		return over_quota(c, QUOTA_TXN_NODES, TXN_QUOTA, TXN_NODES_PER_GUEST);
+	if (txn_find(txn, path))
+		return 0;
+	if (c->domid != 0 && txn->nr_accessed >= TXN_NODES_PER_GUEST)
+		return over_quota(c, QUOTA_TXN_NODES, TXN_QUOTA, TXN_NODES_PER_GUEST);
+	n = strlen(path) + 1;
+	a = malloc(sizeof(*a) + n);
+	if (!a)
+		return -ENOMEM;
+	memcpy(a->path, path, n);
+	a->gen = read ? pvring_store_generation_of(&txn->tree, path) : 0;
+	a->check =
+		read && a->gen <= txn->base_generation && !(a->gen == 0 && txn_removed(txn, path));
+	a->next = txn->accessed;
+	txn->accessed = a;
+	txn->nr_accessed++;
+	return 0;
+}
+
+/*
+ * A change made in a transaction's tree (txn_access took it in), kept to be made again at the
+ * commit; 0, or -ENOMEM and the transaction cannot commit (its tree has the change).
+ */
+static int txn_record(struct txn *txn, enum xsd_sockmsg_type type, const char *path,
+		      const char *value, size_t len, const struct pvring_store_perm *perms,
+		      unsigned int nr_perms)
+{
+	char *v = value ? malloc(len + 1) : NULL;
+	struct pvring_store_perm *p = nr_perms ? malloc(nr_perms * sizeof(*p)) : NULL;
+	struct op *op = txn->last_op;
+
+	if (!txn_replaces_last(txn, type, path))
+		op = calloc(1, sizeof(*op));
+	if (!op || (value && !v) || (nr_perms && !p)) {
+		if (op != txn->last_op)
+			free(op);
+		free(v);
+		free(p);
+		txn->failed = true;
 		return -ENOMEM;
 	}
-	ch->removed = removed;
-	ch->next = txn->changes;
-	txn->changes = ch;
+	if (op != txn->last_op) {
+		op->type = type;
+		op->path = txn_find(txn, path)->path;
+		if (txn->last_op)
+			txn->last_op->next = op;
+		else
+			txn->ops = op;
+		txn->last_op = op;
+		txn->nr_ops++;
+	}
+	if (value)
+		memcpy(v, value, len);
+	if (nr_perms)
+		memcpy(p, perms, nr_perms * sizeof(*p));
+	free(op->value);
+	free(op->perms);
+	op->value = v;
+	op->len = len;
+	op->perms = p;
+	op->nr_perms = nr_perms;
+	return 0;
+}
+
+/* A change made: answered, and fired now or recorded to be made again at the commit. */
+static int changed(struct conn *c, const struct xsd_sockmsg *req, struct txn *txn, const char *path,
+		   const char *value, size_t len, const struct pvring_store_perm *perms,
+		   unsigned int nr_perms)
+{
+	if (txn && txn_record(txn, req->type, path, value, len, perms, nr_perms))
+		return -ENOMEM;
+	reply_string(c, req, "OK");
+	if (!txn)
+		fire(c->srv, path, req->type == XS_RM);
+	return 0;
+}
+
+static int replay(struct pvring_store_tree *tree, uint32_t caller, const struct op *op)
+{
+	switch (op->type) {
+	case XS_WRITE:
+		return pvring_store_write(tree, caller, op->path, op->value, op->len);
+	case XS_MKDIR:
+		return pvring_store_mkdir(tree, caller, op->path);
+	case XS_RM:
+		return pvring_store_rm(tree, caller, op->path);
+	default:
+		return pvring_store_set_perms(tree, caller, op->path, op->perms, op->nr_perms);
+	}
+}
+
+/*
+ * Commit: -EAGAIN if a node the transaction read changed (or came, or went) since. Otherwise
+ * its changes are made again, in order, on the store's tree as it is now, so that what others
+ * changed beside them meanwhile is kept (as xenstored, conflicts are per node): on a copy, all
+ * or none. One that fails now is -EAGAIN too: the client retries, and meets the reason then.
+ */
+static int txn_commit(struct pvring_store_server *srv, uint32_t caller, const struct txn *t)
+{
+	struct pvring_store_tree next;
+	const struct access *a;
+	const struct op *op;
+	int err = 0;
+
+	if (t->failed)
+		return -ENOMEM;
+	for (a = t->accessed; a; a = a->next)
+		if (a->check && pvring_store_generation_of(&srv->tree, a->path) != a->gen)
+			return -EAGAIN;
+	if (!t->ops)
+		return 0;
+	if (pvring_store_tree_clone(&next, &srv->tree))
+		return -ENOMEM;
+	for (op = t->ops; op && !err; op = op->next)
+		err = replay(&next, caller, op);
+	if (err) {
+		pvring_store_tree_free(&next);
+		return err == -ENOMEM ? err : -EAGAIN;
+	}
+	pvring_store_tree_free(&srv->tree);
+	srv->tree = next;
 	return 0;
 }
 
@@ -455,8 +645,9 @@ static int do_transaction_end(struct conn *c, const struct xsd_sockmsg *req, con
 {
 	struct pvring_store_server *srv = c->srv;
 	struct txn **link, *t;
-	struct change *ch;
+	const struct op *op;
 	bool commit = !strcmp(how, "T");
+	int err;
 
 	if (!commit && strcmp(how, "F"))
 		return -EINVAL;
@@ -467,21 +658,15 @@ static int do_transaction_end(struct conn *c, const struct xsd_sockmsg *req, con
 		return -ENOENT;
 	*link = t->next;
 	c->nr_txns--;
-	if (commit && t->base_generation != srv->tree.generation) {
-		/* Someone changed the store since the copy was taken: the client retries. */
+	err = commit ? txn_commit(srv, c->domid, t) : 0;
+	if (err) {
 		free_txn(t);
-		return -EAGAIN;
-	}
-	if (commit) {
-		struct pvring_store_tree old = srv->tree;
-
-		srv->tree = t->tree;
-		t->tree = old;
+		return err;
 	}
 	reply_string(c, req, "OK");
 	if (commit)
-		for (ch = t->changes; ch; ch = ch->next)
-			fire(srv, ch->path, ch->removed);
+		for (op = t->ops; op; op = op->next)
+			fire(srv, op->path, op->type == XS_RM);
 	free_txn(t);
 	return 0;
 }
@@ -638,8 +823,7 @@ static int do_set_perms(struct conn *c, const struct xsd_sockmsg *req,
 	err = pvring_store_set_perms(tree, c->domid, path, perms, nargs - 1);
 	if (err)
 		return err;
-	reply_string(c, req, "OK");
-	return changed(c, txn, path, false);
+	return changed(c, req, txn, path, NULL, 0, perms, nargs - 1);
 }
 
 /* Split the payload into its NUL-terminated strings; how many, or -1 if malformed. */
@@ -701,6 +885,8 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			err = -EINVAL;
 		if (!err)
 			err = tree_for(c, req->tx_id, &tree, &txn);
+		if (!err)
+			err = txn_access(c, txn, req->type, path);
 		if (err)
 			break;
 		switch (req->type) {
@@ -711,32 +897,26 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			break;
 		case XS_WRITE:
 			len = req->len - strlen(args[0]) - 1;
-			err = pvring_store_write(tree, c->domid, path,
-						 args[0] + strlen(args[0]) + 1, len);
+			value = args[0] + strlen(args[0]) + 1;
+			err = pvring_store_write(tree, c->domid, path, value, len);
 			if (err == -ENOSPC)
 				over_quota(c, QUOTA_NODES, NODE_QUOTA,
 					   PVRING_STORE_NODES_PER_GUEST);
-			if (!err) {
-				reply_string(c, req, "OK");
-				err = changed(c, txn, path, false);
-			}
+			if (!err)
+				err = changed(c, req, txn, path, value, len, NULL, 0);
 			break;
 		case XS_MKDIR:
 			err = pvring_store_mkdir(tree, c->domid, path);
 			if (err == -ENOSPC)
 				over_quota(c, QUOTA_NODES, NODE_QUOTA,
 					   PVRING_STORE_NODES_PER_GUEST);
-			if (!err) {
-				reply_string(c, req, "OK");
-				err = changed(c, txn, path, false);
-			}
+			if (!err)
+				err = changed(c, req, txn, path, NULL, 0, NULL, 0);
 			break;
 		case XS_RM:
 			err = pvring_store_rm(tree, c->domid, path);
-			if (!err) {
-				reply_string(c, req, "OK");
-				err = changed(c, txn, path, true);
-			}
+			if (!err)
+				err = changed(c, req, txn, path, NULL, 0, NULL, 0);
 			break;
 		case XS_DIRECTORY:
 			err = pvring_store_directory(tree, c->domid, path, &list, &len);

@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* node (this tree's alone) changed: the tree's next generation is its own. */
+static void stamp(struct pvring_store_tree *tree, struct pvring_store_node *node)
+{
+	node->gen = ++tree->generation;
+}
+
 /* One holder less: the last frees the node, and lets go of its children. */
 static void node_put(struct pvring_store_node *node)
 {
@@ -128,6 +134,7 @@ int pvring_store_tree_init(struct pvring_store_tree *tree)
 		pvring_store_tree_free(tree);
 		return -ENOMEM;
 	}
+	stamp(tree, tree->root);
 	return 0;
 }
 
@@ -163,6 +170,7 @@ static struct pvring_store_node *node_copy(const struct pvring_store_node *node)
 	}
 	memcpy(copy->value, node->value, node->value_len + 1);
 	copy->value_len = node->value_len;
+	copy->gen = node->gen;
 	for (i = 0; i < node->nr_children; i++) {
 		copy->children[i] = node->children[i];
 		copy->children[i]->refs++;
@@ -276,6 +284,16 @@ static struct pvring_store_node *walk(const struct pvring_store_tree *tree, cons
 	if (parent)
 		*parent = up;
 	return node;
+}
+
+uint64_t pvring_store_generation_of(const struct pvring_store_tree *tree, const char *path)
+{
+	const struct pvring_store_node *node;
+
+	if (!pvring_store_path_valid(path))
+		return 0;
+	node = walk(tree, path, NULL, NULL, NULL);
+	return node ? node->gen : 0;
 }
 
 /*
@@ -404,6 +422,7 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 		*err = -ENOMEM;
 		return NULL;
 	}
+	stamp(tree, parent); /* its list of children changes */
 	while (*rest) {
 		const char *end = strchr(rest, '/');
 		size_t len = end ? (size_t)(end - rest) : strlen(rest);
@@ -430,6 +449,7 @@ static struct pvring_store_node *find_or_create(struct pvring_store_tree *tree, 
 			*err = -ENOMEM;
 			return NULL;
 		}
+		stamp(tree, node);
 		parent = node;
 		rest += len + (end ? 1 : 0);
 	}
@@ -496,7 +516,7 @@ int pvring_store_write(struct pvring_store_tree *tree, uint32_t caller, const ch
 	free(node->value);
 	node->value = copy;
 	node->value_len = len;
-	tree->generation++;
+	stamp(tree, node);
 	return 0;
 }
 
@@ -514,8 +534,6 @@ int pvring_store_mkdir(struct pvring_store_tree *tree, uint32_t caller, const ch
 	 */
 	if (!created && !may_write(node, caller))
 		return -EACCES;
-	if (created)
-		tree->generation++;
 	return 0;
 }
 
@@ -544,7 +562,7 @@ int pvring_store_rm(struct pvring_store_tree *tree, uint32_t caller, const char 
 		(parent->nr_children - i) * sizeof(*parent->children));
 	uncount_subtree(tree, node);
 	node_put(node);
-	tree->generation++;
+	stamp(tree, parent);
 	return 0;
 }
 
@@ -621,7 +639,7 @@ int pvring_store_set_perms(struct pvring_store_tree *tree, uint32_t caller, cons
 	free(node->perms);
 	node->perms = copy;
 	node->nr_perms = nr_perms;
-	tree->generation++;
+	stamp(tree, node);
 	return 0;
 }
 

@@ -43,6 +43,12 @@ struct pvring_store_node {
 	unsigned int nr_perms;
 	struct pvring_store_node **children; /* the newest first */
 	unsigned int nr_children;
+	/*
+	 * Its tree's generation when the node last changed (its value, permissions or list of
+	 * children), never 0: a transaction's commit checks that the nodes it read have not
+	 * changed since (store_server.c). A copy keeps it.
+	 */
+	uint64_t gen;
 };
 
 /* Nodes a guest may own, as xenstored's default entry quota. */
@@ -61,7 +67,7 @@ struct pvring_store_owner {
 
 struct pvring_store_tree {
 	struct pvring_store_node *root;
-	uint64_t generation; /* bumped by every change */
+	uint64_t generation; /* bumped by every change, which takes the new value as its gen */
 	struct pvring_store_owner *owners; /* nodes owned, per owning domain */
 	unsigned int nr_owners;
 };
@@ -77,6 +83,12 @@ void pvring_store_tree_free(struct pvring_store_tree *tree);
  * changes it (then that path is copied): what it costs is what it changes. 0 or -ENOMEM.
  */
 int pvring_store_tree_clone(struct pvring_store_tree *copy, const struct pvring_store_tree *tree);
+
+/*
+ * The gen of the node at path, or 0 if there is none. A transaction's tree starts from the
+ * store's generation: a node in it with a later gen is one the transaction changed.
+ */
+uint64_t pvring_store_generation_of(const struct pvring_store_tree *tree, const char *path);
 
 /* True for a well-formed absolute path. */
 bool pvring_store_path_valid(const char *path);

@@ -220,13 +220,15 @@ static void test_transactions(void **state)
 	struct xs_handle *h = connect_as(*state, 0), *other = connect_as(*state, 0);
 	xs_transaction_t t;
 
-	/* A conflicting write meanwhile: the commit fails with EAGAIN, nothing applied. */
+	/* A node it read written meanwhile: the commit fails with EAGAIN, nothing applied. */
+	assert_true(xs_write(other, XBT_NULL, "/seen", "0", 1));
 	t = xs_transaction_start(h);
 	assert_true(t != XBT_NULL);
+	assert_read(h, t, "/seen", "0");
 	assert_true(xs_write(h, t, "/tx/a", "1", 1));
 	assert_read(h, t, "/tx/a", "1");
 	assert_read_fails(h, XBT_NULL, "/tx/a", ENOENT);
-	assert_true(xs_write(other, XBT_NULL, "/elsewhere", "x", 1));
+	assert_true(xs_write(other, XBT_NULL, "/seen", "1", 1));
 	assert_false(xs_transaction_end(h, t, false));
 	assert_int_equal(errno, EAGAIN);
 	assert_read_fails(h, XBT_NULL, "/tx/a", ENOENT);
@@ -249,6 +251,155 @@ static void test_transactions(void **state)
 	assert_read(h, XBT_NULL, "/tx/b", "2");
 	xs_close(other);
 	xs_close(h);
+}
+
+/*
+ * Conflicts are per node, as xenstored's (tools/xenstored/transaction.c): a transaction fails
+ * only if a node it read changed, appeared or went before it committed; what others changed
+ * elsewhere meanwhile is kept. Many guests publishing their rings at once must not fail.
+ */
+static void test_transaction_conflicts_per_node(void **state)
+{
+	struct xs_handle *h = connect_as(*state, 0), *other = connect_as(*state, 0);
+	xs_transaction_t t, u;
+	unsigned int len;
+	char **list;
+
+	/* Changes elsewhere meanwhile: committed, and both kept. */
+	t = xs_transaction_start(h);
+	assert_true(t != XBT_NULL);
+	assert_true(xs_write(h, t, "/fe/0/ring-ref", "8", 1));
+	assert_read(h, t, "/fe/0/ring-ref", "8");
+	assert_true(xs_write(other, XBT_NULL, "/be/0/state", "2", 1));
+	assert_true(xs_transaction_end(h, t, false));
+	assert_read(other, XBT_NULL, "/fe/0/ring-ref", "8");
+	assert_read(h, XBT_NULL, "/be/0/state", "2");
+
+	/* Two front ends publishing side by side: both commit. */
+	t = xs_transaction_start(h);
+	u = xs_transaction_start(other);
+	assert_true(xs_write(h, t, "/fe/1/ring-ref", "9", 1));
+	assert_true(xs_write(other, u, "/fe/2/ring-ref", "7", 1));
+	assert_true(xs_write(h, t, "/fe/1/state", "3", 1));
+	assert_true(xs_write(other, u, "/fe/2/state", "3", 1));
+	assert_true(xs_transaction_end(h, t, false));
+	assert_true(xs_transaction_end(other, u, false));
+	assert_read(h, XBT_NULL, "/fe/1/state", "3");
+	assert_read(h, XBT_NULL, "/fe/2/state", "3");
+
+	/* A node it found missing, made meanwhile: EAGAIN. */
+	t = xs_transaction_start(h);
+	assert_read_fails(h, t, "/fe/3/state", ENOENT);
+	assert_true(xs_write(h, t, "/fe/3/ring-ref", "1", 1));
+	assert_true(xs_write(other, XBT_NULL, "/fe/3/state", "1", 1));
+	assert_false(xs_transaction_end(h, t, false));
+	assert_int_equal(errno, EAGAIN);
+	assert_read_fails(h, XBT_NULL, "/fe/3/ring-ref", ENOENT);
+
+	/* A directory it listed, a child added meanwhile: EAGAIN. */
+	t = xs_transaction_start(h);
+	list = xs_directory(h, t, "/fe", &len);
+	assert_non_null(list);
+	free(list);
+	assert_true(xs_write(other, XBT_NULL, "/fe/4/state", "1", 1));
+	assert_false(xs_transaction_end(h, t, false));
+	assert_int_equal(errno, EAGAIN);
+
+	/* Two transactions each reading what the other writes: the second to commit fails. */
+	t = xs_transaction_start(h);
+	u = xs_transaction_start(other);
+	assert_read(h, t, "/fe/1/state", "3");
+	assert_read(other, u, "/fe/2/state", "3");
+	assert_true(xs_write(h, t, "/fe/2/state", "4", 1));
+	assert_true(xs_write(other, u, "/fe/1/state", "4", 1));
+	assert_true(xs_transaction_end(h, t, false));
+	assert_false(xs_transaction_end(other, u, false));
+	assert_int_equal(errno, EAGAIN);
+	assert_read(h, XBT_NULL, "/fe/1/state", "3");
+	assert_read(h, XBT_NULL, "/fe/2/state", "4");
+
+	/*
+	 * What it reads of its own changes is not checked: a node it removed (and what was
+	 * below), a directory it added to. Checked, those would fail every retry.
+	 */
+	t = xs_transaction_start(h);
+	assert_true(xs_rm(h, t, "/fe/0"));
+	assert_read_fails(h, t, "/fe/0/ring-ref", ENOENT);
+	assert_read_fails(h, t, "/fe/0", ENOENT);
+	assert_true(xs_write(h, t, "/fe/5/state", "1", 1));
+	list = xs_directory(h, t, "/fe/5", &len);
+	assert_non_null(list);
+	free(list);
+	assert_true(xs_transaction_end(h, t, false));
+	assert_read_fails(h, XBT_NULL, "/fe/0", ENOENT);
+	assert_read(h, XBT_NULL, "/fe/5/state", "1");
+
+	/* A change that cannot be made on the store as it now is: EAGAIN, nothing applied. */
+	assert_true(xs_write(other, XBT_NULL, "/gone/x", "1", 1));
+	t = xs_transaction_start(h);
+	assert_true(xs_write(h, t, "/fe/6/state", "1", 1));
+	assert_true(xs_rm(h, t, "/gone/x"));
+	assert_true(xs_rm(other, XBT_NULL, "/gone/x"));
+	assert_false(xs_transaction_end(h, t, false));
+	assert_int_equal(errno, EAGAIN);
+	assert_read_fails(h, XBT_NULL, "/fe/6/state", ENOENT);
+	xs_close(other);
+	xs_close(h);
+}
+
+/*
+ * A guest's transaction reads or changes at most 1024 nodes, and makes at most 2048 changes
+ * (one like the one just before it takes its place): it cannot grow the store's memory
+ * without bound. Past that, ENOSPC; what it did still commits. dom0 has no such quota.
+ */
+static void test_transaction_quota(void **state)
+{
+	struct store_process *s = *state;
+	struct xs_handle *dom0 = connect_as(s, 0), *guest;
+	struct xs_permissions home = { .id = GUEST, .perms = XS_PERM_NONE };
+	char path[64], *value;
+	xs_transaction_t t;
+	unsigned int i, len;
+
+	assert_true(xs_mkdir(dom0, XBT_NULL, "/local/domain/3"));
+	assert_true(xs_set_permissions(dom0, XBT_NULL, "/local/domain/3", &home, 1));
+	assert_true(xs_introduce_domain(dom0, GUEST, 0, 0));
+	guest = connect_as(s, GUEST);
+
+	t = xs_transaction_start(guest);
+	assert_true(t != XBT_NULL);
+	for (i = 0; i < 2000; i++) {
+		snprintf(path, sizeof(path), "n%u", i);
+		value = xs_read(guest, t, path, &len);
+		assert_null(value);
+		if (errno != ENOENT)
+			break;
+	}
+	assert_int_equal(i, 1024);
+	assert_int_equal(errno, ENOSPC);
+	/* The paths it has read it may still write, one of them over and over. */
+	for (i = 0; i < 5000; i++)
+		assert_true(xs_write(guest, t, "n0", "x", 1));
+	for (i = 1; i < 2048; i++) {
+		snprintf(path, sizeof(path), "n%u", i % 2);
+		assert_true(xs_write(guest, t, path, i % 2 ? "y" : "z", 1));
+	}
+	assert_false(xs_write(guest, t, "n0", "w", 1));
+	assert_int_equal(errno, ENOSPC);
+	assert_true(xs_write(guest, t, "n1", "Y", 1));
+	assert_true(xs_transaction_end(guest, t, false));
+	assert_read(dom0, XBT_NULL, "/local/domain/3/n0", "z");
+	assert_read(dom0, XBT_NULL, "/local/domain/3/n1", "Y");
+
+	t = xs_transaction_start(dom0);
+	for (i = 0; i < 1100; i++) {
+		snprintf(path, sizeof(path), "/dom0/n%u", i);
+		assert_true(xs_write(dom0, t, path, "d", 1));
+	}
+	assert_true(xs_transaction_end(dom0, t, false));
+	assert_read(guest, XBT_NULL, "/local/domain/3/n1", "Y");
+	xs_close(guest);
+	xs_close(dom0);
 }
 
 static void test_garbage_client(void **state)
@@ -388,6 +539,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_permissions_and_watches, start_store,
 						stop_store),
 		cmocka_unit_test_setup_teardown(test_transactions, start_store, stop_store),
+		cmocka_unit_test_setup_teardown(test_transaction_conflicts_per_node, start_store,
+						stop_store),
+		cmocka_unit_test_setup_teardown(test_transaction_quota, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_garbage_client, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_client_that_never_reads, start_store,
 						stop_store),

@@ -251,6 +251,54 @@ static void test_clone_copies_only_what_changes(void **state)
 	assert_int_equal(tree->root->refs, 1);
 }
 
+/*
+ * Each node's gen moves when it changes (value, permissions, children) and only then; a
+ * missing node has 0. A copy starts with the same, and its own changes take later ones.
+ */
+static void test_generations(void **state)
+{
+	struct pvring_store_tree *tree = *state, copy;
+	static const struct pvring_store_perm perms[] = { { 0, 'r' } };
+	uint64_t a, ab, ac, local;
+
+	assert_int_equal(pvring_store_generation_of(tree, "/a"), 0);
+	assert_int_equal(pvring_store_generation_of(tree, "bad"), 0);
+	assert_int_equal(pvring_store_write(tree, 0, "/a/b", "1", 1), 0);
+	a = pvring_store_generation_of(tree, "/a");
+	ab = pvring_store_generation_of(tree, "/a/b");
+	local = pvring_store_generation_of(tree, "/local");
+	assert_true(a != 0 && ab != 0 && a != ab);
+	assert_true(pvring_store_generation_of(tree, "/") > local);
+
+	/* A value: that node alone. */
+	assert_int_equal(pvring_store_write(tree, 0, "/a/b", "2", 1), 0);
+	assert_true(pvring_store_generation_of(tree, "/a/b") > ab);
+	assert_int_equal(pvring_store_generation_of(tree, "/a"), a);
+	ab = pvring_store_generation_of(tree, "/a/b");
+	/* A child made or removed: the parent, not its other children. */
+	assert_int_equal(pvring_store_mkdir(tree, 0, "/a/c"), 0);
+	assert_true(pvring_store_generation_of(tree, "/a") > a);
+	assert_int_equal(pvring_store_generation_of(tree, "/a/b"), ab);
+	a = pvring_store_generation_of(tree, "/a");
+	ac = pvring_store_generation_of(tree, "/a/c");
+	assert_int_equal(pvring_store_mkdir(tree, 0, "/a/c"), 0); /* exists: no change */
+	assert_int_equal(pvring_store_generation_of(tree, "/a"), a);
+	assert_int_equal(pvring_store_generation_of(tree, "/a/c"), ac);
+	assert_int_equal(pvring_store_set_perms(tree, 0, "/a/c", perms, 1), 0);
+	assert_true(pvring_store_generation_of(tree, "/a/c") > ac);
+	assert_int_equal(pvring_store_generation_of(tree, "/a"), a);
+
+	/* A copy: the same gens; what it changes gets gens past the store's at the copy. */
+	assert_int_equal(pvring_store_tree_clone(&copy, tree), 0);
+	assert_int_equal(pvring_store_generation_of(&copy, "/a/b"), ab);
+	assert_int_equal(pvring_store_rm(&copy, 0, "/a/c"), 0);
+	assert_true(pvring_store_generation_of(&copy, "/a") > tree->generation);
+	assert_int_equal(pvring_store_generation_of(&copy, "/a/c"), 0);
+	assert_int_equal(pvring_store_generation_of(&copy, "/a/b"), ab);
+	assert_int_equal(pvring_store_generation_of(tree, "/a"), a);
+	pvring_store_tree_free(&copy);
+}
+
 /* A guest owns at most PVRING_STORE_NODES_PER_GUEST nodes, and cannot give them away. */
 static void test_guest_quota(void **state)
 {
@@ -377,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_is_independent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_copies_only_what_changes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_byte_quota, setup, teardown),
 		cmocka_unit_test(test_watch_matching),
