@@ -131,8 +131,10 @@ case_poll() {
 fio_stuck_report() {
 	why_before=$why
 	gexec 30 'cat /sys/block/pvdb/pvblk/rings /sys/block/pvdb/inflight
-		for p in $(pidof fio); do echo "fio $p: $(cat /proc/$p/wchan)"; done
-		tail -n 3 /tmp/sr.out; dmesg | grep -i pvblk | tail -n 6' &&
+		for p in $(pidof fio); do echo "fio $p: $(cat /proc/$p/wchan): $(cat /proc/$p/syscall)"; done
+		for t in /proc/[0-9]*; do [ "$(cut -d" " -f3 $t/stat 2>/dev/null)" = D ] &&
+			echo "D $(cat $t/comm): $(head -n 6 $t/stack | tr "\n" " ")"; done
+		tail -n 3 /tmp/sr.out; dmesg | grep -i pvblk | tail -n 4; true' &&
 		echo "E2E-INFO pvblk save-restore, the guest: $(echo "$gout" | tr '\n' '|')"
 	echo "E2E-INFO pvblk save-restore, pvringd: $(pvringctl -t 2 show "$PV/51728" 2>&1 | tr '\n' '|')"
 	pvlog_sync
