@@ -37,6 +37,13 @@
 
 /* Most grants one ring keeps mapped persistently (as Linux blkback's default). */
 #define PGRANT_LIMIT 1056u
+/*
+ * The persistent-grant table starts small and doubles while more than half full, up to the
+ * size that holds PGRANT_LIMIT at about half load: a guest that grants 32 pages costs a few
+ * KiB, not the 80 KiB a full-size table would.
+ */
+#define PGRANT_FIRST_SLOTS 64u
+#define PGRANT_MAX_SLOTS 2048u
 
 static const struct pvring_layout blkif_layout =
 	PVRING_LAYOUT(union pvring_blkif_request, struct pvring_blkif_response);
@@ -116,6 +123,37 @@ static struct pvringd_pgrant *pgrant_slot(struct pvringd_queue *q, uint32_t gref
 }
 
 /*
+ * Room for one more entry at no more than half load: the table doubles, its entries rehashed
+ * (each mapping's refs pointing at its entry's gref again). False if out of memory: the
+ * request then maps the page alone.
+ */
+static bool pgrant_make_room(struct pvringd_queue *q)
+{
+	struct pvringd_pgrant *old = q->pgrants, *table;
+	uint32_t old_slots = q->pgrant_slots, i;
+
+	/* At its largest, PGRANT_LIMIT entries keep it about half full. */
+	if ((q->nr_pgrants + 1) * 2 <= old_slots || old_slots >= PGRANT_MAX_SLOTS)
+		return true;
+	table = calloc(old_slots * 2, sizeof(*table));
+	if (!table)
+		return false;
+	q->pgrants = table;
+	q->pgrant_slots = old_slots * 2;
+	for (i = 0; i < old_slots; i++) {
+		struct pvringd_pgrant *pg;
+
+		if (!old[i].used)
+			continue;
+		pg = pgrant_slot(q, old[i].gref);
+		*pg = old[i];
+		pg->m.refs = &pg->gref;
+	}
+	free(old);
+	return true;
+}
+
+/*
  * The persistent mapping of gref, made on first use. It is made writable
  * when the grant allows, so a page first used for a write can later receive
  * a read. NULL with *why set when the grant refuses; NULL with *why NULL
@@ -134,8 +172,9 @@ static void *pgrant_get(struct pvringd_queue *q, uint32_t gref, bool writable, c
 		 */
 		return pg->m.writable || !writable ? pg->m.addr : NULL;
 	}
-	if (q->nr_pgrants >= PGRANT_LIMIT)
+	if (q->nr_pgrants >= PGRANT_LIMIT || !pgrant_make_room(q))
 		return NULL;
+	pg = pgrant_slot(q, gref); /* the table may have moved */
 	pg->gref = gref;
 	if (pvring_map(plat_of(q), q->domid, 1, &pg->gref, true, &pg->m, why) &&
 	    (writable || pvring_map(plat_of(q), q->domid, 1, &pg->gref, false, &pg->m, why)))
@@ -1108,7 +1147,8 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 		snprintf(why, why_len, "queue %u: out of memory", q->queue);
 		return -1;
 	}
-	if (q->pgrant_slots) {
+	if (q->persistent) {
+		q->pgrant_slots = PGRANT_FIRST_SLOTS;
 		q->pgrants = calloc(q->pgrant_slots, sizeof(*q->pgrants));
 		if (!q->pgrants) {
 			snprintf(why, why_len, "queue %u: out of memory", q->queue);

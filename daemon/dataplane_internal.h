@@ -80,7 +80,7 @@ struct pvringd_guest {
 
 /* A persistent grant: mapped once, kept until the ring disconnects. */
 struct pvringd_pgrant {
-	uint32_t gref; /* also the mapping's ref: an entry never moves */
+	uint32_t gref; /* also the mapping's ref: moved only with m.refs set again */
 	bool used;
 	struct pvring_mapping m;
 };
@@ -164,8 +164,9 @@ struct pvringd_queue {
 	struct pvring_blkif_segment *indirect_segs; /* max_segments: an indirect request's copy */
 	void **mapped_pages; /* max_segments: where a request's pages were mapped, while it is set
 				up */
+	bool persistent; /* the front end keeps its grants: map them once */
 	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
-	uint32_t pgrant_slots, nr_pgrants;
+	uint32_t pgrant_slots, nr_pgrants; /* slots: a power of two */
 	struct pvringd_counters counters;
 	uint64_t warn_second; /* rate limit of what the front end did wrong */
 	uint32_t warn_count, warn_dropped;

@@ -347,8 +347,7 @@ static struct pvringd_queue *queue_new(struct pvringd_dp *dp, const struct pvrin
 	}
 	q->ops = ops;
 	q->owner = owner;
-	if (p->persistent)
-		q->pgrant_slots = 2048u; /* a power of two: about half full at PGRANT_LIMIT */
+	q->persistent = p->persistent;
 	q->add_mail = (struct dp_mail){ .kind = MAIL_ADD, .q = q };
 	q->stop_mail = (struct dp_mail){ .kind = MAIL_STOP, .q = q };
 	q->failed_mail = (struct dp_mail){ .kind = MAIL_FAILED, .q = q };

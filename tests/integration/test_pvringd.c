@@ -702,8 +702,12 @@ static void test_kill_with_requests_in_flight(void **state)
 	assert_int_equal(pvring_local_front_close(&front), 0);
 }
 
-/* One control-socket command, as pvringctl sends it; 0 if pvringd said ok. */
-static int ctl_command(struct fixture *f, const char *cmd, const char *device)
+/*
+ * One control-socket command, as pvringctl sends it; 0 if pvringd said ok. Its reply goes to
+ * *reply_out (the caller puts it) when that is not NULL.
+ */
+static int ctl_call(struct fixture *f, const char *cmd, const char *device,
+		    struct json_object **reply_out)
 {
 	struct json_object *req = json_object_new_object(), *reply = NULL;
 	struct pvring_ctl_client *c;
@@ -720,9 +724,34 @@ static int ctl_command(struct fixture *f, const char *cmd, const char *device)
 	json_object_object_add(req, "device", json_object_new_string(device));
 	st = pvring_ctl_client_call(c, req, 5000, &reply, err, sizeof(err));
 	json_object_put(req);
-	json_object_put(reply);
+	if (reply_out && st == PVRING_CTL_OK)
+		*reply_out = reply;
+	else
+		json_object_put(reply);
 	pvring_ctl_client_close(c);
 	return st == PVRING_CTL_OK ? 0 : -1;
+}
+
+static int ctl_command(struct fixture *f, const char *cmd, const char *device)
+{
+	return ctl_call(f, cmd, device, NULL);
+}
+
+/* What `show` says of ring q's key (an integer); -1 if it says nothing. */
+static int64_t ring_field(struct fixture *f, const char *device, unsigned int q, const char *key)
+{
+	struct json_object *reply = NULL, *dev, *rings, *ring, *v;
+	int64_t n = -1;
+
+	if (ctl_call(f, "show", device, &reply))
+		return -1;
+	if (json_object_object_get_ex(reply, "device", &dev) &&
+	    json_object_object_get_ex(dev, "rings", &rings) &&
+	    (ring = json_object_array_get_idx(rings, q)) &&
+	    json_object_object_get_ex(ring, key, &v) && json_object_is_type(v, json_type_int))
+		n = json_object_get_int64(v);
+	json_object_put(reply);
+	return n;
 }
 
 /*
@@ -791,6 +820,71 @@ static void test_indirect(void **state)
 	if (write_verify(&front, 0, 8192, 64, 5, why, sizeof(why)))
 		fail_msg("%s", why);
 	assert_int_equal(pvring_local_front_close(&front), 0);
+}
+
+/*
+ * A front end that grants more pages than pvringd keeps: the table of persistent grants grows
+ * as pages are first used (moving every mapping it holds), stops at blkback's 1056, and the
+ * pages past that are mapped per request. Every byte reads back as written, the early pages
+ * again after the table has moved, and closing unmaps each grant once.
+ */
+static void test_persistent_grants_grow_to_limit(void **state)
+{
+	enum { PAGES = 1200, CHUNK = 40 };
+	struct fixture *f = *state;
+	struct pvring_local_front_opts opts;
+	struct pvring_local_front front;
+	uint32_t pages[CHUNK], first, i, s;
+	int64_t kept = 0, prev = 0;
+
+	pvring_local_front_opts_init(&opts);
+	opts.rundir = f->dp.rundir;
+	opts.disk = "d0";
+	opts.max_segments = CHUNK;
+	opts.data_pages = PAGES;
+	assert_int_equal(pvring_local_front_open(&front, &opts), 0);
+	assert_int_equal(pvring_local_front_connect(&front), 0);
+	assert_true(front.persistent);
+	for (first = 0; first < PAGES; first += CHUNK) {
+		for (i = 0; i < CHUNK; i++) {
+			uint8_t *data = pvring_local_front_data(&front, 0, first + i);
+
+			pages[i] = first + i;
+			for (s = 0; s < SECTORS_PER_PAGE; s++)
+				fill_sector(data + s * 512, (first + i) * SECTORS_PER_PAGE + s, 81);
+		}
+		assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_WRITE, first * SECTORS_PER_PAGE,
+				       CHUNK * SECTORS_PER_PAGE, pages),
+				 0);
+		kept = ring_field(f, "1/51712", 0, "persistent_grants");
+		/* Each chunk's pages are new to pvringd: it keeps them until it has 1056. */
+		assert_true(kept >= (prev + CHUNK < 1056 ? prev + CHUNK : 1056));
+		assert_true(kept <= 1056);
+		prev = kept;
+	}
+	assert_int_equal(kept, 1056);
+	/* Read it all back into the same pages, cleared: the early ones are kept mappings. */
+	for (first = 0; first < PAGES; first += CHUNK) {
+		for (i = 0; i < CHUNK; i++) {
+			pages[i] = first + i;
+			memset(pvring_local_front_data(&front, 0, first + i), 0xa5, 4096);
+		}
+		assert_int_equal(do_io(&front, 0, PVRING_BLKIF_OP_READ, first * SECTORS_PER_PAGE,
+				       CHUNK * SECTORS_PER_PAGE, pages),
+				 0);
+		for (i = 0; i < CHUNK * SECTORS_PER_PAGE; i++) {
+			uint8_t *data =
+				pvring_local_front_data(&front, 0, first + i / SECTORS_PER_PAGE);
+			uint64_t at = (uint64_t)first * SECTORS_PER_PAGE + i;
+
+			if (!sector_matches(data + (i % SECTORS_PER_PAGE) * 512, at, 81))
+				fail_msg("sector %llu read back wrong", (unsigned long long)at);
+		}
+	}
+	assert_int_equal(ring_field(f, "1/51712", 0, "persistent_grants"), 1056);
+	/* Every grant can end once pvringd lets go: its unmaps named the right references. */
+	assert_int_equal(pvring_local_front_close(&front), 0);
+	assert_false(daemon_process_log_has(&f->dp, "error", 0));
 }
 
 /* Every request grants its pages and ends the grants after the response. */
@@ -1213,6 +1307,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_multi_queue_multi_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_grants_grow_to_limit, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_without_persistent_grants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_barrier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
