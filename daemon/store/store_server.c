@@ -44,22 +44,26 @@
  * order, to be made again at the commit. Changes count too, not only their paths, or a guest
  * could change one node a million times; a change like the one just before it (same kind,
  * same path) takes its place, so writing one node over and over costs one. Two changes a path
- * (a write and a permission change on each node) is more than any front end makes.
+ * (a write and a permission change on each node) is more than any front end makes. And bytes:
+ * the paths and the values written, at most half a guest's own quota of names and values, or
+ * ten transactions of 2048 changes of 4 KiB values would hold 80 MiB.
  */
 #define TXN_NODES_PER_GUEST 1024u
 #define TXN_CHANGES_PER_GUEST (2u * TXN_NODES_PER_GUEST)
-#define TXN_QUOTA "nodes read or changed in a transaction (or 2048 changes)"
+#define TXN_BYTES_PER_GUEST (256u * 1024u)
+#define TXN_QUOTA "nodes read or changed in a transaction (or 2048 changes, or 256 KiB)"
 /* Replies and events queued for a client that does not read them, at most. */
 #define OUTPUT_LIMIT (256u * 1024u)
 
 /*
- * A path a transaction read or changed, once. If it read it first, the gen it saw (0: no node)
- * is checked at the commit, unless what it saw was its own doing (txn_access).
+ * A path a transaction read or changed, once, with the gen its node had when the transaction
+ * started (0: no node). Read, that gen is checked at the commit (txn_access).
  */
 struct access {
 	struct access *next;
 	uint64_t gen;
 	bool check;
+	const struct op *last_change; /* the transaction's last change of it, if any */
 	char path[];
 };
 
@@ -67,7 +71,8 @@ struct access {
 struct op {
 	struct op *next;
 	enum xsd_sockmsg_type type; /* XS_WRITE, XS_MKDIR, XS_RM or XS_SET_PERMS */
-	const char *path; /* its struct access's */
+	struct access *access; /* its path's */
+	const char *path; /* access->path */
 	char *value; /* XS_WRITE's */
 	size_t len;
 	struct pvring_store_perm *perms; /* XS_SET_PERMS's */
@@ -77,13 +82,14 @@ struct op {
 struct txn {
 	struct txn *next;
 	uint32_t id;
-	uint64_t base_generation; /* the store's when it started: later gens in tree are its own */
-	struct pvring_store_tree tree;
+	struct pvring_store_tree base; /* the store as the transaction found it, unchanged */
+	struct pvring_store_tree tree; /* the store as the transaction sees it */
 	struct access *accessed;
 	unsigned int nr_accessed;
 	struct op *ops, *last_op;
 	unsigned int nr_ops;
-	bool failed; /* a change in tree could not be recorded: it cannot commit */
+	size_t bytes; /* of the paths accessed and the values ops hold */
+	bool failed; /* tree changed in a way ops do not say: it cannot commit */
 };
 
 struct watch {
@@ -286,6 +292,7 @@ static void free_txn(struct txn *t)
 		free(a);
 	}
 	pvring_store_tree_free(&t->tree);
+	pvring_store_tree_free(&t->base);
 	free(t);
 }
 
@@ -407,39 +414,52 @@ static bool txn_replaces_last(const struct txn *txn, enum xsd_sockmsg_type type,
 }
 
 /*
- * A transaction is about to read (XS_READ, XS_DIRECTORY, XS_GET_PERMS) or change path:
- * remembered, within a guest's quota (else -ENOSPC, before anything is done). Read first, the
- * node's gen is checked at the commit, unless the transaction's tree shows its own doing: a
- * node it changed, made or changed the children of, or one gone because it removed it or a
- * node above. As in xenstored, a node changed first is not checked: the change is made again
- * at the commit, whatever became of the node.
+ * A transaction is about to read (XS_READ, XS_DIRECTORY, XS_GET_PERMS) or change path (a
+ * write of value_len bytes, or another change): remembered, within a guest's quota (else
+ * -ENOSPC, before anything is done).
+ *
+ * A read is checked at the commit against the node as the transaction found it, whatever the
+ * transaction changed of it before (a read after its own write may show a child list, a parent
+ * or a node it did not write, that another client changed meanwhile), but not under a node the
+ * transaction removed: the removal is made again at the commit, and what it saw there is what
+ * the commit leaves. A change is not checked: it is made again at the commit, on the node as it
+ * then is. So a transaction conflicts only with changes to what it read; xenstored checks
+ * what a transaction changed too, and fails more of them (two front ends adding nodes under
+ * one directory at once, say).
  */
-static int txn_access(struct conn *c, struct txn *txn, enum xsd_sockmsg_type type, const char *path)
+static int txn_access(struct conn *c, struct txn *txn, enum xsd_sockmsg_type type, const char *path,
+		      size_t value_len)
 {
-	bool read = type == XS_READ || type == XS_DIRECTORY || type == XS_GET_PERMS;
+	bool read = type == XS_READ || type == XS_DIRECTORY || type == XS_GET_PERMS, replaces;
+	size_t n = strlen(path) + 1, bytes;
 	struct access *a;
-	size_t n;
 
 	if (!txn)
 		return 0;
-	if (c->domid != 0 && !read && txn->nr_ops >= TXN_CHANGES_PER_GUEST &&
-	    !txn_replaces_last(txn, type, path))
-		return over_quota(c, QUOTA_TXN_NODES, TXN_QUOTA, TXN_NODES_PER_GUEST);
-	if (txn_find(txn, path))
-		return 0;
-	if (c->domid != 0 && txn->nr_accessed >= TXN_NODES_PER_GUEST)
-		return over_quota(c, QUOTA_TXN_NODES, TXN_QUOTA, TXN_NODES_PER_GUEST);
-	n = strlen(path) + 1;
-	a = malloc(sizeof(*a) + n);
+	replaces = !read && txn_replaces_last(txn, type, path);
+	bytes = txn->bytes + value_len;
+	a = txn_find(txn, path);
 	if (!a)
-		return -ENOMEM;
-	memcpy(a->path, path, n);
-	a->gen = read ? pvring_store_generation_of(&txn->tree, path) : 0;
-	a->check =
-		read && a->gen <= txn->base_generation && !(a->gen == 0 && txn_removed(txn, path));
-	a->next = txn->accessed;
-	txn->accessed = a;
-	txn->nr_accessed++;
+		bytes += n;
+	if (replaces)
+		bytes -= txn->last_op->len;
+	if (c->domid != 0 &&
+	    ((!read && !replaces && txn->nr_ops >= TXN_CHANGES_PER_GUEST) ||
+	     (!a && txn->nr_accessed >= TXN_NODES_PER_GUEST) || bytes > TXN_BYTES_PER_GUEST))
+		return over_quota(c, QUOTA_TXN_NODES, TXN_QUOTA, TXN_NODES_PER_GUEST);
+	if (!a) {
+		a = calloc(1, sizeof(*a) + n);
+		if (!a)
+			return -ENOMEM;
+		memcpy(a->path, path, n);
+		a->gen = pvring_store_generation_of(&txn->base, path);
+		a->next = txn->accessed;
+		txn->accessed = a;
+		txn->nr_accessed++;
+		txn->bytes += n;
+	}
+	if (read && !txn_removed(txn, path))
+		a->check = true;
 	return 0;
 }
 
@@ -467,7 +487,9 @@ static int txn_record(struct txn *txn, enum xsd_sockmsg_type type, const char *p
 	}
 	if (op != txn->last_op) {
 		op->type = type;
-		op->path = txn_find(txn, path)->path;
+		op->access = txn_find(txn, path);
+		op->path = op->access->path;
+		op->access->last_change = op;
 		if (txn->last_op)
 			txn->last_op->next = op;
 		else
@@ -481,6 +503,7 @@ static int txn_record(struct txn *txn, enum xsd_sockmsg_type type, const char *p
 		memcpy(p, perms, nr_perms * sizeof(*p));
 	free(op->value);
 	free(op->perms);
+	txn->bytes = txn->bytes - op->len + len;
 	op->value = v;
 	op->len = len;
 	op->perms = p;
@@ -625,14 +648,19 @@ static int do_transaction_start(struct conn *c, const struct xsd_sockmsg *req)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	/* Two views of one tree, sharing every node until one of them changes. */
+	if (pvring_store_tree_clone(&t->base, &c->srv->tree)) {
+		free(t);
+		return -ENOMEM;
+	}
 	if (pvring_store_tree_clone(&t->tree, &c->srv->tree)) {
+		pvring_store_tree_free(&t->base);
 		free(t);
 		return -ENOMEM;
 	}
 	do
 		t->id = ++c->srv->next_txn;
 	while (t->id == 0);
-	t->base_generation = c->srv->tree.generation;
 	t->next = c->txns;
 	c->txns = t;
 	c->nr_txns++;
@@ -664,9 +692,11 @@ static int do_transaction_end(struct conn *c, const struct xsd_sockmsg *req, con
 		return err;
 	}
 	reply_string(c, req, "OK");
+	/* Once a node, as its last change says: not once a change (a node written 2048 times). */
 	if (commit)
 		for (op = t->ops; op; op = op->next)
-			fire(srv, op->path, op->type == XS_RM);
+			if (op->access->last_change == op)
+				fire(srv, op->path, op->type == XS_RM);
 	free_txn(t);
 	return 0;
 }
@@ -885,8 +915,11 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			err = -EINVAL;
 		if (!err)
 			err = tree_for(c, req->tx_id, &tree, &txn);
+		/* WRITE's value: what follows its path. */
+		value = args[0] + strlen(args[0]) + 1;
+		len = req->type == XS_WRITE ? req->len - strlen(args[0]) - 1 : 0;
 		if (!err)
-			err = txn_access(c, txn, req->type, path);
+			err = txn_access(c, txn, req->type, path, len);
 		if (err)
 			break;
 		switch (req->type) {
@@ -896,8 +929,6 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 				reply(c, req, value, len);
 			break;
 		case XS_WRITE:
-			len = req->len - strlen(args[0]) - 1;
-			value = args[0] + strlen(args[0]) + 1;
 			err = pvring_store_write(tree, c->domid, path, value, len);
 			if (err == -ENOSPC)
 				over_quota(c, QUOTA_NODES, NODE_QUOTA,
@@ -935,6 +966,10 @@ static int handle(struct conn *c, struct xsd_sockmsg *req, char *payload)
 			err = do_set_perms(c, req, tree, txn, path, args, (unsigned int)nargs);
 			break;
 		}
+		/* A change part made in the transaction's tree, that its ops do not hold. */
+		if (txn && err == -ENOMEM && req->type != XS_READ && req->type != XS_DIRECTORY &&
+		    req->type != XS_GET_PERMS)
+			txn->failed = true;
 		break;
 	case XS_WATCH:
 	case XS_UNWATCH:

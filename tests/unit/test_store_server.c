@@ -319,8 +319,8 @@ static void test_transaction_conflicts_per_node(void **state)
 	assert_read(h, XBT_NULL, "/fe/2/state", "4");
 
 	/*
-	 * What it reads of its own changes is not checked: a node it removed (and what was
-	 * below), a directory it added to. Checked, those would fail every retry.
+	 * What it reads of its own changes, nobody else changing them, commits: a node it
+	 * removed (and what was below), a directory it added to. A retry never fails for ever.
 	 */
 	t = xs_transaction_start(h);
 	assert_true(xs_rm(h, t, "/fe/0"));
@@ -347,17 +347,154 @@ static void test_transaction_conflicts_per_node(void **state)
 	xs_close(h);
 }
 
+/* Another client writes path meanwhile: the transaction's commit fails with EAGAIN. */
+static void assert_conflict(struct xs_handle *h, xs_transaction_t t, struct xs_handle *other,
+			    const char *path)
+{
+	assert_true(xs_write(other, XBT_NULL, path, "o", 1));
+	assert_false(xs_transaction_end(h, t, false));
+	assert_int_equal(errno, EAGAIN);
+}
+
+static void assert_no_children(struct xs_handle *h, xs_transaction_t t, const char *path)
+{
+	unsigned int len;
+	char **list = xs_directory(h, t, path, &len);
+
+	assert_non_null(list);
+	assert_int_equal(len, 0);
+	free(list);
+}
+
+/*
+ * A read after the transaction's own change of a node, or of a node its change touched (a
+ * parent whose children it changed), still sees the node as the transaction found it in what
+ * it did not change itself: changed meanwhile by another client, the commit fails (EAGAIN),
+ * and nothing is applied. Under a node it removed, what it reads is what the commit leaves.
+ */
+static void test_transaction_reads_after_changes(void **state)
+{
+	struct xs_handle *h = connect_as(*state, 0), *other = connect_as(*state, 0);
+	xs_transaction_t t;
+
+	/* mkdir of a node that exists changes nothing: the read after it is a read. */
+	assert_true(xs_write(h, XBT_NULL, "/cnt", "1", 1));
+	t = xs_transaction_start(h);
+	assert_true(xs_mkdir(h, t, "/cnt"));
+	assert_read(h, t, "/cnt", "1");
+	assert_true(xs_write(h, t, "/cnt", "2", 1));
+	assert_conflict(h, t, other, "/cnt");
+	assert_read(h, XBT_NULL, "/cnt", "o");
+
+	/* A removal that failed, then a read of the missing node: made meanwhile. */
+	t = xs_transaction_start(h);
+	assert_false(xs_rm(h, t, "/opt"));
+	assert_read_fails(h, t, "/opt", ENOENT);
+	assert_conflict(h, t, other, "/opt");
+
+	/* A child written, then its parent read: the parent's value changed meanwhile. */
+	assert_true(xs_write(h, XBT_NULL, "/p", "v1", 2));
+	t = xs_transaction_start(h);
+	assert_true(xs_write(h, t, "/p/c", "c", 1));
+	assert_read(h, t, "/p", "v1");
+	assert_conflict(h, t, other, "/p");
+	assert_read_fails(h, XBT_NULL, "/p/c", ENOENT);
+
+	/* A node written, then listed: a child added meanwhile. */
+	assert_true(xs_write(h, XBT_NULL, "/d", "", 0));
+	t = xs_transaction_start(h);
+	assert_true(xs_write(h, t, "/d", "w", 1));
+	assert_no_children(h, t, "/d");
+	assert_conflict(h, t, other, "/d/new");
+	assert_read(h, XBT_NULL, "/d", "");
+
+	/* A child removed, then the parent listed: another child added meanwhile. */
+	assert_true(xs_write(h, XBT_NULL, "/e/x", "1", 1));
+	t = xs_transaction_start(h);
+	assert_true(xs_rm(h, t, "/e/x"));
+	assert_no_children(h, t, "/e");
+	assert_conflict(h, t, other, "/e/y");
+	assert_read(h, XBT_NULL, "/e/x", "1");
+
+	/* Under a node it removed and wrote again, what it reads is what the commit leaves. */
+	t = xs_transaction_start(h);
+	assert_true(xs_rm(h, t, "/e"));
+	assert_true(xs_write(h, t, "/e/z", "z", 1));
+	assert_read_fails(h, t, "/e/y", ENOENT);
+	assert_true(xs_write(other, XBT_NULL, "/e/y", "2", 1));
+	assert_true(xs_transaction_end(h, t, false));
+	assert_read_fails(h, XBT_NULL, "/e/y", ENOENT);
+	assert_read_fails(h, XBT_NULL, "/e/x", ENOENT);
+	assert_read(h, XBT_NULL, "/e/z", "z");
+	xs_close(other);
+	xs_close(h);
+}
+
+/*
+ * A commit fires each node's watches once, however often the transaction changed it; an
+ * aborted or failed transaction fires none and leaves the store as it was.
+ */
+static void test_transaction_events(void **state)
+{
+	struct xs_handle *h = connect_as(*state, 0), *watcher = connect_as(*state, 0);
+	xs_transaction_t t;
+	unsigned int i, n = 0;
+	char **vec;
+
+	assert_true(xs_write(h, XBT_NULL, "/w/a", "0", 1));
+	assert_true(xs_watch(watcher, "/w", "tok"));
+	expect_event(watcher, "/w", "tok"); /* a new watch fires once */
+	t = xs_transaction_start(h);
+	for (i = 0; i < 50; i++) {
+		assert_true(xs_write(h, t, "/w/a", "1", 1));
+		assert_true(xs_write(h, t, "/w/b", "2", 1));
+	}
+	assert_true(xs_transaction_end(h, t, true));
+	assert_read(h, XBT_NULL, "/w/a", "0");
+	assert_read_fails(h, XBT_NULL, "/w/b", ENOENT);
+	t = xs_transaction_start(h);
+	for (i = 0; i < 50; i++) {
+		assert_true(xs_write(h, t, "/w/a", "1", 1));
+		assert_true(xs_write(h, t, "/w/b", "2", 1));
+	}
+	assert_true(xs_transaction_end(h, t, false));
+	/* A write after the commit: once its event is in, every event of the commit is too. */
+	assert_true(xs_write(h, XBT_NULL, "/w/end", "", 0));
+	for (;;) {
+		struct pollfd pfd = { .fd = xs_fileno(watcher), .events = POLLIN };
+
+		vec = xs_check_watch(watcher);
+		if (!vec) {
+			if (poll(&pfd, 1, WATCH_WAIT_MS) != 1)
+				fail_msg("no event for /w/end");
+			continue;
+		}
+		if (!strcmp(vec[XS_WATCH_PATH], "/w/end")) {
+			free(vec);
+			break;
+		}
+		assert_true(!strcmp(vec[XS_WATCH_PATH], "/w/a") ||
+			    !strcmp(vec[XS_WATCH_PATH], "/w/b"));
+		n++;
+		free(vec);
+	}
+	assert_int_equal(n, 2);
+	xs_close(watcher);
+	xs_close(h);
+}
+
 /*
  * A guest's transaction reads or changes at most 1024 nodes, and makes at most 2048 changes
- * (one like the one just before it takes its place): it cannot grow the store's memory
- * without bound. Past that, ENOSPC; what it did still commits. dom0 has no such quota.
+ * (one like the one just before it takes its place) of at most 256 KiB: it cannot grow the
+ * store's memory without bound. Past that, ENOSPC; what it did still commits. dom0 has no such
+ * quota.
  */
 static void test_transaction_quota(void **state)
 {
 	struct store_process *s = *state;
 	struct xs_handle *dom0 = connect_as(s, 0), *guest;
 	struct xs_permissions home = { .id = GUEST, .perms = XS_PERM_NONE };
-	char path[64], *value;
+	char path[64], big[4000], *value;
 	xs_transaction_t t;
 	unsigned int i, len;
 
@@ -390,6 +527,30 @@ static void test_transaction_quota(void **state)
 	assert_true(xs_transaction_end(guest, t, false));
 	assert_read(dom0, XBT_NULL, "/local/domain/3/n0", "z");
 	assert_read(dom0, XBT_NULL, "/local/domain/3/n1", "Y");
+
+	/*
+	 * And 256 KiB of paths and values: 4000-byte values written by turns to two nodes (each
+	 * write a change of its own) reach it at the 66th; one node written over and over never.
+	 */
+	memset(big, 'b', sizeof(big));
+	t = xs_transaction_start(guest);
+	assert_true(t != XBT_NULL);
+	for (i = 0; i < 100; i++) {
+		snprintf(path, sizeof(path), "m%u", i % 2);
+		big[0] = (char)('a' + i % 26);
+		if (!xs_write(guest, t, path, big, sizeof(big)))
+			break;
+	}
+	assert_int_equal(i, 65);
+	assert_int_equal(errno, ENOSPC);
+	for (i = 0; i < 100; i++)
+		assert_true(xs_write(guest, t, "m0", big, sizeof(big)));
+	assert_true(xs_transaction_end(guest, t, false));
+	value = xs_read(dom0, XBT_NULL, "/local/domain/3/m1", &len);
+	assert_non_null(value);
+	assert_int_equal(len, sizeof(big));
+	assert_int_equal(value[0], 'a' + 63 % 26);
+	free(value);
 
 	t = xs_transaction_start(dom0);
 	for (i = 0; i < 1100; i++) {
@@ -541,6 +702,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_transaction_conflicts_per_node, start_store,
 						stop_store),
+		cmocka_unit_test_setup_teardown(test_transaction_reads_after_changes, start_store,
+						stop_store),
+		cmocka_unit_test_setup_teardown(test_transaction_events, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_transaction_quota, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_garbage_client, start_store, stop_store),
 		cmocka_unit_test_setup_teardown(test_client_that_never_reads, start_store,
