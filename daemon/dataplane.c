@@ -112,10 +112,15 @@ static bool ring_warn_allowed(struct pvringd_queue *q)
 
 /* ---- persistent grants: an open-addressed table keyed by gref ---- */
 
+/*
+ * Multiply-shift hashing with an odd multiplier drawn for each ring: the product's high bits
+ * depend on all of gref's, and the guest, not knowing the multiplier, cannot pick grefs that
+ * all land in one run of slots, which would make every miss walk the run.
+ */
 static struct pvringd_pgrant *pgrant_slot(struct pvringd_queue *q, uint32_t gref)
 {
 	uint32_t mask = q->pgrant_slots - 1;
-	uint32_t i = (gref * 2654435761u) & mask;
+	uint32_t i = (gref * q->pgrant_hash) >> (32 - __builtin_ctz(q->pgrant_slots));
 
 	while (q->pgrants[i].used && q->pgrants[i].gref != gref)
 		i = (i + 1) & mask;
@@ -1148,6 +1153,7 @@ int dp_queue_prepare(struct pvringd_queue *q, char *why, size_t why_len)
 		return -1;
 	}
 	if (q->persistent) {
+		q->pgrant_hash = arc4random() | 1u;
 		q->pgrant_slots = PGRANT_FIRST_SLOTS;
 		q->pgrants = calloc(q->pgrant_slots, sizeof(*q->pgrants));
 		if (!q->pgrants) {

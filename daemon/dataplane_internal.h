@@ -167,6 +167,7 @@ struct pvringd_queue {
 	bool persistent; /* the front end keeps its grants: map them once */
 	struct pvringd_pgrant *pgrants; /* open-addressed by gref; NULL: not persistent */
 	uint32_t pgrant_slots, nr_pgrants; /* slots: a power of two */
+	uint32_t pgrant_hash; /* the table's multiplier: odd, drawn when the ring connects */
 	struct pvringd_counters counters;
 	uint64_t warn_second; /* rate limit of what the front end did wrong */
 	uint32_t warn_count, warn_dropped;
