@@ -14,11 +14,13 @@
  * Served: READ, WRITE, MKDIR, RM, DIRECTORY, GET_PERMS, SET_PERMS, WATCH
  * (with the initial event), UNWATCH, RESET_WATCHES, TRANSACTION_START/END
  * (a transaction works on a copy of the tree, which shares every node it does
- * not change; as xenstored's, it fails with EAGAIN only if a node it read
- * changed meanwhile, and its changes are then made on the store as it is),
- * GET_DOMAIN_PATH, INTRODUCE, RELEASE, IS_DOMAIN_INTRODUCED. Others get ENOSYS. A guest may hold 8
+ * not change; it fails with EAGAIN only if a node it read changed meanwhile,
+ * and its changes are then made on the store as it is: unlike xenstored, what
+ * it only changed is not checked), GET_DOMAIN_PATH, INTRODUCE, RELEASE,
+ * IS_DOMAIN_INTRODUCED. Others get ENOSYS. A guest may hold 8
  * connections and, over all of them, 128 watches and 10 open transactions, each reading or
- * changing at most 1024 nodes; it may own 1000 nodes holding 512 KiB of names and values. Past
+ * changing at most 1024 nodes (and holding at most 256 KiB of paths and values); it may own
+ * 1000 nodes holding 512 KiB of names and values. Past
  * a quota it gets ENOSPC (the log says which quota, once per connection). A malformed message,
  * or a client that lets more than 256 KiB of replies and events queue up unread, has its
  * connection closed with a logged reason; everyone else is still served.
