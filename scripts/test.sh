@@ -100,7 +100,13 @@ echo "e2e: $e2e_pass cases passed, $e2e_fail failed (build/check/tests/e2e/e2e.l
 for dir in "$top/build/check" "$top/build/sanitize" "$top/build/tsan"; do
 	[ -d "$dir/tests" ] || continue
 	find "$dir/tests" -name '*.trs' -exec grep -l -E '^:test-result: (FAIL|ERROR|XPASS)' {} + |
-		sed -e "s|^$top/||" -e 's|\.trs$||' -e 's|^|FAIL: |'
+		while read -r trs; do
+			echo "FAIL: ${trs#"$top/"}" | sed 's|\.trs$||'
+			# Which cases, and CMocka's reason for each (the '#' lines after 'not ok').
+			awk '/^not ok/ { n = 4 } /^(FAIL|ERROR):/ { next }
+				n > 0 && /^(not ok|#)/ { print "  " $0; n--; next } { n = 0 }' \
+				"${trs%.trs}.log" 2>/dev/null | head -n 24
+		done
 done
 echo "tests: $pass passed, $fail failed, $skip skipped"
 exit $status
