@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 XS_TRANSACTION_START, XS_INTRODUCE, XS_RELEASE = 6, 8, 9
 XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS, XS_ERROR = 11, 12, 13, 14, 16
@@ -55,12 +54,16 @@ class Conn:
 
 def run(stored, n):
     rundir = tempfile.mkdtemp(prefix='/tmp/pvring-storemem-')
-    proc = subprocess.Popen([stored, '--rundir', rundir, '--log-level', 'err'])
+    # Ready when it says so on --ready-fd: its socket file exists a moment before it listens.
+    ready_r, ready_w = os.pipe()
+    proc = subprocess.Popen([stored, '--rundir', rundir, '--log-level', 'err',
+                             '--ready-fd', str(ready_w)], pass_fds=(ready_w,))
+    os.close(ready_w)
     try:
-        for _ in range(200):
-            if os.path.exists(rundir + '/socket'):
-                break
-            time.sleep(0.05)
+        with os.fdopen(ready_r, 'rb') as ready:
+            said = ready.read(6)
+        if said != b'ready\n':
+            raise RuntimeError('pvring-stored did not start (it said %r)' % said)
         dom0 = Conn(rundir + '/socket')
         idle = rss_kib(proc.pid)
         guests, values, txns = [], 0, 0
