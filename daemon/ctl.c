@@ -93,6 +93,9 @@ struct pvringd_ctl {
 	struct event *accept_pause; /* the listener rests after accept() failed */
 	bool accept_failing; /* said so in the log, until a connection is accepted again */
 	unsigned long accept_failures; /* accept() calls that failed, since the start */
+	unsigned long refused; /* connections turned away (busy), since the start */
+	uint64_t refused_second; /* when a refusal was last logged, in seconds */
+	unsigned long refused_unlogged; /* refused since then */
 	unsigned int nr_clients[CLIENT_EVICTED + 1];
 	struct pvringd_ctl_timeouts timeouts;
 };
@@ -421,6 +424,31 @@ static void refuse(evutil_socket_t fd, const char *line)
 	close(fd);
 }
 
+/*
+ * One line a second at most: a client told busy comes back, so a burst of them would log
+ * every return. The line counts those left out since the last one.
+ */
+static void log_refusal(struct pvringd_ctl *ctl)
+{
+	uint64_t second = now_ns() / 1000000000u + 1; /* never 0: 0 means never logged */
+
+	ctl->refused++;
+	if (ctl->refused_second == second) {
+		ctl->refused_unlogged++;
+		return;
+	}
+	if (ctl->refused_unlogged)
+		pvring_warn("ctl: %u clients and %u spare connections, all busy; refusing another "
+			    "(and %lu more since the last such line)",
+			    ctl->nr_clients[CLIENT_REGULAR], ctl->nr_clients[CLIENT_SPARE],
+			    ctl->refused_unlogged);
+	else
+		pvring_warn("ctl: %u clients and %u spare connections, all busy; refusing another",
+			    ctl->nr_clients[CLIENT_REGULAR], ctl->nr_clients[CLIENT_SPARE]);
+	ctl->refused_second = second;
+	ctl->refused_unlogged = 0;
+}
+
 /* The regular client that has gone longest without a request, if that is long enough. */
 static struct client *idlest(struct pvringd_ctl *ctl)
 {
@@ -502,6 +530,11 @@ unsigned long pvringd_ctl_accept_failures(const struct pvringd_ctl *ctl)
 	return ctl->accept_failures;
 }
 
+unsigned long pvringd_ctl_refused(const struct pvringd_ctl *ctl)
+{
+	return ctl->refused;
+}
+
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *arg)
 {
@@ -517,9 +550,10 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 		ctl->accept_failing = false;
 	}
 	if (!admit(ctl, &kind)) {
-		pvring_warn("ctl: %u clients and %u spare connections, all busy; refusing another",
-			    ctl->nr_clients[CLIENT_REGULAR], ctl->nr_clients[CLIENT_SPARE]);
-		refuse(fd, "{\"ok\":false,\"error\":\"too many control connections\"}\n");
+		log_refusal(ctl);
+		/* "busy": nothing was read, and the client library tries again (ctl_client.h). */
+		refuse(fd, "{\"ok\":false,\"error\":\"too many control connections\","
+			   "\"busy\":true}\n");
 		return;
 	}
 	c = calloc(1, sizeof(*c));

@@ -63,6 +63,8 @@ void pvringd_ctl_set_timeouts(struct pvringd_ctl *ctl, const struct pvringd_ctl_
  * the listener a second, so this grows by about one a second while they last).
  */
 unsigned long pvringd_ctl_accept_failures(const struct pvringd_ctl *ctl);
+/* How many connections were turned away as busy (every slot and spare taken), since the start. */
+unsigned long pvringd_ctl_refused(const struct pvringd_ctl *ctl);
 /* Closes every connection and removes the socket. */
 void pvringd_ctl_close(struct pvringd_ctl *ctl);
 /* 0, or -1 if out of memory. */

@@ -28,10 +28,20 @@
  */
 #define REPLY_MAX (8u * 1024u * 1024u)
 
+/*
+ * A daemon with every connection taken turns a new one away at once with a reply that says
+ * "busy": the call connects again after a pause that doubles from BUSY_PAUSE_MIN_MS to
+ * BUSY_PAUSE_MAX_MS, until its timeout.
+ */
+#define BUSY_PAUSE_MIN_MS 1u
+#define BUSY_PAUSE_MAX_MS 100u
+
 struct pvring_ctl_client {
 	int fd;
+	char *path; /* to connect again when the daemon said busy */
 	char *buf; /* bytes received and not yet returned as a reply */
 	size_t len, cap;
+	unsigned long replies; /* read on this connection: a busy reply can only be the first */
 };
 
 const char *pvring_ctl_socket_path(void)
@@ -41,22 +51,22 @@ const char *pvring_ctl_socket_path(void)
 	return env && *env ? env : PVRING_CTL_DEFAULT_SOCKET;
 }
 
-struct pvring_ctl_client *pvring_ctl_client_connect(const char *path, char *err, size_t err_len)
+/* A socket connected to path, or -1 with a message in err saying what failed, errno kept. */
+static int connect_socket(const char *path, char *err, size_t err_len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct pvring_ctl_client *c;
 	int fd, saved;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, err_len, "socket path too long: %s", path);
 		errno = ENAMETOOLONG;
-		return NULL;
+		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "cannot create a socket: %s", strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
 		saved = errno;
@@ -87,16 +97,30 @@ struct pvring_ctl_client *pvring_ctl_client_connect(const char *path, char *err,
 		}
 		close(fd);
 		errno = saved;
-		return NULL;
+		return -1;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	return fd;
+}
+
+struct pvring_ctl_client *pvring_ctl_client_connect(const char *path, char *err, size_t err_len)
+{
+	struct pvring_ctl_client *c = calloc(1, sizeof(*c));
+	int saved;
+
+	if (!c || !(c->path = strdup(path))) {
 		snprintf(err, err_len, "out of memory");
-		close(fd);
+		free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->fd = fd;
+	c->fd = connect_socket(path, err, err_len);
+	if (c->fd < 0) {
+		saved = errno;
+		free(c->path);
+		free(c);
+		errno = saved;
+		return NULL;
+	}
 	return c;
 }
 
@@ -105,6 +129,7 @@ void pvring_ctl_client_close(struct pvring_ctl_client *c)
 	if (!c)
 		return;
 	close(c->fd);
+	free(c->path);
 	free(c->buf);
 	free(c);
 }
@@ -203,6 +228,7 @@ static int parse_reply(struct pvring_ctl_client *c, size_t line_len, struct json
 		return -1;
 	}
 	*reply = obj;
+	c->replies++;
 	return 0;
 }
 
@@ -268,9 +294,9 @@ enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int t
 	return PVRING_CTL_FAILED;
 }
 
-enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
-					      struct json_object *request, int timeout_ms,
-					      struct json_object **reply, char *err, size_t err_len)
+static enum pvring_ctl_status call_once(struct pvring_ctl_client *c, struct json_object *request,
+					int timeout_ms, struct json_object **reply, char *err,
+					size_t err_len)
 {
 	enum pvring_ctl_status st = pvring_ctl_client_send(c, request, timeout_ms, err, err_len);
 	char recv_err[256] = "";
@@ -291,6 +317,65 @@ enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 	json_object_put(*reply);
 	*reply = NULL;
 	return PVRING_CTL_UNREACHABLE;
+}
+
+/* The daemon turned this connection away before reading anything: the reply said busy. */
+static bool turned_away(const struct pvring_ctl_client *c, struct json_object *reply)
+{
+	struct json_object *busy;
+
+	return c->replies == 1 && json_object_object_get_ex(reply, "busy", &busy) &&
+	       json_object_is_type(busy, json_type_boolean) && json_object_get_boolean(busy);
+}
+
+/* Milliseconds left until deadline, at least 1 (a call made with time left gets to try). */
+static int ms_left(uint64_t deadline)
+{
+	uint64_t now = pvring_now_ns(), left = now < deadline ? (deadline - now) / 1000000u : 0;
+
+	return left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
+					      struct json_object *request, int timeout_ms,
+					      struct json_object **reply, char *err, size_t err_len)
+{
+	uint64_t deadline = deadline_after(timeout_ms);
+	unsigned int pause_ms = BUSY_PAUSE_MIN_MS, tries = 1;
+	enum pvring_ctl_status st;
+
+	for (;;) {
+		struct timespec pause;
+		int fd;
+
+		st = call_once(c, request, ms_left(deadline), reply, err, err_len);
+		if (st != PVRING_CTL_FAILED || !turned_away(c, *reply))
+			return st;
+		/* Busy: the request was never read, so it is sent again on a new connection. */
+		if (pvring_now_ns() + (uint64_t)pause_ms * 1000000u >= deadline) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, err_len - n, " (pvringd stayed busy: %u tr%s in %d ms)",
+				 tries, tries == 1 ? "y" : "ies", timeout_ms);
+			return st;
+		}
+		json_object_put(*reply);
+		*reply = NULL;
+		/* Between half the pause and all of it: clients turned away together part. */
+		pause.tv_sec = 0;
+		pause.tv_nsec =
+			(long)(pause_ms * 500000u + arc4random_uniform(pause_ms * 500000u + 1));
+		nanosleep(&pause, NULL);
+		pause_ms = pause_ms * 2 > BUSY_PAUSE_MAX_MS ? BUSY_PAUSE_MAX_MS : pause_ms * 2;
+		fd = connect_socket(c->path, err, err_len);
+		if (fd < 0)
+			return PVRING_CTL_UNREACHABLE;
+		close(c->fd);
+		c->fd = fd;
+		c->len = 0;
+		c->replies = 0;
+		tries++;
+	}
 }
 
 struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,

@@ -61,7 +61,12 @@ enum pvring_ctl_status pvring_ctl_client_recv(struct pvring_ctl_client *c, int t
 struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long devid,
 					      bool read_only, const char *type);
 
-/* send, then recv. */
+/*
+ * send, then recv, all within timeout_ms. A daemon with every connection taken turns this one
+ * away before reading anything, with "busy" in its error reply: the call then connects again
+ * (same path) and sends again, after pauses that double from 1 ms to 100 ms, until timeout_ms;
+ * out of time, PVRING_CTL_FAILED with the daemon's reason and how many tries it made.
+ */
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 					      struct json_object *request, int timeout_ms,
 					      struct json_object **reply, char *err,

@@ -110,6 +110,23 @@ check "an unknown device is an error (exit 1)" run 1 "$ctl" show 9/9
 check "  ... with pvringd's reason" has "$err" "pvringctl: no device 9/9"
 check "a name with a terminal escape in it" run 1 "$ctl" show $'9\e]0;x\a/9'
 check "  ... comes back cleaned" has "$err" "pvringctl: no device 9?]0;x?/9"
+# More pvringctl commands at once than the socket has slots (64) and spares (4): pvringd is
+# stopped while they start, so they all wait on it together. Those turned away as busy come
+# back (tools/ctl_client.c), and every one gets its answer.
+kill -STOP "$daemon_pid"
+burst_pids=()
+for i in $(seq 150); do
+	"$ctl" list >/dev/null 2>"$dir/burst-$i.err" &
+	burst_pids+=($!)
+done
+# Time to connect (a settle, not a measure: the count below shows whether they met the limit).
+sleep 1
+kill -CONT "$daemon_pid"
+burst_failed=0
+for p in "${burst_pids[@]}"; do wait "$p" || burst_failed=$((burst_failed + 1)); done
+check "150 pvringctl list at once: every one answered" test "$burst_failed" = 0
+[ "$burst_failed" = 0 ] || echo "# $burst_failed failed, the first saying: $(cat "$dir"/burst-*.err | head -n 1)"
+echo "# pvringd's lines on connections turned away: $(grep -c 'all busy; refusing' "$dir/pvringd.log")"
 check "a usage error exits 2" run 2 "$ctl" show
 check "an unknown option exits 2" run 2 "$ctl" --bogus list
 

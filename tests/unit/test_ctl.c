@@ -801,7 +801,7 @@ static void test_client_limit(void **state)
 		spares[i] = connect_to(f->srv.path);
 	fd = connect_to(f->srv.path);
 	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
-	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\"}");
+	expect_line(fd, "{\"ok\":false,\"error\":\"too many control connections\",\"busy\":true}");
 	expect_closed(fd);
 	close(fd);
 	/* A spare that sends nothing is closed at its deadline (2 s), freeing its place. */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -428,6 +429,102 @@ static void test_pipelined(void **state)
 	for (i = 0; i < 3; i++)
 		json_object_put(reqs[i]);
 	pvring_ctl_client_close(c);
+}
+
+/* ---- a daemon with every connection taken ---- */
+
+struct busy_call {
+	const char *path;
+	int timeout_ms;
+	enum pvring_ctl_status st;
+	struct json_object *reply;
+	char err[256];
+};
+
+/* One list call on a new connection, as pvringctl makes it. */
+static void *busy_call_main(void *arg)
+{
+	struct busy_call *b = arg;
+	struct json_object *req = json_tokener_parse("{\"cmd\":\"list\"}");
+	struct pvring_ctl_client *c = pvring_ctl_client_connect(b->path, b->err, sizeof(b->err));
+
+	b->st = PVRING_CTL_UNREACHABLE;
+	b->reply = NULL;
+	if (c && req)
+		b->st = pvring_ctl_client_call(c, req, b->timeout_ms, &b->reply, b->err,
+					       sizeof(b->err));
+	json_object_put(req);
+	pvring_ctl_client_close(c);
+	return NULL;
+}
+
+/* Connections the server has turned away as busy, read with its loop stopped. */
+static unsigned long refused(struct fixture *f)
+{
+	unsigned long n;
+
+	ctl_server_thread_pause(&f->srv);
+	n = pvringd_ctl_refused(f->srv.ctl);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	return n;
+}
+
+/*
+ * Every slot and spare taken: a call is turned away as busy, comes back on a new connection,
+ * and is answered once a slot is free. Out of time, it fails with the daemon's reason.
+ */
+static void test_busy_daemon(void **state)
+{
+	const struct pvringd_ctl_timeouts timeouts = { .idle_ms = 60000,
+						       .evict_idle_ms = 60000,
+						       .spare_deadline_ms = 60000 };
+	struct fixture *f = *state;
+	struct pvring_ctl_client *regular[64], *spares[4];
+	struct busy_call call = { .path = f->srv.path };
+	struct json_object *v;
+	unsigned long base;
+	unsigned int i, waited;
+	pthread_t thread;
+
+	/* However slow the machine, nobody is idle long enough to be made room for. */
+	ctl_server_thread_pause(&f->srv);
+	pvringd_ctl_set_timeouts(f->srv.ctl, &timeouts);
+	assert_int_equal(ctl_server_thread_resume(&f->srv), 0);
+	for (i = 0; i < 64; i++) {
+		regular[i] = connect_ok(f->srv.path);
+		json_object_put(call_ok(regular[i], "{\"cmd\":\"list\"}"));
+	}
+	/* Spares that send nothing keep their places until the spare deadline. */
+	for (i = 0; i < 4; i++)
+		spares[i] = connect_ok(f->srv.path);
+
+	/* No slot frees in time: the daemon's reason, and that it stayed busy. */
+	call.timeout_ms = 200;
+	busy_call_main(&call);
+	if (call.st != PVRING_CTL_FAILED ||
+	    !strstr(call.err, "too many control connections (pvringd stayed busy: "))
+		fail_msg("busy for 200 ms: status %d: %s", call.st, call.err);
+	assert_non_null(call.reply);
+	json_object_put(call.reply);
+
+	/* A slot frees while the call keeps coming back: it is answered. */
+	base = refused(f);
+	call.timeout_ms = TIMEOUT_MS;
+	assert_int_equal(pthread_create(&thread, NULL, busy_call_main, &call), 0);
+	for (waited = 0; refused(f) < base + 2 && waited < TIMEOUT_MS; waited += 10)
+		usleep(10000);
+	/* Turned away twice at least: it came back after the first. */
+	assert_true(refused(f) >= base + 2);
+	pvring_ctl_client_close(regular[0]);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	if (call.st != PVRING_CTL_OK)
+		fail_msg("after a slot freed: status %d: %s", call.st, call.err);
+	assert_true(json_object_object_get_ex(call.reply, "devices", &v));
+	json_object_put(call.reply);
+	for (i = 1; i < 64; i++)
+		pvring_ctl_client_close(regular[i]);
+	for (i = 0; i < 4; i++)
+		pvring_ctl_client_close(spares[i]);
 }
 
 struct answer {
@@ -1015,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_cannot_connect),
 		cmocka_unit_test_setup_teardown(test_call_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_daemon, setup, teardown),
 		cmocka_unit_test(test_bad_daemon),
 		cmocka_unit_test_setup_teardown(test_format_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_show, setup, teardown),
