@@ -51,8 +51,12 @@ const char *pvring_ctl_socket_path(void)
 	return env && *env ? env : PVRING_CTL_DEFAULT_SOCKET;
 }
 
-/* A socket connected to path, or -1 with a message in err saying what failed, errno kept. */
-static int connect_socket(const char *path, char *err, size_t err_len)
+/*
+ * A socket connected to path, or -1 with a message in err saying what failed, errno kept.
+ * Non-blocking, a connect finds the daemon's backlog full at once (EAGAIN) instead of waiting
+ * for room.
+ */
+static int connect_socket(const char *path, bool nonblock, char *err, size_t err_len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, saved;
@@ -63,7 +67,7 @@ static int connect_socket(const char *path, char *err, size_t err_len)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "cannot create a socket: %s", strerror(errno));
 		return -1;
@@ -113,7 +117,7 @@ struct pvring_ctl_client *pvring_ctl_client_connect(const char *path, char *err,
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->fd = connect_socket(path, err, err_len);
+	c->fd = connect_socket(path, false, err, err_len);
 	if (c->fd < 0) {
 		saved = errno;
 		free(c->path);
@@ -336,45 +340,71 @@ static int ms_left(uint64_t deadline)
 	return left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
+/* Out of time while turned away: the daemon's busy reply is the answer. */
+static enum pvring_ctl_status still_busy(struct json_object *busy, const char *busy_err,
+					 unsigned int tries, uint64_t start,
+					 struct json_object **reply, char *err, size_t err_len)
+{
+	*reply = busy;
+	snprintf(err, err_len, "%s (pvringd stayed busy: %u tr%s in %llu ms)", busy_err, tries,
+		 tries == 1 ? "y" : "ies",
+		 (unsigned long long)((pvring_now_ns() - start) / 1000000u));
+	return PVRING_CTL_FAILED;
+}
+
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 					      struct json_object *request, int timeout_ms,
 					      struct json_object **reply, char *err, size_t err_len)
 {
-	uint64_t deadline = deadline_after(timeout_ms);
-	unsigned int pause_ms = BUSY_PAUSE_MIN_MS, tries = 1;
+	uint64_t start = pvring_now_ns(), deadline = deadline_after(timeout_ms);
+	unsigned int pause_ms = BUSY_PAUSE_MIN_MS, tries = 0;
+	struct json_object *busy = NULL; /* the daemon's last busy reply */
+	char busy_err[256] = "";
 	enum pvring_ctl_status st;
+	int fd;
 
 	for (;;) {
-		struct timespec pause;
-		int fd;
-
 		st = call_once(c, request, ms_left(deadline), reply, err, err_len);
-		if (st != PVRING_CTL_FAILED || !turned_away(c, *reply))
-			return st;
-		/* Busy: the request was never read, so it is sent again on a new connection. */
-		if (pvring_now_ns() + (uint64_t)pause_ms * 1000000u >= deadline) {
-			size_t n = strlen(err);
-
-			snprintf(err + n, err_len - n, " (pvringd stayed busy: %u tr%s in %d ms)",
-				 tries, tries == 1 ? "y" : "ies", timeout_ms);
+		tries++;
+		if (st == PVRING_CTL_FAILED && turned_away(c, *reply)) {
+			json_object_put(busy);
+			busy = *reply;
+			*reply = NULL;
+			snprintf(busy_err, sizeof(busy_err), "%s", err);
+		} else if (!busy || st != PVRING_CTL_UNREACHABLE || pvring_now_ns() < deadline) {
+			/* An answer, or a failure of its own: not the time spent coming back. */
+			json_object_put(busy);
 			return st;
 		}
-		json_object_put(*reply);
-		*reply = NULL;
-		/* Between half the pause and all of it: clients turned away together part. */
-		pause.tv_sec = 0;
-		pause.tv_nsec =
-			(long)(pause_ms * 500000u + arc4random_uniform(pause_ms * 500000u + 1));
-		nanosleep(&pause, NULL);
-		pause_ms = pause_ms * 2 > BUSY_PAUSE_MAX_MS ? BUSY_PAUSE_MAX_MS : pause_ms * 2;
-		fd = connect_socket(c->path, err, err_len);
-		if (fd < 0)
-			return PVRING_CTL_UNREACHABLE;
+		/*
+		 * Turned away (or out of time coming back after that): the request was never
+		 * read, so it is sent again on a new connection.
+		 */
+		do {
+			struct timespec pause = { 0, 0 };
+
+			if (pvring_now_ns() + (uint64_t)pause_ms * 1000000u >= deadline)
+				return still_busy(busy, busy_err, tries, start, reply, err,
+						  err_len);
+			/* Between half the pause and all of it: clients turned away together part.
+			 */
+			pause.tv_nsec = (long)(pause_ms * 500000u +
+					       arc4random_uniform(pause_ms * 500000u + 1));
+			nanosleep(&pause, NULL);
+			pause_ms =
+				pause_ms * 2 > BUSY_PAUSE_MAX_MS ? BUSY_PAUSE_MAX_MS : pause_ms * 2;
+			fd = connect_socket(c->path, true, err, err_len);
+			if (fd < 0 && errno != EAGAIN) {
+				json_object_put(busy);
+				return PVRING_CTL_UNREACHABLE;
+			}
+			/* Its backlog full (EAGAIN): as busy as a reply saying so. */
+			tries += fd < 0;
+		} while (fd < 0);
 		close(c->fd);
 		c->fd = fd;
 		c->len = 0;
 		c->replies = 0;
-		tries++;
 	}
 }
 

@@ -64,8 +64,9 @@ struct json_object *pvring_ctl_attach_request(const char *disk, long domid, long
 /*
  * send, then recv, all within timeout_ms. A daemon with every connection taken turns this one
  * away before reading anything, with "busy" in its error reply: the call then connects again
- * (same path) and sends again, after pauses that double from 1 ms to 100 ms, until timeout_ms;
- * out of time, PVRING_CTL_FAILED with the daemon's reason and how many tries it made.
+ * (same path) and sends again, after pauses that double from 1 ms to 100 ms, until timeout_ms.
+ * A connect that finds the daemon's backlog full is busy too (it does not wait for room). Out
+ * of time, PVRING_CTL_FAILED with the daemon's busy reply, its reason and how many tries.
  */
 enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 					      struct json_object *request, int timeout_ms,

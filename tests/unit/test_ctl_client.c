@@ -499,11 +499,11 @@ static void test_busy_daemon(void **state)
 		spares[i] = connect_ok(f->srv.path);
 
 	/* No slot frees in time: the daemon's reason, and that it stayed busy. */
-	call.timeout_ms = 200;
+	call.timeout_ms = 1000;
 	busy_call_main(&call);
 	if (call.st != PVRING_CTL_FAILED ||
 	    !strstr(call.err, "too many control connections (pvringd stayed busy: "))
-		fail_msg("busy for 200 ms: status %d: %s", call.st, call.err);
+		fail_msg("busy for 1 s: status %d: %s", call.st, call.err);
 	assert_non_null(call.reply);
 	json_object_put(call.reply);
 
@@ -641,6 +641,58 @@ static void test_bad_daemon(void **state)
 	assert_string_equal(err, "pvringd closed the connection without a reply");
 	pvring_ctl_client_close(c);
 
+	json_object_put(req);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * Turned away, then a daemon that stops accepting, its backlog full: coming back, the call finds
+ * no room (a connect that would wait counts as busy) and, out of time, fails with the daemon's
+ * busy reply and reason. It never waits past its timeout for room.
+ */
+static void test_busy_backlog_full(void **state)
+{
+	char dir[] = "/tmp/pvring-ctlc-XXXXXX", path[PATH_MAX], err[256] = "";
+	struct json_object *req = json_tokener_parse("{\"cmd\":\"list\"}"), *reply, *v;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static const char busy[] =
+		"{\"ok\":false,\"error\":\"too many control connections\",\"busy\":true}\n";
+	struct pvring_ctl_client *c;
+	int lfd, fd, fill[16], nr_fill = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pvringd.sock", dir);
+	lfd = raw_listener(path);
+	c = connect_ok(path);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, busy, strlen(busy)), (ssize_t)strlen(busy));
+	close(fd);
+	/* Connections nobody accepts, until the backlog refuses one. */
+	strcpy(sun.sun_path, path);
+	for (;;) {
+		assert_true(nr_fill < 16);
+		fill[nr_fill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(fill[nr_fill] >= 0);
+		if (connect(fill[nr_fill], (struct sockaddr *)&sun, sizeof(sun))) {
+			assert_int_equal(errno, EAGAIN);
+			close(fill[nr_fill]);
+			break;
+		}
+		nr_fill++;
+	}
+	assert_int_equal(pvring_ctl_client_call(c, req, 300, &reply, err, sizeof(err)),
+			 PVRING_CTL_FAILED);
+	if (!strstr(err, "too many control connections (pvringd stayed busy: "))
+		fail_msg("got \"%s\"", err);
+	assert_true(json_object_object_get_ex(reply, "busy", &v));
+	json_object_put(reply);
+	pvring_ctl_client_close(c);
+	while (nr_fill--)
+		close(fill[nr_fill]);
 	json_object_put(req);
 	close(lfd);
 	unlink(path);
@@ -1114,6 +1166,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_daemon, setup, teardown),
 		cmocka_unit_test(test_bad_daemon),
+		cmocka_unit_test(test_busy_backlog_full),
 		cmocka_unit_test_setup_teardown(test_format_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_show, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_dump, setup, teardown),
