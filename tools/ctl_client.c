@@ -386,8 +386,7 @@ enum pvring_ctl_status pvring_ctl_client_call(struct pvring_ctl_client *c,
 			if (pvring_now_ns() + (uint64_t)pause_ms * 1000000u >= deadline)
 				return still_busy(busy, busy_err, tries, start, reply, err,
 						  err_len);
-			/* Between half the pause and all of it: clients turned away together part.
-			 */
+			/* Half to all of the pause: clients turned away together come apart. */
 			pause.tv_nsec = (long)(pause_ms * 500000u +
 					       arc4random_uniform(pause_ms * 500000u + 1));
 			nanosleep(&pause, NULL);
